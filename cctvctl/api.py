@@ -1,0 +1,44 @@
+"""The Python entry points the video team (and the CLI) call.
+
+Example::
+
+    from cctvctl import api
+    result = api.import_file("counts.csv", db="sqlite:///cctv.db", tz="Asia/Seoul")
+    print(result.inserted, result.duplicates)
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from cctvctl import config
+from cctvctl.db import Database, connect
+from cctvctl.ingest import ImportOptions, ImportResult
+from cctvctl.ingest import import_file as _import_file
+from cctvctl.ingest import import_rows as _import_rows
+
+
+def open_database(url: str | None = None) -> Database:
+    """Connect (and migrate) the database at ``url``, ``CCTV_DB`` or the embedded default."""
+    return connect(config.resolve_db_url(url))
+
+
+def _options(tz: str | None, **kwargs) -> ImportOptions:
+    return ImportOptions(tz=config.resolve_tz(tz), **kwargs)
+
+
+def import_file(path: str, *, db: str | None = None, tz: str | None = None, **options) -> ImportResult:
+    """Import one count file; raises ``CountFileError`` (with ``.problems``) when rejected.
+
+    ``options`` are the fields of :class:`cctvctl.ingest.ImportOptions` (``camera``,
+    ``mapping``, ``on_error``, ``replace``, ``interval`` in seconds, …).
+    """
+    with open_database(db) as database:
+        return _import_file(database, path, _options(tz, **options))
+
+
+def import_rows(rows: Iterable[Mapping], *, db: str | None = None, tz: str | None = None,
+                source: str = "<rows>", **options) -> ImportResult:
+    """Import rows given as dicts (``camera``, ``start``, ``end``, ``people``, ``vehicle``, …)."""
+    with open_database(db) as database:
+        return _import_rows(database, rows, _options(tz, **options), source=source)

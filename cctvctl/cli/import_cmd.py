@@ -1,0 +1,138 @@
+"""`cctvctl import`: load count files or standard input."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from cctvctl.cli import app
+from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
+from cctvctl.cli.output import error_line, print_json
+from cctvctl.errors import CountFileError, UsageError
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    files: Annotated[list[str], typer.Argument(help="Count files (CSV/TSV); - reads standard input.")],
+    camera: Annotated[Optional[str], typer.Option(help="Camera name for every row (sets or overrides the camera column).")] = None,
+    map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN for a column with another name (repeat). Fields: camera, start, end, date, time, hour, people, vehicle, car, truck, bus, bicycle, motorcycle, scooter.")] = None,
+    interval: Annotated[float, typer.Option(help="Interval length in minutes where the file has no end column.")] = 5,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the file, e.g. cp949 for Korean spreadsheet exports.")] = "utf-8-sig",
+    delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
+    on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
+    rejected: Annotated[Optional[str], typer.Option(help="Where --on-error skip writes bad rows (default FILE.rejected.csv).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ.")] = False,
+    nonexistent: Annotated[str, typer.Option(help="Local times in a DST gap: reject, shift-forward or shift-backward.")] = "reject",
+    ambiguous: Annotated[str, typer.Option(help="Local times repeated at the DST change: infer (1st = earlier, 2nd = later), earliest, latest or reject.")] = "infer",
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February.")] = False,
+    time_format: Annotated[Optional[str], typer.Option(help="strptime format of the timestamp column, e.g. '%d.%m.%Y %H:%M'.")] = None,
+    max_count: Annotated[int, typer.Option(help="Sanity bound: a count above this is rejected.")] = 100_000,
+    detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Flag outliers among the imported rows.")] = True,
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one JSON object per file).")] = "table",
+    db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Import count files into the database, validating every row.
+
+    A file with any bad row is rejected whole (exit 2, nothing written) unless
+    [bold]--on-error skip[/]. Re-importing identical content is a no-op. Each file is one
+    transaction.
+
+    Example:
+        cctvctl import counts.csv
+        detector-export | cctvctl import - --camera gate-1
+        cctvctl import pedestriancounts_melbourne.csv --tz Australia/Melbourne \\
+            --map people=PedestrianCount --map camera=SensorID --map date=Date --map hour=Hour \\
+            --interval 60 --on-error skip
+    """
+    from cctvctl.api import open_database
+    from cctvctl.ingest import ImportOptions, import_file
+
+    if fmt not in ("table", "json"):
+        raise UsageError("--format must be table or json")
+    if files.count("-") > 1:
+        raise UsageError("standard input (-) can be given only once")
+    if rejected and on_error != "skip":
+        raise UsageError("--rejected only makes sense with --on-error skip")
+    if rejected and len(files) > 1:
+        raise UsageError("--rejected names one file; import one file at a time to use it")
+    settings = Settings.from_options(ctx, db, tz, verbose, quiet)
+    if interval <= 0 or interval * 60 != int(interval * 60):
+        raise UsageError("--interval must be a positive number of minutes (whole seconds)")
+    options = ImportOptions(
+        tz=settings.tz, camera=camera, interval=int(interval * 60), mapping=map_ or [],
+        encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
+        nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, time_format=time_format,
+        max_count=max_count, rejected_path=rejected, detect=detect)
+    failed = 0
+    with open_database(settings.db_url) as database:
+        for path in files:
+            try:
+                with _progress(path, settings.quiet) as progress:
+                    result = import_file(database, path, options, progress)
+            except CountFileError as exc:
+                failed += 1
+                for line in exc.problems:
+                    sys.stderr.write(line + "\n")
+                error_line(str(exc))
+                if fmt == "json" and getattr(exc, "result", None) is not None:
+                    print_json(exc.result.as_dict())
+                continue
+            if fmt == "json":
+                print_json(result.as_dict())
+            elif not settings.quiet:
+                typer.echo(_summary(result))
+    if failed:
+        raise typer.Exit(2)
+
+
+def _summary(r) -> str:
+    if r.status == "unchanged":
+        return (f"{r.source}: already imported (import #{r.previous_import}, same content and "
+                "options); nothing to do")
+    parts = [f"read {r.read}", f"inserted {r.inserted}", f"duplicates {r.duplicates}"]
+    if r.replaced:
+        parts.append(f"replaced {r.replaced}")
+    parts.append(f"rejected {r.rejected}")
+    parts.append(f"outliers {r.outliers}")
+    text = f"{r.source}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
+    dst = {k: v for k, v in (r.dst or {}).items() if v}
+    if dst:
+        text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
+    if r.rejected_file:
+        text += f"\n  bad rows with reasons: {r.rejected_file}"
+    return text
+
+
+class _progress:
+    """A Rich progress bar on stderr when it is a terminal; nothing under cron or pipes."""
+
+    def __init__(self, path: str, quiet: bool):
+        self.path = path
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        from cctvctl.cli.output import stderr_console
+
+        self.bar = Progress("[progress.description]{task.description}", BarColumn(),
+                            DownloadColumn(), TimeRemainingColumn(), console=stderr_console(),
+                            transient=True)
+        self.bar.start()
+        task = self.bar.add_task(f"importing {self.path}", total=None)
+
+        def update(done: int, total: int) -> None:
+            self.bar.update(task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False

@@ -1,0 +1,62 @@
+"""Options shared by many commands, declared once (STYLE habit 5).
+
+Commands take these as ``Annotated`` parameters; ``Settings.from_options`` resolves them against
+the root options (``cctvctl --db … import …``), the environment and the defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Optional
+from zoneinfo import ZoneInfo
+
+import typer
+
+from cctvctl import config
+
+DbOpt = Annotated[Optional[str], typer.Option(
+    "--db", envvar=config.ENV_DB, show_envvar=True,
+    help="Database URL: sqlite:///path/cctv.db or mysql://user@host:3306/cctv "
+         "(password from CCTV_DB_PASSWORD or ~/.my.cnf). Default: ~/.local/share/cctvctl/cctv.db.")]
+TzOpt = Annotated[Optional[str], typer.Option(
+    "--tz", envvar=config.ENV_TZ, show_envvar=True,
+    help="IANA time zone for local times and periods (default: the system zone).")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging and tracebacks.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (for cron).")]
+CameraOpt = Annotated[Optional[list[str]], typer.Option(
+    "--camera", help="Only this camera (repeat for several).")]
+SinceOpt = Annotated[Optional[str], typer.Option("--since", help="First local day, YYYY-MM-DD.")]
+UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Last local day, YYYY-MM-DD (inclusive).")]
+
+
+@dataclass
+class RootOptions:
+    db: str | None = None
+    tz: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class Settings:
+    db_url: str
+    tz: ZoneInfo
+    verbose: bool
+    quiet: bool
+
+    @classmethod
+    def from_options(cls, ctx: typer.Context | None, db: str | None = None, tz: str | None = None,
+                     verbose: bool = False, quiet: bool = False) -> "Settings":
+        root = (ctx.find_root().obj if ctx is not None else None) or RootOptions()
+        verbose = verbose or root.verbose
+        configure_logging(verbose)
+        return cls(db_url=config.resolve_db_url(db or root.db), tz=config.resolve_tz(tz or root.tz),
+                   verbose=verbose, quiet=quiet or root.quiet)
+
+
+def configure_logging(verbose: bool) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")

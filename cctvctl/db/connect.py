@@ -1,0 +1,167 @@
+"""Database URL → an open, migrated :class:`Database`.
+
+``sqlite:///abs/path.db``, ``sqlite://relative.db``, ``sqlite://:memory:`` or a bare ``*.db``
+path; ``mysql://user@host:3306/dbname?ssl_ca=…``. A MySQL password never travels in the URL
+or argv: it comes from ``CCTV_DB_PASSWORD`` or a MySQL option file (``~/.my.cnf`` or
+``?read_default_file=``), and no message ever contains it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from cctvctl.config import ENV_PASSWORD
+from cctvctl.db.database import Database
+from cctvctl.db.dialect import MysqlDialect, SqliteDialect
+from cctvctl.errors import DatabaseError, UsageError
+
+log = logging.getLogger(__name__)
+
+MYSQL_OPTIONS = {"ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity",
+                 "read_default_file", "read_default_group", "connect_timeout", "unix_socket",
+                 "charset"}
+
+
+@dataclass(frozen=True)
+class DbUrl:
+    backend: str  # "sqlite" or "mysql"
+    path: str | None = None  # sqlite file, or ":memory:"
+    host: str | None = None
+    port: int = 3306
+    user: str | None = None
+    database: str | None = None
+    options: dict = field(default_factory=dict)
+
+    def display(self) -> str:
+        """A printable form that can never contain a secret."""
+        if self.backend == "sqlite":
+            return f"sqlite://{self.path}"
+        who = f"{self.user}@" if self.user else ""
+        return f"mysql://{who}{self.host}:{self.port}/{self.database or ''}"
+
+    @property
+    def where(self) -> str:
+        return self.path if self.backend == "sqlite" else f"{self.host}:{self.port}"
+
+
+def parse_url(url: str) -> DbUrl:
+    if "://" not in url:
+        if url.endswith((".db", ".sqlite", ".sqlite3")) or url == ":memory:":
+            return DbUrl("sqlite", path=url)
+        raise UsageError("database URL must start with sqlite:// or mysql:// (see --db)")
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        path = rest.split("?", 1)[0] or ":memory:"
+        return DbUrl("sqlite", path=unquote(path))
+    if scheme in ("mysql", "mariadb", "mysql+pymysql"):
+        parts = urlsplit("mysql://" + rest)
+        if parts.password is not None:
+            raise UsageError(f"do not put the password in the database URL; set {ENV_PASSWORD} "
+                             "or use a MySQL option file (~/.my.cnf)")
+        options = dict(parse_qsl(parts.query))
+        unknown = set(options) - MYSQL_OPTIONS
+        if unknown:
+            raise UsageError(f"unknown MySQL URL option(s): {', '.join(sorted(unknown))}")
+        database = parts.path.lstrip("/") or None
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise UsageError("invalid port in database URL") from None
+        return DbUrl("mysql", host=parts.hostname or "localhost", port=port,
+                     user=unquote(parts.username) if parts.username else None,
+                     database=unquote(database) if database else None, options=options)
+    raise UsageError(f"unsupported database scheme {scheme!r}: use sqlite:// or mysql://")
+
+
+def connect(url: str | DbUrl, *, migrate: bool = True, create: bool = True) -> Database:
+    """Open the database; with ``migrate`` apply pending schema migrations first."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    if parsed.backend == "sqlite":
+        db = _connect_sqlite(parsed, create=create)
+    else:
+        db = _connect_mysql(parsed)
+    if migrate:
+        from cctvctl.db.schema import migrate as run_migrations
+
+        try:
+            run_migrations(db)
+        except BaseException:
+            db.close()
+            raise
+    return db
+
+
+def _connect_sqlite(url: DbUrl, create: bool) -> Database:
+    path = url.path or ":memory:"
+    if path != ":memory:":
+        p = Path(path)
+        if not p.exists():
+            if not create:
+                raise DatabaseError(f"no database at {path} (run `cctvctl db init`)")
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create {p.parent}: {exc.strerror}") from None
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        if path != ":memory:":
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            log.debug("sqlite journal_mode=%s", mode)
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open SQLite database {path}: {exc}") from None
+    return Database(conn, SqliteDialect(), url)
+
+
+def _connect_mysql(url: DbUrl) -> Database:
+    import pymysql
+
+    kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
+                  charset=url.options.get("charset", "utf8mb4"), autocommit=True,
+                  connect_timeout=int(url.options.get("connect_timeout", 10)),
+                  local_infile=False)
+    password = os.environ.get(ENV_PASSWORD)
+    if password is not None:
+        kwargs["password"] = password
+    option_file = url.options.get("read_default_file")
+    if option_file is None and password is None:
+        default_cnf = Path.home() / ".my.cnf"
+        if default_cnf.exists():
+            option_file = str(default_cnf)
+    if option_file:
+        kwargs["read_default_file"] = os.path.expanduser(option_file)
+        kwargs["read_default_group"] = url.options.get("read_default_group", "client")
+    if url.options.get("unix_socket"):
+        kwargs["unix_socket"] = url.options["unix_socket"]
+    ssl = {k[4:]: v for k, v in url.options.items() if k.startswith("ssl_")}
+    if ssl:
+        for flag in ("verify_cert", "verify_identity"):
+            if flag in ssl:
+                ssl[flag] = ssl[flag].lower() in ("1", "true", "yes")
+        kwargs["ssl"] = ssl
+    if kwargs["database"] is None:
+        raise UsageError("the MySQL URL needs a database name: mysql://user@host:3306/cctv")
+    try:
+        conn = pymysql.connect(**kwargs)
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
+                            f"{mysql_reason(exc, password)}") from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: {exc.strerror or exc}") from None
+    return Database(conn, MysqlDialect(), url)
+
+
+def mysql_reason(exc: Exception, password: str | None = None) -> str:
+    """The server's own words for an error, with any secret blanked out."""
+    args = getattr(exc, "args", ())
+    text = str(args[1]) if len(args) >= 2 else str(exc)
+    if password:
+        text = text.replace(password, "***")
+    return text

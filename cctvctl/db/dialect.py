@@ -1,0 +1,97 @@
+"""Every difference between SQLite and MySQL/MariaDB, in one place.
+
+The rest of the code writes SQL with ``?`` placeholders and portable syntax; a dialect turns
+placeholders into the driver's style and builds the few statements that differ (upserts, DDL
+options, keys chosen per engine).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def ident(name: str) -> str:
+    """Identifiers are never user strings; this guards that promise."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+class Dialect:
+    name = "base"
+    #: extra words after CREATE TABLE (...), e.g. WITHOUT ROWID or ENGINE=InnoDB
+    table_options = ""
+    #: column definition of an auto-increment integer primary key
+    autoinc_pk = ""
+    #: key columns and secondary indexes of the counts table, chosen per engine (DESIGN §3)
+    counts_primary_key = "camera, start_utc"
+    counts_secondary_index: str | None = None
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    def upsert(self, table: str, columns: list[str], keys: list[str]) -> str:
+        raise NotImplementedError
+
+    def insert_ignore(self, table: str, columns: list[str]) -> str:
+        raise NotImplementedError
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    table_options = " WITHOUT ROWID"
+    autoinc_pk = "INTEGER PRIMARY KEY"
+    counts_primary_key = "camera, start_utc"
+    counts_secondary_index = None
+
+    def upsert(self, table, columns, keys):
+        cols = ", ".join(ident(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in columns if c not in keys)
+        conflict = ", ".join(ident(k) for k in keys)
+        return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}")
+
+    def insert_ignore(self, table, columns):
+        cols = ", ".join(ident(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        return f"INSERT OR IGNORE INTO {ident(table)} ({cols}) VALUES ({marks})"
+
+
+class MysqlDialect(Dialect):
+    name = "mysql"
+    table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    autoinc_pk = "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
+    # The nightly one-day scan stays flat with time first; one camera's range uses the index.
+    counts_primary_key = "start_utc, camera"
+    counts_secondary_index = "camera, start_utc"
+
+    def sql(self, statement: str) -> str:
+        return _to_format_style(statement)
+
+    def upsert(self, table, columns, keys):
+        cols = ", ".join(ident(c) for c in columns)
+        marks = ", ".join("%s" for _ in columns)
+        updates = ", ".join(f"{ident(c)} = VALUES({ident(c)})" for c in columns if c not in keys)
+        return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
+                f"ON DUPLICATE KEY UPDATE {updates}")
+
+    def insert_ignore(self, table, columns):
+        # Not INSERT IGNORE: that would also swallow truncation and range errors.
+        cols = ", ".join(ident(c) for c in columns)
+        marks = ", ".join("%s" for _ in columns)
+        first = ident(columns[0])
+        return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
+                f"ON DUPLICATE KEY UPDATE {first} = {first}")
+
+
+@lru_cache(maxsize=512)
+def _to_format_style(statement: str) -> str:
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+def dialect_for(backend: str) -> Dialect:
+    return {"sqlite": SqliteDialect, "mysql": MysqlDialect}[backend]()

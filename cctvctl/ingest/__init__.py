@@ -1,0 +1,318 @@
+"""Import count files (or rows from Python) into the database: validated, all or nothing.
+
+One import is one transaction. Every row is validated; by default a file with any bad row is
+rejected whole (nothing written) with ``file:line: reason`` problems, and with
+``on_error="skip"`` the good rows are imported and every bad row goes, with its reason, to a
+``*.rejected.csv`` beside the input. Identical content imported again with the same options is
+recognised by its sha256 in the ``imports`` ledger and is a no-op.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from cctvctl.db.database import Database
+from cctvctl.errors import CountFileError, UsageError
+from cctvctl.ingest.columns import parse_mapping
+from cctvctl.ingest.reader import CountReader, Problem
+from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
+from cctvctl.ingest.writer import CountWriter
+
+SHOWN_PROBLEMS = 20
+DEFAULT_MAX_COUNT = 100_000
+
+INSERT_IMPORT = ("INSERT INTO imports (source, sha256, options_sha256, tz, status, started_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?)")
+FINISH_IMPORT = ("UPDATE imports SET rows_read = ?, inserted = ?, duplicates = ?, replaced = ?, "
+                 "rejected = ?, status = ?, finished_at = ? WHERE id = ?")
+FIND_IMPORT = ("SELECT id, started_at FROM imports WHERE sha256 = ? AND options_sha256 = ? "
+               "AND status = 'ok' ORDER BY id LIMIT 1")
+RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, rows_read, rejected, "
+                   "status, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, 'rejected', ?, ?)")
+
+
+@dataclass
+class ImportOptions:
+    """How to read and what to do with bad or conflicting rows (defaults match the CLI)."""
+
+    tz: ZoneInfo
+    camera: str | None = None
+    interval: int = 300  # seconds, where the file has no end column
+    mapping: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8-sig"
+    delimiter: str | None = None
+    on_error: str = "reject"  # or "skip"
+    replace: bool = False
+    nonexistent: str = "reject"
+    ambiguous: str = "infer"
+    dayfirst: bool = False
+    time_format: str | None = None
+    max_count: int = DEFAULT_MAX_COUNT
+    rejected_path: str | None = None
+    detect: bool = True
+    chunk_rows: int = 50_000
+
+    def __post_init__(self) -> None:
+        if self.on_error not in ("reject", "skip"):
+            raise UsageError(f"--on-error must be reject or skip, not {self.on_error!r}")
+        if self.nonexistent not in NONEXISTENT:
+            raise UsageError(f"--nonexistent must be one of {', '.join(NONEXISTENT)}")
+        if self.ambiguous not in AMBIGUOUS:
+            raise UsageError(f"--ambiguous must be one of {', '.join(AMBIGUOUS)}")
+        if self.interval <= 0:
+            raise UsageError("--interval must be a positive number of minutes")
+        if self.max_count <= 0:
+            raise UsageError("--max-count must be positive")
+        if isinstance(self.mapping, list):
+            self.mapping = parse_mapping(self.mapping)
+
+    def fingerprint(self) -> str:
+        """What changes the meaning of the same bytes (zone, mapping, DST rules…)."""
+        meaning = {"tz": self.tz.key, "camera": self.camera, "interval": self.interval,
+                   "mapping": sorted(self.mapping.items()), "encoding": self.encoding,
+                   "delimiter": self.delimiter, "nonexistent": self.nonexistent,
+                   "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
+                   "time_format": self.time_format, "max_count": self.max_count}
+        return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class ImportResult:
+    """What an import did; ``as_dict`` is the documented ``--format json`` object."""
+
+    source: str
+    status: str  # ok | unchanged | rejected
+    import_id: int | None = None
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    outliers: int = 0
+    dst: dict = field(default_factory=dict)
+    rejected_file: str | None = None
+    sha256: str = ""
+    seconds: float = 0.0
+    previous_import: int | None = None
+    problems: list[Problem] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("problems")
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
+                progress: ProgressFn | None = None) -> ImportResult:
+    """Import one file (``"-"`` reads standard input). Raises CountFileError when rejected."""
+    path = str(path)
+    if path == "-":
+        spool, digest = _spool_stdin()
+        try:
+            return _import_path(db, spool, "<stdin>", digest, options, progress)
+        finally:
+            os.unlink(spool)
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such file")
+    if p.is_dir():
+        raise UsageError(f"{path}: is a directory, not a count file")
+    return _import_path(db, path, path, _sha256(path), options, progress)
+
+
+def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
+                source: str = "<rows>") -> ImportResult:
+    """Import rows given as mappings (``camera``, ``start``, ``people``, …) with the same rules.
+
+    ``start``/``end`` may be ISO strings or datetimes (naive = local in ``options.tz``).
+    Line numbers in problems count rows from 1, as if there were a header line before them.
+    """
+    handle = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="", encoding="utf-8")
+    digest = hashlib.sha256()
+    try:
+        with handle:
+            writer = None
+            for row in rows:
+                if writer is None:
+                    writer = csv.DictWriter(handle, fieldnames=list(row.keys()))
+                    writer.writeheader()
+                writer.writerow({k: _text(v) for k, v in row.items()})
+        if writer is None:
+            raise CountFileError(f"{source}: no rows to import")
+        with open(handle.name, "rb") as fh:
+            digest.update(fh.read())
+        opts = ImportOptions(**{**options.__dict__, "encoding": "utf-8"})
+        return _import_path(db, handle.name, source, digest.hexdigest(), opts, None)
+    finally:
+        os.unlink(handle.name)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _spool_stdin() -> tuple[str, str]:
+    """Standard input → a temporary file (bounded memory, and a hash before importing)."""
+    h = hashlib.sha256()
+    fd, name = tempfile.mkstemp(prefix="cctvctl-stdin-", suffix=".csv")
+    src = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
+    with os.fdopen(fd, "wb") as out:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            h.update(block)
+            out.write(block)
+    return name, h.hexdigest()
+
+
+def _import_path(db: Database, path: str, source: str, digest: str, options: ImportOptions,
+                 progress: ProgressFn | None) -> ImportResult:
+    started = time.time()
+    clock = time.monotonic()
+    fingerprint = options.fingerprint()
+    result = ImportResult(source=source, status="ok", sha256=digest)
+    with db.lock("import", timeout=600):
+        previous = db.query_one(FIND_IMPORT, (digest, fingerprint))
+        if previous:
+            result.status = "unchanged"
+            result.previous_import = int(previous[0])
+            result.seconds = time.monotonic() - clock
+            return result
+        parser = TimeParser(options.tz, nonexistent=options.nonexistent, ambiguous=options.ambiguous,
+                            dayfirst=options.dayfirst, time_format=options.time_format)
+        problems: list[Problem] = []
+        total_problems = 0
+        rejected_writer = None
+        rejected_handle = None
+        size = os.path.getsize(path)
+        try:
+            with open(path, "rb") as raw, db.atomic():
+                stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
+                reader = CountReader(stream, source, parser=parser, camera=options.camera,
+                                     mapping=options.mapping, interval=options.interval,
+                                     max_count=options.max_count, delimiter=options.delimiter,
+                                     chunk_rows=options.chunk_rows)
+                db.execute(INSERT_IMPORT, (source[:1024], digest, fingerprint, options.tz.key,
+                                           "running", int(started)))
+                import_id = _last_id(db)
+                result.import_id = import_id
+                writer = CountWriter(db, import_id, replace=options.replace)
+                for chunk in reader.chunks():
+                    result.read += chunk.read
+                    chunk_problems = list(chunk.problems)
+                    if not (options.on_error == "reject" and total_problems):
+                        outcome = writer.write(chunk.rows)
+                        result.inserted += outcome.inserted
+                        result.duplicates += outcome.duplicates
+                        result.replaced += outcome.replaced
+                        chunk_problems += [Problem(line, reason, chunk.raw.get(line, ()))
+                                           for line, reason in outcome.problems]
+                    total_problems += len(chunk_problems)
+                    if chunk_problems:
+                        chunk_problems.sort(key=lambda p: p.line)
+                        if options.on_error == "skip":
+                            if rejected_writer is None:
+                                rejected_handle, rejected_writer = _open_rejected(
+                                    options, path, source, reader.layout.header)
+                                result.rejected_file = rejected_handle.name
+                            for p in chunk_problems:
+                                rejected_writer.writerow([p.line, p.reason, *p.raw])
+                        problems.extend(chunk_problems[: max(0, SHOWN_PROBLEMS - len(problems))])
+                    if progress:
+                        progress(min(raw.tell(), size), size)
+                result.dst = parser.tally.as_dict()
+                result.rejected = total_problems
+                if total_problems and options.on_error == "reject":
+                    raise _Rejected()
+                writer.finish()
+                if options.detect and (result.inserted or result.replaced):
+                    result.outliers = _detect(db, import_id, options)
+                db.execute(FINISH_IMPORT, (result.read, result.inserted, result.duplicates,
+                                           result.replaced, result.rejected, "ok", int(time.time()),
+                                           import_id))
+        except _Rejected:
+            result.status = "rejected"
+            result.import_id = None
+            result.inserted = result.duplicates = result.replaced = 0
+            result.problems = problems
+            _record_rejected(db, source, digest, fingerprint, options, result, started)
+            result.seconds = time.monotonic() - clock
+            shown = len(problems)
+            more = f" (showing the first {shown})" if total_problems > shown else ""
+            err = CountFileError(
+                f"{source}: rejected, {total_problems} bad row{'s' if total_problems != 1 else ''}"
+                f"{more}; nothing was written (use --on-error skip to import the good rows)",
+                problems=[p.format(source) for p in problems], total_problems=total_problems)
+            err.result = result
+            raise err from None
+        except CountFileError:
+            raise
+        finally:
+            if rejected_handle is not None:
+                rejected_handle.close()
+    result.problems = problems
+    result.seconds = time.monotonic() - clock
+    return result
+
+
+class _Rejected(Exception):
+    """Internal: leave the transaction (rolling it back) because the file is refused."""
+
+
+def _last_id(db: Database) -> int:
+    sql = "SELECT last_insert_rowid()" if db.backend == "sqlite" else "SELECT LAST_INSERT_ID()"
+    return int(db.scalar(sql))
+
+
+def _open_rejected(options: ImportOptions, path: str, source: str, header: list[str]):
+    target = options.rejected_path or (f"{source}.rejected.csv" if source != "<stdin>"
+                                       else "stdin.rejected.csv")
+    handle = open(target, "w", newline="", encoding="utf-8")
+    writer = csv.writer(handle)
+    writer.writerow(["line", "reason", *header])
+    return handle, writer
+
+
+def _record_rejected(db, source, digest, fingerprint, options, result, started) -> None:
+    """Keep an audit row of the refused attempt (the counts themselves were rolled back)."""
+    with db.atomic():
+        db.execute(RECORD_REJECTED, (source[:1024], digest, fingerprint, options.tz.key, result.read,
+                                     result.rejected, int(started), int(time.time())))
+
+
+def _detect(db: Database, import_id: int, options: ImportOptions) -> int:
+    """Outlier detection over the rows of this import (the old trigger's job)."""
+    try:
+        from cctvctl.detect import detect_import
+    except ImportError:  # detection not installed in this build
+        return 0
+    return detect_import(db, import_id, options.tz)
+
+
+__all__ = ["ImportOptions", "ImportResult", "import_file", "import_rows", "DstTally", "Problem"]

@@ -1,0 +1,261 @@
+"""Read a count file as chunks of validated rows plus the problems found, each with its line.
+
+The reader never touches the database: it turns text into typed rows (UTC epoch seconds and
+integer counts) and a list of :class:`Problem` for every row it refuses, so the caller decides
+whether the file is rejected whole or imported without its bad rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from typing import IO, Iterator
+
+import numpy as np
+import pandas as pd
+
+from cctvctl.errors import CountFileError
+from cctvctl.ingest.columns import COUNT_FIELDS, Layout, resolve_layout
+from cctvctl.ingest.timeparse import TimeParser
+
+CAMERA_MAX = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WHOLE = r"\+?\d{1,15}(?:\.0*)?"
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refused row: where it is, why, and its original fields (for the rejected file)."""
+
+    line: int
+    reason: str
+    raw: tuple[str, ...] = ()
+
+    def format(self, source: str) -> str:
+        return f"{source}:{self.line}: {self.reason}"
+
+
+@dataclass
+class Chunk:
+    """Validated rows (a DataFrame) with their raw fields, and the problems of this chunk."""
+
+    rows: pd.DataFrame  # camera, start_utc, end_utc, metrics…, line
+    raw: dict[int, tuple[str, ...]]  # line → raw fields of each good row
+    problems: list[Problem]
+    read: int
+
+
+def sniff_delimiter(header_line: str, explicit: str | None) -> str:
+    if explicit:
+        return "\t" if explicit in ("\\t", "tab", "TAB") else explicit
+    counts = {d: header_line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+class CountReader:
+    """Streams ``stream`` in chunks of ``chunk_rows`` validated rows."""
+
+    def __init__(self, stream: IO[str], source: str, *, parser: TimeParser, camera: str | None,
+                 mapping: dict[str, str], interval: int, max_count: int, delimiter: str | None,
+                 chunk_rows: int = 50_000):
+        self.stream = stream
+        self.source = source
+        self.parser = parser
+        self.camera = camera
+        self.mapping = mapping
+        self.interval = interval
+        self.max_count = max_count
+        self.chunk_rows = chunk_rows
+        self.delimiter_opt = delimiter
+        self.layout: Layout | None = None
+        self.rows_read = 0
+
+    def _file_error(self, line: int, reason: str) -> CountFileError:
+        return CountFileError(f"{self.source}:{line}: {reason}")
+
+    def chunks(self) -> Iterator[Chunk]:
+        first = self._read_header_line()
+        if first is None:
+            raise self._file_error(1, "the file is empty (expected a header line)")
+        delimiter = sniff_delimiter(first, self.delimiter_opt)
+        header = next(csv.reader([first], delimiter=delimiter))
+        if self.camera:
+            validate_camera_name(self.camera)
+        self.layout = resolve_layout(header, self.mapping, camera_given=bool(self.camera),
+                                     source=self.source)
+        reader = csv.reader(self.stream, delimiter=delimiter)
+        lines: list[int] = []
+        rows: list[list[str]] = []
+        line_offset = 1  # the header was line 1
+        try:
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                lines.append(reader.line_num + line_offset)
+                rows.append(row)
+                if len(rows) >= self.chunk_rows:
+                    yield self._process(lines, rows)
+                    lines, rows = [], []
+        except csv.Error as exc:
+            raise self._file_error(reader.line_num + line_offset, f"unreadable CSV: {exc}") from None
+        except UnicodeDecodeError as exc:
+            encoding = getattr(self.stream, "encoding", "utf-8")
+            raise self._file_error(reader.line_num + line_offset + 1,
+                                   f"not valid {encoding} (byte 0x{exc.object[exc.start]:02x}); "
+                                   "use --encoding, e.g. --encoding cp949 for Korean spreadsheet "
+                                   "exports") from None
+        if rows:
+            yield self._process(lines, rows)
+
+    def _read_header_line(self) -> str | None:
+        try:
+            while True:
+                line = self.stream.readline()
+                if line == "":
+                    return None
+                if "\x00" in line:
+                    raise self._file_error(1, "the header contains NUL bytes (not a text CSV file)")
+                if line.strip():
+                    return line.lstrip("\ufeff")
+        except UnicodeDecodeError as exc:
+            raise self._file_error(1, f"not valid {getattr(self.stream, 'encoding', 'utf-8')} "
+                                      f"(byte 0x{exc.object[exc.start]:02x}); use --encoding, e.g. "
+                                      "--encoding cp949 for Korean spreadsheet exports") from None
+
+    # -- validation -------------------------------------------------------------------------
+    def _process(self, lines: list[int], rows: list[list[str]]) -> Chunk:
+        layout = self.layout
+        assert layout is not None
+        n = len(rows)
+        self.rows_read += n
+        width = len(layout.header)
+        index = pd.RangeIndex(n)
+        line_s = pd.Series(lines, index=index, dtype="int64")
+        reasons = pd.Series(None, index=index, dtype=object)
+
+        widths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n)
+        wrong = widths != width
+        if wrong.any():
+            reasons[wrong] = [f"expected {width} fields, found {w}" for w in widths[wrong]]
+
+        def column(fld: str) -> pd.Series:
+            i = layout.index[fld]
+            return pd.Series([r[i] if len(r) > i else "" for r in rows], index=index, dtype=object)
+
+        def note(mask: pd.Series, messages) -> None:
+            """Record a reason where the row has none yet (the first problem wins)."""
+            target = mask & reasons.isna()
+            if target.any():
+                if isinstance(messages, str):
+                    reasons[target] = messages
+                else:
+                    reasons[target] = messages[target]
+
+        # camera
+        if self.camera:
+            cameras = pd.Series(self.camera, index=index, dtype=object)
+        else:
+            cameras = column("camera").str.strip()
+            note(cameras == "", "missing camera")
+            too_long = cameras.str.len() > CAMERA_MAX
+            note(too_long, f"camera name longer than {CAMERA_MAX} characters")
+            note(cameras.str.contains(_CONTROL, regex=True), "camera name contains control characters")
+
+        # time
+        if layout.has("start"):
+            start, why = self.parser.to_epoch(column("start"), cameras)
+        elif layout.has("hour"):
+            start, why = self.parser.date_hour(column("date"), column("hour"), cameras)
+        else:
+            start, why = self.parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
+                                              cameras)
+        note(why.notna(), why)
+        if layout.has("end"):
+            end, why_end = self.parser.to_epoch(column("end"), cameras)
+            note(why_end.notna(), why_end.map(lambda r: None if r is None else f"end: {r}"))
+            note(start.notna() & end.notna() & (end <= start), "end is not after start")
+        else:
+            end = start + self.interval
+
+        # counts
+        values: dict[str, pd.Series] = {}
+        for fld in layout.metrics:
+            v, why = parse_counts(column(fld), fld, self.max_count)
+            note(why.notna(), why)
+            values[fld] = v
+        classes = layout.classes
+        if classes:
+            class_sum = sum(values[c].fillna(0) for c in classes)
+            if "vehicle" in values:
+                mismatch = values["vehicle"].notna() & (values["vehicle"] != class_sum)
+                note(mismatch, pd.Series([f"vehicle {v} is not the sum of the classes ({s})"
+                                          for v, s in zip(values["vehicle"].fillna(-1).astype("int64"),
+                                                          class_sum.astype("int64"))], index=index))
+            else:
+                values["vehicle"] = class_sum
+
+        frame = pd.DataFrame({"camera": cameras, "start_utc": start, "end_utc": end, "line": line_s})
+        for fld, v in values.items():
+            frame[fld] = v
+
+        # duplicate keys inside this chunk (across chunks the writer sees them)
+        ok = reasons.isna()
+        if ok.any():
+            keyed = frame[ok]
+            dup = keyed.duplicated(["camera", "start_utc"], keep="first")
+            if dup.any():
+                first_line = keyed.groupby(["camera", "start_utc"])["line"].transform("first")
+                msgs = pd.Series(None, index=index, dtype=object)
+                msgs[dup[dup].index] = [f"duplicate of line {int(fl)} (same camera and start)"
+                                        for fl in first_line[dup]]
+                note(msgs.notna(), msgs)
+
+        bad = reasons.notna()
+        problems = [Problem(int(line_s[i]), reasons[i], tuple(rows[i])) for i in np.flatnonzero(bad)]
+        good = frame[~bad]
+        good = good.astype({"start_utc": "int64", "end_utc": "int64"})
+        for fld in values:
+            good[fld] = good[fld].astype("int64")
+        raw = {int(line_s[i]): tuple(rows[i]) for i in np.flatnonzero(~bad)}
+        return Chunk(rows=good.reset_index(drop=True), raw=raw, problems=problems, read=n)
+
+
+def parse_counts(s: pd.Series, name: str, max_count: int) -> tuple[pd.Series, pd.Series]:
+    """Strings → non-negative integer counts (float dtype, NaN where bad) and reasons."""
+    s = s.fillna("").astype(str).str.strip()
+    reasons = pd.Series(None, index=s.index, dtype=object)
+    whole = s.str.fullmatch(_WHOLE)
+    values = pd.to_numeric(s.where(whole, None), errors="coerce")
+    empty = s == ""
+    reasons[empty] = f"missing {name} count"
+    other = ~whole & ~empty
+    if other.any():
+        numeric = s.str.fullmatch(_NUMBER)
+        for i in s.index[other]:
+            v = s[i]
+            if numeric[i] and v.startswith("-"):
+                reasons[i] = f"negative {name} count {v!r}"
+            elif numeric[i]:
+                reasons[i] = f"{name} count {v!r} is not a whole number"
+            else:
+                reasons[i] = f"{name} count {v!r} is not a number"
+    above = values > max_count
+    if above.any():
+        reasons[above] = [f"{name} count {int(v)} is above the sanity bound {max_count} (see --max-count)"
+                          for v in values[above]]
+        values[above] = np.nan
+    return values, reasons
+
+
+def validate_camera_name(name: str) -> None:
+    from cctvctl.errors import UsageError
+
+    if not name.strip() or len(name) > CAMERA_MAX or _CONTROL.search(name) or name != name.strip():
+        raise UsageError(f"invalid camera name {name[:80]!r}: 1–{CAMERA_MAX} characters, no control "
+                         "characters, no leading or trailing spaces")
+
+
+__all__ = ["Chunk", "CountReader", "Problem", "COUNT_FIELDS", "parse_counts", "validate_camera_name"]

@@ -1,0 +1,46 @@
+"""What is in a database: backend, schema version, cameras, rows, time covered, last import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from cctvctl.db.database import Database
+from cctvctl.db.schema import LATEST, current_version
+from cctvctl.periods import local_iso
+
+COUNT_SUMMARY = "SELECT COUNT(*), MIN(start_utc), MAX(start_utc) FROM counts"
+CAMERA_COUNT = "SELECT COUNT(DISTINCT camera) FROM counts"
+LAST_IMPORT = ("SELECT id, source, status, rows_read, inserted, duplicates, rejected, finished_at "
+               "FROM imports ORDER BY id DESC LIMIT 1")
+
+
+@dataclass
+class DbStatus:
+    backend: str
+    url: str
+    schema_version: int
+    schema_latest: int
+    cameras: int
+    rows: int
+    first: str | None
+    last: str | None
+    last_import: dict | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def db_status(db: Database, tz: ZoneInfo) -> DbStatus:
+    rows, first, last = db.query_one(COUNT_SUMMARY)
+    imp = db.query_one(LAST_IMPORT)
+    last_import = None
+    if imp:
+        last_import = dict(zip(("id", "source", "status", "read", "inserted", "duplicates",
+                                "rejected"), imp[:7]))
+        last_import["finished"] = local_iso(int(imp[7]), tz) if imp[7] else None
+    return DbStatus(
+        backend=db.backend, url=db.url.display(), schema_version=current_version(db),
+        schema_latest=LATEST, cameras=int(db.scalar(CAMERA_COUNT) or 0), rows=int(rows or 0),
+        first=local_iso(int(first), tz) if first is not None else None,
+        last=local_iso(int(last), tz) if last is not None else None, last_import=last_import)

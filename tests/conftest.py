@@ -1,0 +1,145 @@
+"""Shared fixtures: real SQLite files, a real MariaDB database per test, isolated config.
+
+MySQL tests use CCTV_TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/test); each test gets a
+fresh database of its own. Without a reachable server they skip with the reason, unless
+CCTV_REQUIRE_MYSQL=1 (CI), where an unreachable server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = ROOT / "sample_data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+MYSQL_URL = os.environ.get("CCTV_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+REQUIRE_MYSQL = os.environ.get("CCTV_REQUIRE_MYSQL") == "1"
+
+_mysql_problem: list[str] = []
+
+
+def mysql_admin():
+    """A raw PyMySQL connection to the test server (for creating/dropping test databases)."""
+    import pymysql
+
+    from cctvctl.db.connect import parse_url
+
+    u = parse_url(MYSQL_URL)
+    return pymysql.connect(host=u.host, port=u.port, user=u.user or "root",
+                           password=os.environ.get("CCTV_TEST_MYSQL_PASSWORD", ""),
+                           autocommit=True, connect_timeout=5)
+
+
+def mysql_available() -> str | None:
+    """None when the server answers, else the reason it does not."""
+    if _mysql_problem:
+        return _mysql_problem[0] or None
+    try:
+        mysql_admin().close()
+        _mysql_problem.append("")
+        return None
+    except Exception as exc:  # any failure to connect is a skip reason
+        _mysql_problem.append(f"MariaDB/MySQL not reachable at {MYSQL_URL}: {exc}")
+        return _mysql_problem[0]
+
+
+def require_mysql():
+    problem = mysql_available()
+    if problem:
+        if REQUIRE_MYSQL:
+            pytest.fail(f"CCTV_REQUIRE_MYSQL=1 but {problem}")
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def mysql_url():
+    """URL of a fresh, empty MySQL database, dropped after the test."""
+    require_mysql()
+    from cctvctl.db.connect import parse_url
+
+    name = "cctv_t_" + secrets.token_hex(4)
+    admin = mysql_admin()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    u = parse_url(MYSQL_URL)
+    user = f"{u.user}@" if u.user else "root@"
+    try:
+        yield f"mysql://{user}{u.host}:{u.port}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'cctv.db'}"
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def db_url(request, tmp_path):
+    """Both backends: a migrated-on-first-use database URL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cctv.db'}"
+    else:
+        yield request.getfixturevalue("mysql_url")
+
+
+@pytest.fixture
+def db(db_url):
+    from cctvctl.db import connect
+
+    database = connect(db_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url):
+    from cctvctl.db import connect
+
+    database = connect(sqlite_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def mem_db():
+    from cctvctl.db import connect
+
+    database = connect("sqlite://:memory:")
+    yield database
+    database.close()
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path, monkeypatch):
+    """No CCTV_* from the developer's shell; a private XDG data dir and a fixed default zone."""
+    for key in list(os.environ):
+        if key.startswith("CCTV_") and key not in ("CCTV_TEST_MYSQL_URL", "CCTV_REQUIRE_MYSQL",
+                                                   "CCTV_TEST_MYSQL_PASSWORD"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("CCTV_TZ", "Asia/Seoul")
+
+
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def shared_data():
+    """../shared/data, or a skip with the reason where it is absent (a user's machine)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
