@@ -24,7 +24,7 @@ def default_db_path() -> Path:
 
 
 def default_db_url() -> str:
-    return f"sqlite:///{default_db_path()}"
+    return f"sqlite://{default_db_path()}"
 
 
 def resolve_db_url(flag: str | None) -> str:
