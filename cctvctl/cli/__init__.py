@@ -7,98 +7,13 @@ imported inside commands so ``--help`` starts fast.
 
 from __future__ import annotations
 
-import sys
-import traceback
-from typing import Optional
-
-import click
-import typer
-from typer.core import TyperGroup
-
-from cctvctl import __version__
-from cctvctl.cli.options import DbOpt, QuietOpt, RootOptions, TzOpt, VerboseOpt
-from cctvctl.cli.output import error_line
-from cctvctl.errors import CctvError
-
-
-def _verbose_requested(ctx: click.Context) -> bool:
-    root = ctx.find_root().obj
-    if isinstance(root, RootOptions) and root.verbose:
-        return True
-    return any(a in ("-v", "--verbose") for a in sys.argv[1:])
-
-
-class ErrorMappingGroup(TyperGroup):
-    """Turns library errors into the documented exit codes, for every subcommand."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except CctvError as exc:
-            if _verbose_requested(ctx):
-                traceback.print_exc()
-            error_line(str(exc))
-            raise click.exceptions.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            error_line("interrupted")
-            raise click.exceptions.Exit(130) from None
-        except BrokenPipeError:
-            raise click.exceptions.Exit(0) from None
-        except Exception as exc:  # a bug: still one line, traceback with -v
-            if _verbose_requested(ctx):
-                traceback.print_exc()
-            error_line(f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)")
-            raise click.exceptions.Exit(1) from None
-
-
-app = typer.Typer(
-    cls=ErrorMappingGroup,
-    name="cctvctl",
-    help="Import, aggregate, check and report CCTV people/vehicle counts (SQLite or MySQL/MariaDB).",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"cctvctl {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    db: DbOpt = None,
-    tz: TzOpt = None,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
-                                           help="Print the version and exit."),
-) -> None:
-    """Import, aggregate, check and report CCTV people/vehicle counts.
-
-    Exit codes: 0 success, 1 runtime failure (database unreachable, lock timeout),
-    2 bad usage or rejected input.
-
-    Example:
-        cctvctl demo
-    """
-    ctx.obj = RootOptions(db=db, tz=tz, verbose=verbose, quiet=quiet)
-
-
-def _register() -> None:
-    from cctvctl.cli import commands  # noqa: F401  (each module adds its commands to `app`)
-
-
-_register()
+from cctvctl.cli.app import app
+from cctvctl.cli import commands  # noqa: F401,E402  (each module adds its commands to `app`)
 
 
 def main() -> None:
     """Entry point of the installed ``cctvctl`` command."""
     app()
+
+
+__all__ = ["app", "main"]
