@@ -74,7 +74,7 @@ class MysqlDialect(Dialect):
 
     def upsert(self, table, columns, keys):
         cols = ", ".join(ident(c) for c in columns)
-        marks = ", ".join("%s" for _ in columns)
+        marks = ", ".join("?" for _ in columns)
         updates = ", ".join(f"{ident(c)} = VALUES({ident(c)})" for c in columns if c not in keys)
         return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
                 f"ON DUPLICATE KEY UPDATE {updates}")
@@ -82,7 +82,7 @@ class MysqlDialect(Dialect):
     def insert_ignore(self, table, columns):
         # Not INSERT IGNORE: that would also swallow truncation and range errors.
         cols = ", ".join(ident(c) for c in columns)
-        marks = ", ".join("%s" for _ in columns)
+        marks = ", ".join("?" for _ in columns)
         first = ident(columns[0])
         return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
                 f"ON DUPLICATE KEY UPDATE {first} = {first}")

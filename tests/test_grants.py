@@ -1,0 +1,105 @@
+"""Least privilege on a real MariaDB: each account can do its job and is refused the rest."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from cctvctl.cli import app
+from cctvctl.db import connect, parse_url
+from cctvctl.errors import DatabaseError
+from conftest import mysql_admin
+
+SMALL = "camera,start,people,vehicle\ncam-1,2021-08-01 00:00,3,4\ncam-1,2021-08-01 00:05,5,1\n"
+
+
+def test_grants_script_prints_placeholders_not_passwords(runner, monkeypatch):
+    monkeypatch.setenv("CCTV_INGEST_PASSWORD", "s3cret-ingest-Zq")
+    result = runner.invoke(app, ["db", "grants", "--db", "mysql://admin@db:3306/cctv", "--host", "10.0.0.%"])
+    assert result.exit_code == 0, result.output
+    assert "s3cret-ingest-Zq" not in result.output
+    assert "'cctv_ingest'@'10.0.0.%' IDENTIFIED BY '<password>'" in result.output
+    assert "GRANT SELECT ON `cctv`.`counts` TO 'cctv_analyst'@'10.0.0.%';" in result.output
+    assert "DELETE" not in "\n".join(l for l in result.output.splitlines() if "cctv_ingest" in l)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--host", "%'; DROP USER root; --"], "host pattern"),
+    (["--prefix", "x'y"], "account prefix"),
+    (["--database", "cctv`; --"], "database name"),
+])
+def test_grants_refuse_hostile_names(runner, args, message):
+    result = runner.invoke(app, ["db", "grants", "--db", "mysql://admin@db:3306/cctv", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+@pytest.fixture
+def accounts(mysql_url, runner, monkeypatch, tmp_path):
+    """Three fresh accounts on a fresh database; dropped afterwards."""
+    connect(mysql_url).close()  # the administrator migrates the schema
+    prefix = "t" + secrets.token_hex(3) + "_"
+    passwords = {role: "pw-" + secrets.token_hex(8) for role in ("ingest", "cron", "analyst")}
+    for role, pw in passwords.items():
+        monkeypatch.setenv(f"CCTV_{role.upper()}_PASSWORD", pw)
+    result = runner.invoke(app, ["db", "grants", "--db", mysql_url, "--host", "127.0.0.1",
+                                 "--prefix", prefix, "--apply"])
+    assert result.exit_code == 0, result.output
+    for pw in passwords.values():
+        assert pw not in result.output
+    u = parse_url(mysql_url)
+    urls = {role: f"mysql://{prefix}{role}@127.0.0.1:{u.port}/{u.database}" for role in passwords}
+    try:
+        yield urls, passwords
+    finally:
+        admin = mysql_admin()
+        with admin.cursor() as cur:
+            for role in passwords:
+                cur.execute(f"DROP USER IF EXISTS '{prefix}{role}'@'127.0.0.1'")
+        admin.close()
+
+
+def _as(role, accounts, monkeypatch):
+    urls, passwords = accounts
+    monkeypatch.setenv("CCTV_DB_PASSWORD", passwords[role])
+    return urls[role]
+
+
+def _refused(url, sql, params=()):
+    with connect(url) as db, pytest.raises(DatabaseError, match="denied"):
+        db.execute(sql, params)
+
+
+def test_ingest_account_imports_but_cannot_delete_or_touch_statistics(accounts, runner, monkeypatch, tmp_path):
+    url = _as("ingest", accounts, monkeypatch)
+    f = tmp_path / "c.csv"
+    f.write_text(SMALL)
+    result = runner.invoke(app, ["import", str(f), "--db", url, "--tz", "Asia/Seoul"])
+    assert result.exit_code == 0, result.output
+    with connect(url) as db:
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 2
+    _refused(url, "DELETE FROM counts")
+    _refused(url, "DELETE FROM imports")
+    _refused(url, "INSERT INTO agg_state (name, value) VALUES ('x', 'y')")
+    _refused(url, "UPDATE stats SET n = 0")
+    _refused(url, "DROP TABLE counts")
+
+
+def test_cron_account_writes_statistics_but_not_counts(accounts, monkeypatch):
+    url = _as("cron", accounts, monkeypatch)
+    with connect(url) as db:
+        db.execute("INSERT INTO agg_state (name, value) VALUES ('probe', '1')")
+        db.execute("DELETE FROM agg_state WHERE name = 'probe'")
+    _refused(url, "INSERT INTO counts (camera, start_utc, end_utc, people, import_id) VALUES ('c', 0, 300, 1, 1)")
+    _refused(url, "UPDATE counts SET people = 0")
+    _refused(url, "DELETE FROM imports")
+
+
+def test_analyst_account_reads_only(accounts, runner, monkeypatch):
+    url = _as("analyst", accounts, monkeypatch)
+    result = runner.invoke(app, ["db", "status", "--db", url, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    _refused(url, "INSERT INTO counts (camera, start_utc, end_utc, people, import_id) VALUES ('c', 0, 300, 1, 1)")
+    _refused(url, "UPDATE imports SET status = 'x'")
+    _refused(url, "INSERT INTO outliers (camera, start_utc, metric, method, direction, observed, expected, score, params, detected_at) VALUES ('c', 0, 'people', 'm', 'high', 1, 1, 1, '{}', 0)")
