@@ -1,8 +1,9 @@
 """Least-privilege MySQL accounts: one per job instead of one all-powerful account from '%'.
 
 * ingest  — the video team's imports: read what import and import-time detection need, insert
-  counts and ledger rows, update counts (``--replace`` and MySQL's insert-or-keep), insert and
-  update outlier flags; no DELETE anywhere, nothing on the statistics tables.
+  counts and ledger rows, update counts (``--replace`` and MySQL's insert-or-keep), write the
+  outlier flags of the rows it imports; it can delete no count, no ledger row and nothing in the
+  statistics tables (DELETE only on the derived ``outliers``, which detection re-evaluates).
 * cron    — aggregation and ``detect``: read everything, write ``stats``, ``weekday_stats``,
   ``agg_state`` and ``outliers``; cannot insert or change counts.
 * analyst — reports: SELECT only.
@@ -26,7 +27,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "counts": ("INSERT", "UPDATE"),
         "imports": ("INSERT", "UPDATE"),
         "import_days": ("INSERT",),
-        "outliers": ("INSERT", "UPDATE"),
+        # import-time detection replaces the flags of the rows it wrote: derived data only
+        "outliers": ("INSERT", "UPDATE", "DELETE"),
     },
     "cron": {
         "stats": ("INSERT", "UPDATE", "DELETE"),

@@ -21,7 +21,9 @@ def test_grants_script_prints_placeholders_not_passwords(runner, monkeypatch):
     assert "s3cret-ingest-Zq" not in result.output
     assert "'cctv_ingest'@'10.0.0.%' IDENTIFIED BY '<password>'" in result.output
     assert "GRANT SELECT ON `cctv`.`counts` TO 'cctv_analyst'@'10.0.0.%';" in result.output
-    assert "DELETE" not in "\n".join(l for l in result.output.splitlines() if "cctv_ingest" in l)
+    ingest = [l for l in result.output.splitlines() if "cctv_ingest" in l and "GRANT" in l]
+    assert [l for l in ingest if "DELETE" in l] == [
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON `cctv`.`outliers` TO 'cctv_ingest'@'10.0.0.%';"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -125,8 +125,12 @@ def _connect_mysql(url: DbUrl) -> Database:
 
     kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
                   charset=url.options.get("charset", "utf8mb4"), autocommit=True,
-                  connect_timeout=int(url.options.get("connect_timeout", 10)),
-                  local_infile=False)
+                  connect_timeout=int(url.options.get("connect_timeout", 10)))
+    # LOCAL INFILE is offered to the server only behind the guard that restricts it to the one
+    # file cctvctl writes for its own bulk load (see local_infile.py).
+    from cctvctl.db import local_infile
+
+    kwargs["local_infile"] = local_infile.install_guard()
     password = os.environ.get(ENV_PASSWORD)
     if password is not None:
         kwargs["password"] = password
