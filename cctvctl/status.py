@@ -9,7 +9,8 @@ from cctvctl.db.database import Database
 from cctvctl.db.schema import LATEST, current_version
 from cctvctl.periods import local_iso
 
-COUNT_SUMMARY = "SELECT COUNT(*), MIN(start_utc), MAX(start_utc) FROM counts"
+#: the covered range runs from the first interval's start to the last one's end
+COUNT_SUMMARY = "SELECT COUNT(*), MIN(start_utc), MAX(end_utc) FROM counts"
 CAMERA_COUNT = "SELECT COUNT(DISTINCT camera) FROM counts"
 LAST_IMPORT = ("SELECT id, source, status, rows_read, inserted, duplicates, rejected, finished_at "
                "FROM imports ORDER BY id DESC LIMIT 1")

@@ -79,14 +79,14 @@ def mysql_url():
 
 @pytest.fixture
 def sqlite_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'cctv.db'}"
+    return f"sqlite://{tmp_path / 'cctv.db'}"
 
 
 @pytest.fixture(params=["sqlite", "mysql"])
 def db_url(request, tmp_path):
     """Both backends: a migrated-on-first-use database URL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cctv.db'}"
+        yield f"sqlite://{tmp_path / 'cctv.db'}"
     else:
         yield request.getfixturevalue("mysql_url")
 

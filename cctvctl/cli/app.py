@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import traceback
 from typing import Optional
 
@@ -17,10 +16,12 @@ from cctvctl.errors import CctvError
 
 
 def _verbose_requested(ctx: click.Context) -> bool:
+    """``-v`` at the root, or on the subcommand (``Settings.from_options`` records it on the root).
+
+    Not ``sys.argv``: that is pytest's under CliRunner, and ``--camera -v`` is a value, not a flag.
+    """
     root = ctx.find_root().obj
-    if isinstance(root, RootOptions) and root.verbose:
-        return True
-    return any(a in ("-v", "--verbose") for a in sys.argv[1:])
+    return isinstance(root, RootOptions) and root.verbose
 
 
 #: Exits and usage errors of Click itself. Typer >= 0.20 vendors its own Click (``typer._click``),

@@ -50,10 +50,32 @@ class Settings:
     def from_options(cls, ctx: typer.Context | None, db: str | None = None, tz: str | None = None,
                      verbose: bool = False, quiet: bool = False) -> "Settings":
         root = (ctx.find_root().obj if ctx is not None else None) or RootOptions()
-        verbose = verbose or root.verbose
+        verbose = root.verbose = verbose or root.verbose  # the error handler reads it there
         configure_logging(verbose)
-        return cls(db_url=config.resolve_db_url(db or root.db), tz=config.resolve_tz(tz or root.tz),
+        return cls(db_url=config.resolve_db_url(_pick(ctx, "db", db, root.db)),
+                   tz=config.resolve_tz(_pick(ctx, "tz", tz, root.tz)),
                    verbose=verbose, quiet=quiet or root.quiet)
+
+
+def _from_command_line(ctx, name: str) -> bool:
+    try:
+        source = ctx.get_parameter_source(name)
+    except Exception:  # not a parameter of this context
+        return False
+    return getattr(source, "name", "") == "COMMANDLINE"
+
+
+def _pick(ctx, name: str, own, root_value):
+    """A flag typed on the command line wins at either level (``cctvctl --db X import`` and
+    ``cctvctl import --db X``); only then the environment (``CCTV_DB``), which both levels read.
+    Without this, CCTV_DB filled the subcommand's option and silently beat ``cctvctl --db X``."""
+    if ctx is None:
+        return own or root_value
+    if own is not None and _from_command_line(ctx, name):
+        return own
+    if root_value is not None and _from_command_line(ctx.find_root(), name):
+        return root_value
+    return own or root_value
 
 
 def configure_logging(verbose: bool) -> None:

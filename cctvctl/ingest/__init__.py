@@ -9,6 +9,7 @@ recognised by its sha256 in the ``imports`` ledger and is a no-op.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 from cctvctl.db.database import Database
 from cctvctl.errors import CountFileError, UsageError
 from cctvctl.ingest.columns import parse_mapping
-from cctvctl.ingest.reader import CountReader, Problem
+from cctvctl.ingest.reader import INT_MAX, CountReader, Problem, sniff_delimiter
 from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
 from cctvctl.ingest.writer import CountWriter
 
@@ -73,10 +74,19 @@ class ImportOptions:
             raise UsageError(f"--ambiguous must be one of {', '.join(AMBIGUOUS)}")
         if self.interval <= 0:
             raise UsageError("--interval must be a positive number of minutes")
-        if self.max_count <= 0:
-            raise UsageError("--max-count must be positive")
+        if not 0 < self.max_count <= INT_MAX:
+            raise UsageError(f"--max-count must be between 1 and {INT_MAX} (the largest count "
+                             "a MySQL INTEGER column holds)")
         if isinstance(self.mapping, list):
             self.mapping = parse_mapping(self.mapping)
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise UsageError(f"unknown --encoding {self.encoding!r} (e.g. utf-8, cp949, latin-1)") from None
+        if self.delimiter is not None and len(sniff_delimiter("", self.delimiter)) != 1:
+            raise UsageError(f"--delimiter must be one character (or tab), not {self.delimiter!r}")
+        if self.time_format is not None:
+            _check_time_format(self.time_format)
 
     def fingerprint(self) -> str:
         """What changes the meaning of the same bytes (zone, mapping, DST rules…)."""
@@ -86,6 +96,15 @@ class ImportOptions:
                    "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
                    "time_format": self.time_format, "max_count": self.max_count}
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
+
+
+def _check_time_format(fmt: str) -> None:
+    import pandas as pd
+
+    try:
+        pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--time-format {fmt!r}: {exc}") from None
 
 
 @dataclass
@@ -123,17 +142,26 @@ def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
     """Import one file (``"-"`` reads standard input). Raises CountFileError when rejected."""
     path = str(path)
     if path == "-":
-        spool, digest = _spool_stdin()
-        try:
-            return _import_path(db, spool, "<stdin>", digest, options, progress)
-        finally:
-            os.unlink(spool)
+        src = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
+        return _import_spooled(db, src, "<stdin>", options, progress)
     p = Path(path)
     if not p.exists():
         raise UsageError(f"{path}: no such file")
     if p.is_dir():
         raise UsageError(f"{path}: is a directory, not a count file")
+    if not p.is_file():  # a pipe (/dev/stdin, <(…)) can be read only once: hash a copy
+        with open(path, "rb") as src:
+            return _import_spooled(db, src, path, options, progress)
     return _import_path(db, path, path, _sha256(path), options, progress)
+
+
+def _import_spooled(db: Database, src: IO[bytes], source: str, options: ImportOptions,
+                    progress: ProgressFn | None) -> ImportResult:
+    spool, digest = _spool(src)
+    try:
+        return _import_path(db, spool, source, digest, options, progress)
+    finally:
+        os.unlink(spool)
 
 
 def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
@@ -148,10 +176,14 @@ def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
     try:
         with handle:
             writer = None
-            for row in rows:
+            for number, row in enumerate(rows, start=2):
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(row.keys()))
                     writer.writeheader()
+                extra = [str(k) for k in row.keys() if k not in writer.fieldnames]
+                if extra:
+                    raise CountFileError(f"{source}:{number}: field(s) {', '.join(extra)} not in "
+                                         "the first row (every row needs the same keys)")
                 writer.writerow({k: _text(v) for k, v in row.items()})
         if writer is None:
             raise CountFileError(f"{source}: no rows to import")
@@ -179,11 +211,10 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _spool_stdin() -> tuple[str, str]:
-    """Standard input → a temporary file (bounded memory, and a hash before importing)."""
+def _spool(src: IO[bytes]) -> tuple[str, str]:
+    """A stream → a temporary file (bounded memory, and a hash before importing)."""
     h = hashlib.sha256()
     fd, name = tempfile.mkstemp(prefix="cctvctl-stdin-", suffix=".csv")
-    src = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
     with os.fdopen(fd, "wb") as out:
         for block in iter(lambda: src.read(1 << 20), b""):
             h.update(block)
@@ -226,13 +257,15 @@ def _import_path(db: Database, path: str, source: str, digest: str, options: Imp
                 for chunk in reader.chunks():
                     result.read += chunk.read
                     chunk_problems = list(chunk.problems)
-                    if not (options.on_error == "reject" and total_problems):
-                        outcome = writer.write(chunk.rows)
-                        result.inserted += outcome.inserted
-                        result.duplicates += outcome.duplicates
-                        result.replaced += outcome.replaced
-                        chunk_problems += [Problem(line, reason, chunk.raw.get(line, ()))
-                                           for line, reason in outcome.problems]
+                    # Written even once the file is refused (rolled back at the end): only the
+                    # writer finds conflicts with stored rows and keys repeated across chunks,
+                    # and the count of bad rows must be complete.
+                    outcome = writer.write(chunk.rows)
+                    result.inserted += outcome.inserted
+                    result.duplicates += outcome.duplicates
+                    result.replaced += outcome.replaced
+                    chunk_problems += [Problem(line, reason, chunk.raw.get(line, ()))
+                                       for line, reason in outcome.problems]
                     total_problems += len(chunk_problems)
                     if chunk_problems:
                         chunk_problems.sort(key=lambda p: p.line)
@@ -271,7 +304,11 @@ def _import_path(db: Database, path: str, source: str, digest: str, options: Imp
                 problems=[p.format(source) for p in problems], total_problems=total_problems)
             err.result = result
             raise err from None
-        except CountFileError:
+        except BaseException:  # e.g. unreadable mid-file or the database went away
+            if rejected_handle is not None:  # nothing was imported: no list of skipped rows
+                rejected_handle.close()
+                _remove_quietly(rejected_handle.name)
+                rejected_handle = None
             raise
         finally:
             if rejected_handle is not None:
@@ -291,9 +328,18 @@ def _last_id(db: Database) -> int:
 
 
 def _open_rejected(options: ImportOptions, path: str, source: str, header: list[str]):
-    target = options.rejected_path or (f"{source}.rejected.csv" if source != "<stdin>"
-                                       else "stdin.rejected.csv")
-    handle = open(target, "w", newline="", encoding="utf-8")
+    """``FILE.rejected.csv`` beside the input (``stdin.rejected.csv``/``rows.rejected.csv`` here)."""
+    if options.rejected_path:
+        target = options.rejected_path
+    elif source.startswith("<") and source.endswith(">"):
+        target = f"{source.strip('<>')}.rejected.csv"
+    else:
+        target = f"{source}.rejected.csv"
+    try:
+        handle = open(target, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the rejected rows to {target}: {exc.strerror or exc} "
+                         "(choose another place with --rejected)") from None
     writer = csv.writer(handle)
     writer.writerow(["line", "reason", *header])
     return handle, writer
@@ -306,11 +352,20 @@ def _record_rejected(db, source, digest, fingerprint, options, result, started) 
                                      result.rejected, int(started), int(time.time())))
 
 
+def _remove_quietly(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+
+
 def _detect(db: Database, import_id: int, options: ImportOptions) -> int:
     """Outlier detection over the rows of this import (the old trigger's job)."""
     try:
         from cctvctl.detect import detect_import
-    except ImportError:  # detection not installed in this build
+    except ImportError as exc:  # detection not in this build; a broken one is a bug
+        if exc.name != "cctvctl.detect":
+            raise
         return 0
     return detect_import(db, import_id, options.tz)
 

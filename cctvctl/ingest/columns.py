@@ -111,6 +111,8 @@ def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: 
         raise CountFileError(f"{source}:1: a date column needs a time or hour column "
                              "(or --map time=COLUMN / --map hour=COLUMN)")
     found = ", ".join(h.strip() for h in header) or "(none)"
+    if len(header) == 1:  # one column: most likely a delimiter we did not recognise
+        found += " (one column: if the file uses another delimiter, pass --delimiter)"
     if "start" not in layout.index and "date" not in layout.index:
         raise CountFileError(f"{source}:1: no timestamp column (expected start, start_date, "
                              f"date_time, … or date + hour; or --map start=COLUMN); columns: {found}")

@@ -21,8 +21,11 @@ from cctvctl.ingest.timeparse import TimeParser
 
 CAMERA_MAX = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WHOLE = r"\+?\d{1,15}(?:\.0*)?"
-_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+# ASCII digits only: Python's \d also matches other scripts' digits, which pandas cannot convert.
+_WHOLE = r"\+?[0-9]+(?:\.0*)?"
+_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+#: the largest count a MySQL INTEGER column holds (and so the largest --max-count)
+INT_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -77,53 +80,70 @@ class CountReader:
         return CountFileError(f"{self.source}:{line}: {reason}")
 
     def chunks(self) -> Iterator[Chunk]:
-        first = self._read_header_line()
+        first, line_offset = self._read_header_line()
         if first is None:
             raise self._file_error(1, "the file is empty (expected a header line)")
         delimiter = sniff_delimiter(first, self.delimiter_opt)
-        header = next(csv.reader([first], delimiter=delimiter))
+        try:
+            header = next(csv.reader([first], delimiter=delimiter, strict=True))
+        except csv.Error as exc:
+            raise self._file_error(line_offset, f"unreadable CSV header: {exc}") from None
         if self.camera:
             validate_camera_name(self.camera)
         self.layout = resolve_layout(header, self.mapping, camera_given=bool(self.camera),
                                      source=self.source)
-        reader = csv.reader(self.stream, delimiter=delimiter)
+        # strict: a quote that never closes is an error, not a field that swallows the file
+        reader = csv.reader(self.stream, delimiter=delimiter, strict=True)
         lines: list[int] = []
         rows: list[list[str]] = []
-        line_offset = 1  # the header was line 1
+        before = 0  # physical lines consumed before the current record
         try:
             for row in reader:
+                start_line = before + 1 + line_offset  # where this record begins
+                before = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line
-                lines.append(reader.line_num + line_offset)
+                lines.append(start_line)
                 rows.append(row)
                 if len(rows) >= self.chunk_rows:
                     yield self._process(lines, rows)
                     lines, rows = [], []
         except csv.Error as exc:
-            raise self._file_error(reader.line_num + line_offset, f"unreadable CSV: {exc}") from None
+            raise self._file_error(before + 1 + line_offset, f"unreadable CSV: {exc}") from None
         except UnicodeDecodeError as exc:
-            encoding = getattr(self.stream, "encoding", "utf-8")
-            raise self._file_error(reader.line_num + line_offset + 1,
-                                   f"not valid {encoding} (byte 0x{exc.object[exc.start]:02x}); "
-                                   "use --encoding, e.g. --encoding cp949 for Korean spreadsheet "
-                                   "exports") from None
+            raise self._decode_error(exc) from None
         if rows:
             yield self._process(lines, rows)
 
-    def _read_header_line(self) -> str | None:
+    def _read_header_line(self) -> tuple[str | None, int]:
+        """The first non-blank line and its line number."""
+        number = 0
         try:
             while True:
                 line = self.stream.readline()
+                number += 1
                 if line == "":
-                    return None
+                    return None, number
                 if "\x00" in line:
-                    raise self._file_error(1, "the header contains NUL bytes (not a text CSV file)")
-                if line.strip():
-                    return line.lstrip("\ufeff")
+                    raise self._file_error(number, "the header contains NUL bytes (not a text CSV file)")
+                if line.strip().lstrip("\ufeff"):
+                    return line.lstrip("\ufeff"), number
         except UnicodeDecodeError as exc:
-            raise self._file_error(1, f"not valid {getattr(self.stream, 'encoding', 'utf-8')} "
-                                      f"(byte 0x{exc.object[exc.start]:02x}); use --encoding, e.g. "
-                                      "--encoding cp949 for Korean spreadsheet exports") from None
+            raise self._decode_error(exc) from None
+
+    def _decode_error(self, exc: UnicodeDecodeError) -> CountFileError:
+        """Name the line of the first undecodable byte and suggest --encoding.
+
+        The text layer decodes ahead in blocks, so the line being parsed when decoding failed
+        is not the bad one; the binary file is scanned again to find it.
+        """
+        encoding = getattr(self.stream, "encoding", None) or "utf-8"
+        line, byte = _find_undecodable(getattr(self.stream, "buffer", None), encoding)
+        if byte is None:
+            line, byte = 1, exc.object[exc.start]
+        shown = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8") else encoding
+        return self._file_error(line, f"not valid {shown} (byte 0x{byte:02x}); use --encoding, "
+                                      "e.g. --encoding cp949 for Korean spreadsheet exports")
 
     # -- validation -------------------------------------------------------------------------
     def _process(self, lines: list[int], rows: list[list[str]]) -> Chunk:
@@ -174,9 +194,12 @@ class CountReader:
                                               cameras)
         note(why.notna(), why)
         if layout.has("end"):
-            end, why_end = self.parser.to_epoch(column("end"), cameras)
+            end, why_end = self.parser.to_epoch(column("end"), cameras, after=start)
             note(why_end.notna(), why_end.map(lambda r: None if r is None else f"end: {r}"))
-            note(start.notna() & end.notna() & (end <= start), "end is not after start")
+            backwards = start.notna() & end.notna() & (end <= start)
+            if backwards.any():
+                note(backwards, pd.Series([f"end {e.strip()!r} is not after start {b.strip()!r}"
+                                           for b, e in zip(column("start"), column("end"))], index=index))
         else:
             end = start + self.interval
 
@@ -189,6 +212,9 @@ class CountReader:
         classes = layout.classes
         if classes:
             class_sum = sum(values[c].fillna(0) for c in classes)
+            note(class_sum > self.max_count,
+                 pd.Series([f"vehicle count {int(v)} (the sum of the classes) is above the sanity "
+                            f"bound {self.max_count} (see --max-count)" for v in class_sum], index=index))
             if "vehicle" in values:
                 mismatch = values["vehicle"].notna() & (values["vehicle"] != class_sum)
                 note(mismatch, pd.Series([f"vehicle {v} is not the sum of the classes ({s})"
@@ -219,7 +245,7 @@ class CountReader:
         good = good.astype({"start_utc": "int64", "end_utc": "int64"})
         for fld in values:
             good[fld] = good[fld].astype("int64")
-        raw = {int(line_s[i]): tuple(rows[i]) for i in np.flatnonzero(~bad)}
+        raw = {lines[i]: tuple(rows[i]) for i in np.flatnonzero(~bad).tolist()}  # plain lists: fast
         return Chunk(rows=good.reset_index(drop=True), raw=raw, problems=problems, read=n)
 
 
@@ -244,10 +270,29 @@ def parse_counts(s: pd.Series, name: str, max_count: int) -> tuple[pd.Series, pd
                 reasons[i] = f"{name} count {v!r} is not a number"
     above = values > max_count
     if above.any():
-        reasons[above] = [f"{name} count {int(v)} is above the sanity bound {max_count} (see --max-count)"
-                          for v in values[above]]
+        reasons[above] = [f"{name} count {v} is above the sanity bound {max_count} (see --max-count)"
+                          for v in s[above]]
         values[above] = np.nan
+    unexplained = values.isna() & reasons.isna()  # never let a NaN through as a good row
+    if unexplained.any():
+        reasons[unexplained] = [f"{name} count {v!r} is not a number" for v in s[unexplained]]
     return values, reasons
+
+
+def _find_undecodable(raw, encoding: str) -> tuple[int, int | None]:
+    """(line, byte) of the first byte ``encoding`` cannot decode, reading ``raw`` from the start."""
+    import codecs
+
+    if raw is None or not raw.seekable():
+        return 1, None
+    raw.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for number, data in enumerate(raw, start=1):
+        try:
+            decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            return number, exc.object[exc.start]
+    return 1, None
 
 
 def validate_camera_name(name: str) -> None:

@@ -11,6 +11,11 @@ twice (the fall-back hour) follow the chosen policy, and every row a rule touche
 * ``--ambiguous infer`` (default): per camera, the first occurrence of a repeated local time is
   the earlier instant (still summer time) and a second occurrence the later one — which is what
   a detector writing local time produces. ``earliest``, ``latest`` and ``reject`` are explicit.
+
+An end column is read relative to its row's start: an ambiguous end is the first instant after
+the start with that wall time (so ``01:55 → 02:00`` is five minutes on a fall-back night, under
+every policy), and an end in a gap follows ``--nonexistent``. The counters count rows: a row is
+counted by its start, and by its end only when the end alone made it rejected.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ _DATETIME_FORMATS = (
     "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y%m%d%H%M%S", "%Y%m%d %H%M",
 )
 _DATE_FORMATS = ("%d-%b-%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "%d-%B-%Y")
+_DEFAULT_A = datetime(2001, 1, 1)
+_DEFAULT_B = datetime(2002, 2, 2)
 _ISO = r"^\d{4}-\d{1,2}-\d{1,2}"
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
@@ -70,8 +77,13 @@ class TimeParser:
     _seen_ambiguous: dict = field(default_factory=dict)
 
     # -- public -----------------------------------------------------------------------------
-    def to_epoch(self, text: pd.Series, cameras: pd.Series | None) -> tuple[pd.Series, pd.Series]:
-        """Strings → (epoch seconds as float with NaN where bad, reason per bad row)."""
+    def to_epoch(self, text: pd.Series, cameras: pd.Series | None,
+                 after: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
+        """Strings → (epoch seconds as float with NaN where bad, reason per bad row).
+
+        ``after`` (the rows' start epochs) marks an end column: DST cases are then resolved
+        relative to the start instead of by the ambiguity policy (see the module docstring).
+        """
         reasons = pd.Series(None, index=text.index, dtype=object)
         s = text.fillna("").astype(str).str.strip()
         empty = s == ""
@@ -96,7 +108,7 @@ class TimeParser:
             reasons[naive.index[bad]] = ["unparseable timestamp " + repr(v) for v in todo[naive.index[bad]]]
             good = naive[~bad]
             if len(good):
-                self._localize(good, cameras, epoch, reasons)
+                self._localize(good, cameras, epoch, reasons, after)
         out_of_range = epoch.notna() & ((epoch < MIN_EPOCH) | (epoch >= MAX_EPOCH))
         if out_of_range.any():
             reasons[out_of_range] = ["timestamp " + repr(v) + " is out of range (1970–2099)"
@@ -167,8 +179,10 @@ class TimeParser:
     def _dateutil(self, value: str):
         from dateutil import parser
 
-        try:
-            dt = parser.parse(value, dayfirst=self.dayfirst)
+        try:  # two defaults: a date part the text lacks would come out different
+            dt = parser.parse(value, dayfirst=self.dayfirst, default=_DEFAULT_A)
+            if parser.parse(value, dayfirst=self.dayfirst, default=_DEFAULT_B).date() != dt.date():
+                return pd.NaT  # "12", "10:00" or "Monday" are not timestamps
         except (ValueError, OverflowError, TypeError):
             return pd.NaT
         if dt.tzinfo is not None:  # offsets are only accepted in ISO form (the fast path)
@@ -178,7 +192,8 @@ class TimeParser:
         return pd.Timestamp(dt)
 
     # -- zones ------------------------------------------------------------------------------
-    def _localize(self, naive: pd.Series, cameras, epoch: pd.Series, reasons: pd.Series) -> None:
+    def _localize(self, naive: pd.Series, cameras, epoch: pd.Series, reasons: pd.Series,
+                  after: pd.Series | None = None) -> None:
         idx = pd.DatetimeIndex(naive.values)
         local = idx.tz_localize(self.tz, ambiguous="NaT", nonexistent="NaT")
         values = _epoch(pd.Series(local.tz_convert("UTC").tz_localize(None), index=naive.index))
@@ -187,8 +202,11 @@ class TimeParser:
         for pos in bad_pos:
             label = naive.index[pos]
             ts = naive.iloc[pos].to_pydatetime()
-            camera = cameras[label] if cameras is not None else None
-            result, reason = self._resolve(ts, camera)
+            if after is not None:
+                result, reason = self._resolve_end(ts, after[label])
+            else:
+                camera = cameras[label] if cameras is not None else None
+                result, reason = self._resolve(ts, camera)
             if reason:
                 reasons[label] = reason
                 epoch[label] = np.nan
@@ -223,6 +241,21 @@ class TimeParser:
             return e1, None
         self.tally.ambiguous_earliest += 1
         return e0, None
+
+
+    def _resolve_end(self, ts: datetime, start: float) -> tuple[float | None, str | None]:
+        """An end in a DST change, read relative to its row's start (NaN when the start is bad)."""
+        e0 = ts.replace(tzinfo=self.tz, fold=0).timestamp()
+        e1 = ts.replace(tzinfo=self.tz, fold=1).timestamp()
+        start_ok = not np.isnan(start)
+        if datetime.fromtimestamp(e0, self.tz).replace(tzinfo=None) != ts:  # in a gap
+            if self.nonexistent == "reject":
+                if start_ok:
+                    self.tally.nonexistent_rejected += 1
+                return None, (f"local time {ts.isoformat(sep=' ')} does not exist in "
+                              f"{self.tz.key} (DST gap; see --nonexistent)")
+            return (e0 if self.nonexistent == "shift-forward" else e1), None
+        return (e0 if not start_ok or e0 > start else e1), None
 
 
 def _epoch(s: pd.Series) -> pd.Series:

@@ -1,0 +1,185 @@
+"""Timestamps → UTC epoch seconds: formats, offsets, ranges and the DST policy (no database).
+
+Expected instants come from ``datetime``/``zoneinfo`` directly, never from the parser.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from cctvctl.ingest.timeparse import TimeParser
+
+SEOUL = ZoneInfo("Asia/Seoul")
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+MELBOURNE = ZoneInfo("Australia/Melbourne")
+
+
+def epoch(y, mo, d, h=0, mi=0, s=0, tz=SEOUL, fold=0) -> float:
+    return datetime(y, mo, d, h, mi, s, tzinfo=tz, fold=fold).timestamp()
+
+
+def parse(values, tz=SEOUL, cameras=None, **kw):
+    parser = TimeParser(tz, **kw)
+    s = pd.Series(values, dtype=object)
+    cams = pd.Series(cameras if cameras is not None else ["c"] * len(values), dtype=object)
+    got, why = parser.to_epoch(s, cams)
+    return [None if math.isnan(v) else v for v in got], reasons(why), parser
+
+
+def reasons(why) -> list:
+    return [r if isinstance(r, str) else None for r in why]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2021-08-01 09:30", epoch(2021, 8, 1, 9, 30)),
+    ("2021-08-01T09:30:15", epoch(2021, 8, 1, 9, 30, 15)),
+    ("2021-08-01 09:30:15.900", epoch(2021, 8, 1, 9, 30, 15)),  # fractions are floored
+    ("2021-8-1 9:30", epoch(2021, 8, 1, 9, 30)),
+    ("  2021-08-01 09:30  ", epoch(2021, 8, 1, 9, 30)),
+    ("2021-08-01", epoch(2021, 8, 1)),
+    ("11/12/2017 06:00:00 AM", epoch(2017, 11, 12, 6)),  # Brooklyn
+    ("11/12/2017 06:00:00 PM", epoch(2017, 11, 12, 18)),
+    ("12/17/2017 12:00:00 AM", epoch(2017, 12, 17, 0)),
+    ("01-Jan-2012 13:00", epoch(2012, 1, 1, 13)),
+    ("2021/08/01 09:30", epoch(2021, 8, 1, 9, 30)),
+    ("01.08.2021 09:30", epoch(2021, 8, 1, 9, 30)),
+    ("20210801093000", epoch(2021, 8, 1, 9, 30)),
+    ("1 August 2021 9:30", epoch(2021, 8, 1, 9, 30)),  # the dateutil fallback, with a full date
+    ("2021-08-01T00:30:00Z", datetime(2021, 8, 1, 0, 30, tzinfo=timezone.utc).timestamp()),
+    ("2021-08-01T09:30:00+09:00", epoch(2021, 8, 1, 9, 30)),
+    ("2021-08-01 02:30:00-0500", datetime(2021, 8, 1, 7, 30, tzinfo=timezone.utc).timestamp()),
+])
+def test_formats(text, expected):
+    got, why, _ = parse([text])
+    assert (got, why) == ([expected], [None])
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("", "missing timestamp"), ("   ", "missing timestamp"),
+    ("2021-13-01 00:00", "unparseable timestamp '2021-13-01 00:00'"),
+    ("2021-02-30 00:00", "unparseable timestamp '2021-02-30 00:00'"),
+    ("10:00", "unparseable timestamp '10:00'"), ("12", "unparseable timestamp '12'"),
+    ("Monday", "unparseable timestamp 'Monday'"), ("Aug 2021", "unparseable timestamp 'Aug 2021'"),
+    ("yesterday", "unparseable timestamp 'yesterday'"),
+    ("Sunday 3 pm EST", "unparseable timestamp 'Sunday 3 pm EST'"),
+    ("1969-12-31 23:59", "timestamp '1969-12-31 23:59' is out of range (1970–2099)"),
+    ("2100-01-01 09:00", "timestamp '2100-01-01 09:00' is out of range (1970–2099)"),
+    ("9999-12-31 00:00", None),  # beyond pandas' nanosecond range: refused either way
+])
+def test_refused(text, reason):
+    got, why, _ = parse([text])
+    assert got == [None]
+    if reason is None:
+        assert why[0].startswith(("unparseable timestamp", "timestamp '9999"))
+    else:
+        assert why == [reason]
+
+
+def test_dayfirst_and_time_format():
+    assert parse(["01/02/2021 10:00"])[0] == [epoch(2021, 1, 2, 10)]
+    assert parse(["01/02/2021 10:00"], dayfirst=True)[0] == [epoch(2021, 2, 1, 10)]
+    got, why, _ = parse(["01.02.2021 10h05", "garbage"], time_format="%d.%m.%Y %Hh%M")
+    assert got == [epoch(2021, 2, 1, 10, 5), None]
+    assert why == [None, "unparseable timestamp 'garbage'"]
+
+
+def test_date_and_hour_columns():
+    parser = TimeParser(MELBOURNE)
+    dates = pd.Series(["01-Jan-2012", "01-Jan-2012", "", "31-Feb-2012", "2012-01-02", "01-Jan-2012", "01-Jan-2012"])
+    hours = pd.Series(["0", "23", "5", "1", "7", "24", "x"])
+    got, why = parser.date_hour(dates, hours, pd.Series(["s"] * 7))
+    assert list(got[:2]) == [epoch(2012, 1, 1, 0, tz=MELBOURNE), epoch(2012, 1, 1, 23, tz=MELBOURNE)]
+    assert got[4] == epoch(2012, 1, 2, 7, tz=MELBOURNE)
+    assert reasons(why) == [None, None, "missing date", "unparseable date '31-Feb-2012'", None,
+                         "hour '24' is not 0–23", "hour 'x' is not 0–23"]
+
+
+# -- DST ----------------------------------------------------------------------------------------
+def test_gap_policies_and_tally():
+    text = ["2021-03-28 01:59", "2021-03-28 02:00", "2021-03-28 02:59", "2021-03-28 03:00"]
+    got, why, p = parse(text, BERLIN)
+    assert got == [epoch(2021, 3, 28, 1, 59, tz=BERLIN), None, None, epoch(2021, 3, 28, 3, tz=BERLIN)]
+    assert why[1] == "local time 2021-03-28 02:00:00 does not exist in Europe/Berlin (DST gap; see --nonexistent)"
+    assert p.tally.nonexistent_rejected == 2 and p.tally.touched() == 2
+    got, why, p = parse(text, BERLIN, nonexistent="shift-forward")
+    cet = 3600
+    assert got[1:3] == [datetime(2021, 3, 28, 2, 0, tzinfo=timezone.utc).timestamp() - cet,
+                        datetime(2021, 3, 28, 2, 59, tzinfo=timezone.utc).timestamp() - cet]
+    assert got[1] == got[3]  # 02:00 read with the winter offset is the instant 03:00 summer time
+    assert p.tally.nonexistent_shifted == 2 and why == [None] * 4
+    got, _, p = parse(text, BERLIN, nonexistent="shift-backward")
+    assert got[1] == epoch(2021, 3, 28, 1, 0, tz=BERLIN)
+    assert p.tally.nonexistent_shifted == 2
+
+
+def test_ambiguous_infer_is_per_camera_and_in_file_order():
+    text = ["2021-11-07 01:30", "2021-11-07 01:30", "2021-11-07 01:30", "2021-11-07 01:30"]
+    got, why, p = parse(text, NEW_YORK, cameras=["a", "b", "a", "b"])
+    edt = epoch(2021, 11, 7, 1, 30, tz=NEW_YORK, fold=0)
+    est = epoch(2021, 11, 7, 1, 30, tz=NEW_YORK, fold=1)
+    assert est - edt == 3600
+    assert got == [edt, edt, est, est] and why == [None] * 4
+    assert (p.tally.ambiguous_earliest, p.tally.ambiguous_latest) == (2, 2)
+
+
+def test_ambiguous_infer_remembers_across_chunks():
+    parser = TimeParser(NEW_YORK)
+    cams = pd.Series(["a"])
+    first, _ = parser.to_epoch(pd.Series(["2021-11-07 01:30"]), cams)
+    second, _ = parser.to_epoch(pd.Series(["2021-11-07 01:30"]), cams)
+    assert second[0] - first[0] == 3600
+
+
+@pytest.mark.parametrize("policy,fold", [("earliest", 0), ("latest", 1)])
+def test_ambiguous_explicit(policy, fold):
+    got, _, p = parse(["2021-11-07 01:00", "2021-11-07 01:59"], NEW_YORK, ambiguous=policy)
+    assert got == [epoch(2021, 11, 7, 1, 0, tz=NEW_YORK, fold=fold), epoch(2021, 11, 7, 1, 59, tz=NEW_YORK, fold=fold)]
+    assert getattr(p.tally, f"ambiguous_{policy}") == 2
+
+
+def test_ambiguous_reject():
+    got, why, p = parse(["2021-11-07 00:59", "2021-11-07 01:00", "2021-11-07 02:00"], NEW_YORK, ambiguous="reject")
+    assert got[0] is not None and got[1] is None and got[2] is not None
+    assert why[1] == ("local time 2021-11-07 01:00:00 is ambiguous in America/New_York "
+                      "(repeated at the DST change; see --ambiguous)")
+    assert p.tally.ambiguous_rejected == 1
+
+
+def test_melbourne_single_repeated_hour_is_summer_time():
+    """The Melbourne file has one 02:00 row per sensor on fall-back days: read as the first."""
+    parser = TimeParser(MELBOURNE)
+    got, why = parser.date_hour(pd.Series(["06-Apr-2014"]), pd.Series(["2"]), pd.Series(["4"]))
+    assert reasons(why) == [None]
+    assert got[0] == epoch(2014, 4, 6, 2, tz=MELBOURNE, fold=0)
+    assert parser.tally.ambiguous_earliest == 1
+
+
+def test_end_column_is_read_relative_to_its_start():
+    parser = TimeParser(BERLIN, ambiguous="latest")
+    start = pd.Series([epoch(2021, 10, 31, 1, 55, tz=BERLIN),           # CEST, end 02:00 is the first one
+                       epoch(2021, 10, 31, 2, 55, tz=BERLIN, fold=0),    # last summer slot, ends at 02:00 CET
+                       epoch(2021, 10, 31, 2, 0, tz=BERLIN, fold=1),     # CET
+                       float("nan")])
+    ends = pd.Series(["2021-10-31 02:00", "2021-10-31 02:00", "2021-10-31 02:05", "2021-10-31 02:05"])
+    got, why = parser.to_epoch(ends, pd.Series(["c"] * 4), after=start)
+    assert list(got[:3] - start[:3]) == [300, 300, 300]
+    assert reasons(why) == [None] * 4
+    assert parser.tally.touched() == 0  # rows are counted by their start
+
+
+def test_end_in_a_gap_follows_the_gap_policy_and_counts_once():
+    parser = TimeParser(BERLIN)
+    start = pd.Series([epoch(2021, 3, 28, 1, 55, tz=BERLIN), float("nan")])
+    got, why = parser.to_epoch(pd.Series(["2021-03-28 02:00", "2021-03-28 02:05"]), pd.Series(["c", "c"]), after=start)
+    assert reasons(why) == ["local time 2021-03-28 02:00:00 does not exist in Europe/Berlin (DST gap; see --nonexistent)",
+                         "local time 2021-03-28 02:05:00 does not exist in Europe/Berlin (DST gap; see --nonexistent)"]
+    assert parser.tally.nonexistent_rejected == 1  # the second row's start already failed
+    shifting = TimeParser(BERLIN, nonexistent="shift-forward")
+    got, why = shifting.to_epoch(pd.Series(["2021-03-28 02:00"]), pd.Series(["c"]), after=start[:1])
+    assert got[0] - start[0] == 300 and reasons(why) == [None]
