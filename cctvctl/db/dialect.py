@@ -29,6 +29,8 @@ class Dialect:
     #: key columns and secondary indexes of the counts table, chosen per engine (DESIGN §3)
     counts_primary_key = "camera, start_utc"
     counts_secondary_index: str | None = None
+    #: every camera in counts, answered from an index (not a scan of all rows)
+    cameras_sql = "SELECT DISTINCT camera FROM counts"
 
     def sql(self, statement: str) -> str:
         return statement
@@ -43,9 +45,14 @@ class Dialect:
 class SqliteDialect(Dialect):
     name = "sqlite"
     table_options = " WITHOUT ROWID"
-    autoinc_pk = "INTEGER PRIMARY KEY"
+    autoinc_pk = "INTEGER PRIMARY KEY AUTOINCREMENT"  # ids never reused: watermarks rely on it
     counts_primary_key = "camera, start_utc"
     counts_secondary_index = None
+    # DISTINCT scans the whole table here; a recursive CTE seeks camera by camera instead.
+    cameras_sql = ("WITH RECURSIVE cams(camera) AS (SELECT MIN(camera) FROM counts UNION ALL "
+                   "SELECT (SELECT MIN(c.camera) FROM counts c WHERE c.camera > cams.camera) "
+                   "FROM cams WHERE cams.camera IS NOT NULL) "
+                   "SELECT camera FROM cams WHERE camera IS NOT NULL")
 
     def upsert(self, table, columns, keys):
         cols = ", ".join(ident(c) for c in columns)

@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterable, Mapping
@@ -27,7 +28,9 @@ from zoneinfo import ZoneInfo
 from cctvctl.db.database import Database
 from cctvctl.errors import CountFileError, UsageError
 from cctvctl.ingest.columns import parse_mapping
-from cctvctl.ingest.reader import INT_MAX, CountReader, Problem, sniff_delimiter
+from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactReader, Problem,
+                                   iter_records, sniff_delimiter)
+from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
 from cctvctl.ingest.writer import CountWriter
 
@@ -152,14 +155,14 @@ def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
     if not p.is_file():  # a pipe (/dev/stdin, <(…)) can be read only once: hash a copy
         with open(path, "rb") as src:
             return _import_spooled(db, src, path, options, progress)
-    return _import_path(db, path, path, _sha256(path), options, progress)
+    return _import_path(db, path, path, options, progress)
 
 
 def _import_spooled(db: Database, src: IO[bytes], source: str, options: ImportOptions,
                     progress: ProgressFn | None) -> ImportResult:
-    spool, digest = _spool(src)
+    spool = _spool(src)
     try:
-        return _import_path(db, spool, source, digest, options, progress)
+        return _import_path(db, spool, source, options, progress)
     finally:
         os.unlink(spool)
 
@@ -172,7 +175,6 @@ def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
     Line numbers in problems count rows from 1, as if there were a header line before them.
     """
     handle = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="", encoding="utf-8")
-    digest = hashlib.sha256()
     try:
         with handle:
             writer = None
@@ -187,10 +189,8 @@ def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
                 writer.writerow({k: _text(v) for k, v in row.items()})
         if writer is None:
             raise CountFileError(f"{source}: no rows to import")
-        with open(handle.name, "rb") as fh:
-            digest.update(fh.read())
         opts = ImportOptions(**{**options.__dict__, "encoding": "utf-8"})
-        return _import_path(db, handle.name, source, digest.hexdigest(), opts, None)
+        return _import_path(db, handle.name, source, opts, None)
     finally:
         os.unlink(handle.name)
 
@@ -203,87 +203,68 @@ def _text(value) -> str:
     return str(value)
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _spool(src: IO[bytes]) -> tuple[str, str]:
-    """A stream → a temporary file (bounded memory, and a hash before importing)."""
-    h = hashlib.sha256()
+def _spool(src: IO[bytes]) -> str:
+    """A stream → a temporary file (bounded memory; it is hashed and read like any file)."""
     fd, name = tempfile.mkstemp(prefix="cctvctl-stdin-", suffix=".csv")
     with os.fdopen(fd, "wb") as out:
-        for block in iter(lambda: src.read(1 << 20), b""):
-            h.update(block)
-            out.write(block)
-    return name, h.hexdigest()
+        shutil.copyfileobj(src, out, 1 << 20)
+    return name
 
 
-def _import_path(db: Database, path: str, source: str, digest: str, options: ImportOptions,
+@dataclass
+class _Pass:
+    """What one reading of the file produced (a fallback to the exact reader starts a new one)."""
+
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    replaced: int = 0
+    problems: list[Problem] = field(default_factory=list)  # the first SHOWN_PROBLEMS
+    total_problems: int = 0
+
+
+def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                  progress: ProgressFn | None) -> ImportResult:
     started = time.time()
     clock = time.monotonic()
     fingerprint = options.fingerprint()
-    result = ImportResult(source=source, status="ok", sha256=digest)
+    scan = scan_file(path, options.encoding, options.delimiter)
+    result = ImportResult(source=source, status="ok", sha256=scan.sha256)
     with db.lock("import", timeout=600):
-        previous = db.query_one(FIND_IMPORT, (digest, fingerprint))
+        previous = db.query_one(FIND_IMPORT, (scan.sha256, fingerprint))
         if previous:
             result.status = "unchanged"
             result.previous_import = int(previous[0])
             result.seconds = time.monotonic() - clock
             return result
-        parser = TimeParser(options.tz, nonexistent=options.nonexistent, ambiguous=options.ambiguous,
-                            dayfirst=options.dayfirst, time_format=options.time_format)
-        problems: list[Problem] = []
-        total_problems = 0
-        rejected_writer = None
-        rejected_handle = None
         size = os.path.getsize(path)
+        bad_rows = _BadRows(options.on_error == "skip")
         try:
             with open(path, "rb") as raw, db.atomic():
-                stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
-                reader = CountReader(stream, source, parser=parser, camera=options.camera,
-                                     mapping=options.mapping, interval=options.interval,
-                                     max_count=options.max_count, delimiter=options.delimiter,
-                                     chunk_rows=options.chunk_rows)
-                db.execute(INSERT_IMPORT, (source[:1024], digest, fingerprint, options.tz.key,
+                db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
                 import_id = _last_id(db)
                 result.import_id = import_id
-                writer = CountWriter(db, import_id, replace=options.replace)
-                for chunk in reader.chunks():
-                    result.read += chunk.read
-                    chunk_problems = list(chunk.problems)
-                    # Written even once the file is refused (rolled back at the end): only the
-                    # writer finds conflicts with stored rows and keys repeated across chunks,
-                    # and the count of bad rows must be complete.
-                    outcome = writer.write(chunk.rows)
-                    result.inserted += outcome.inserted
-                    result.duplicates += outcome.duplicates
-                    result.replaced += outcome.replaced
-                    chunk_problems += [Problem(line, reason, chunk.raw.get(line, ()))
-                                       for line, reason in outcome.problems]
-                    total_problems += len(chunk_problems)
-                    if chunk_problems:
-                        chunk_problems.sort(key=lambda p: p.line)
-                        if options.on_error == "skip":
-                            if rejected_writer is None:
-                                rejected_handle, rejected_writer = _open_rejected(
-                                    options, path, source, reader.layout.header)
-                                result.rejected_file = rejected_handle.name
-                            for p in chunk_problems:
-                                rejected_writer.writerow([p.line, p.reason, *p.raw])
-                        problems.extend(chunk_problems[: max(0, SHOWN_PROBLEMS - len(problems))])
-                    if progress:
-                        progress(min(raw.tell(), size), size)
-                result.dst = parser.tally.as_dict()
-                result.rejected = total_problems
-                if total_problems and options.on_error == "reject":
+                db.execute("SAVEPOINT import_rows")
+                try:
+                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
+                                                           import_id, bad_rows, progress, size, fast=True)
+                except NeedExactReader:  # rare: the C parser objected; read it again exactly
+                    db.execute("ROLLBACK TO SAVEPOINT import_rows")
+                    bad_rows.reset()
+                    raw.seek(0)
+                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
+                                                           import_id, bad_rows, progress, size, fast=False)
+                result.read, result.inserted = done.read, done.inserted
+                result.duplicates, result.replaced = done.duplicates, done.replaced
+                result.dst = reader.parser.tally.as_dict()
+                result.rejected = done.total_problems
+                result.problems = done.problems
+                if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
                 writer.finish()
+                if done.total_problems:
+                    result.rejected_file = bad_rows.write(options, path, source, reader)
                 if options.detect and (result.inserted or result.replaced):
                     result.outliers = _detect(db, import_id, options)
                 db.execute(FINISH_IMPORT, (result.read, result.inserted, result.duplicates,
@@ -293,29 +274,122 @@ def _import_path(db: Database, path: str, source: str, digest: str, options: Imp
             result.status = "rejected"
             result.import_id = None
             result.inserted = result.duplicates = result.replaced = 0
-            result.problems = problems
-            _record_rejected(db, source, digest, fingerprint, options, result, started)
+            _record_rejected(db, source, scan.sha256, fingerprint, options, result, started)
             result.seconds = time.monotonic() - clock
-            shown = len(problems)
-            more = f" (showing the first {shown})" if total_problems > shown else ""
+            total, shown = result.rejected, len(result.problems)
+            more = f" (showing the first {shown})" if total > shown else ""
             err = CountFileError(
-                f"{source}: rejected, {total_problems} bad row{'s' if total_problems != 1 else ''}"
+                f"{source}: rejected, {total} bad row{'s' if total != 1 else ''}"
                 f"{more}; nothing was written (use --on-error skip to import the good rows)",
-                problems=[p.format(source) for p in problems], total_problems=total_problems)
+                problems=[p.format(source) for p in result.problems], total_problems=total)
             err.result = result
             raise err from None
         except BaseException:  # e.g. unreadable mid-file or the database went away
-            if rejected_handle is not None:  # nothing was imported: no list of skipped rows
-                rejected_handle.close()
-                _remove_quietly(rejected_handle.name)
-                rejected_handle = None
+            if result.rejected_file:  # nothing was imported: no list of skipped rows
+                _remove_quietly(result.rejected_file)
             raise
         finally:
-            if rejected_handle is not None:
-                rejected_handle.close()
-    result.problems = problems
+            bad_rows.close()
     result.seconds = time.monotonic() - clock
     return result
+
+
+def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, progress, size,
+                    *, fast: bool):
+    """Stream the file through the reader into the writer; returns (reader, writer, _Pass)."""
+    raw.seek(0)
+    stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
+    parser = TimeParser(options.tz, nonexistent=options.nonexistent, ambiguous=options.ambiguous,
+                        dayfirst=options.dayfirst, time_format=options.time_format)
+    reader = CountReader(stream, source, parser=parser, camera=options.camera,
+                         mapping=options.mapping, interval=options.interval,
+                         max_count=options.max_count, delimiter=options.delimiter,
+                         chunk_rows=options.chunk_rows,
+                         fast=FastPath(path, options.encoding, scan) if fast else None)
+    writer = CountWriter(db, import_id, replace=options.replace)
+    done = _Pass()
+
+    def collect(chunk, outcome) -> None:
+        done.inserted += outcome.inserted
+        done.duplicates += outcome.duplicates
+        done.replaced += outcome.replaced
+        problems = chunk.problems + [Problem(line, reason) for line, reason in outcome.problems]
+        if problems:
+            problems.sort(key=lambda p: p.line)
+            done.total_problems += len(problems)
+            bad_rows.add(problems)
+            done.problems.extend(problems[: max(0, SHOWN_PROBLEMS - len(done.problems))])
+
+    # The database writes chunk k (one thread, in order) while this thread parses chunk k+1:
+    # the drivers release the GIL while the database works, so both cores are busy.
+    # Written even once the file is refused (rolled back at the end): only the writer finds
+    # conflicts with stored rows and keys repeated across chunks, and the count must be complete.
+    pending = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cctvctl-writer") as pool:
+        try:
+            for chunk in reader.chunks():
+                done.read += chunk.read
+                if pending is not None:
+                    collect(*pending[0], pending[1].result())
+                pending = ((chunk,), pool.submit(writer.write, chunk.rows))
+                if progress:
+                    progress(min(raw.tell(), size), size)
+            if pending is not None:
+                collect(*pending[0], pending[1].result())
+                pending = None
+        finally:
+            if pending is not None:  # an error while parsing: let the write in flight finish
+                pending[1].exception()
+            writer.close()
+            stream.detach()
+    return reader, writer, done
+
+
+class _BadRows:
+    """Every refused row's line and reason, spooled to disk (bounded memory) for the
+    ``*.rejected.csv``, which is written at the end with each row's original fields."""
+
+    def __init__(self, keep: bool):
+        self.keep = keep
+        self._spool = tempfile.TemporaryFile("w+", newline="", encoding="utf-8") if keep else None
+        self._writer = csv.writer(self._spool) if keep else None
+
+    def add(self, problems: list[Problem]) -> None:
+        if self.keep:
+            self._writer.writerows((p.line, p.reason) for p in problems)
+
+    def reset(self) -> None:
+        if self.keep:
+            self._spool.seek(0)
+            self._spool.truncate()
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def write(self, options: ImportOptions, path: str, source: str, reader: CountReader) -> str | None:
+        if not self.keep:
+            return None
+        handle, writer = _open_rejected(options, source, reader.layout.header)
+        self._spool.seek(0)
+        wanted = ((int(line), reason) for line, reason in csv.reader(self._spool))
+        try:
+            with handle, open(path, "rb") as raw:
+                stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
+                target = next(wanted, None)
+                for line, fields in iter_records(stream, reader.delimiter):
+                    while target is not None and target[0] < line:
+                        target = next(wanted, None)
+                    if target is None:
+                        break
+                    if target[0] == line:
+                        writer.writerow([line, target[1], *fields])
+                        target = next(wanted, None)
+        except BaseException:
+            _remove_quietly(handle.name)
+            raise
+        return handle.name
 
 
 class _Rejected(Exception):
@@ -327,7 +401,7 @@ def _last_id(db: Database) -> int:
     return int(db.scalar(sql))
 
 
-def _open_rejected(options: ImportOptions, path: str, source: str, header: list[str]):
+def _open_rejected(options: ImportOptions, source: str, header: list[str]):
     """``FILE.rejected.csv`` beside the input (``stdin.rejected.csv``/``rows.rejected.csv`` here)."""
     if options.rejected_path:
         target = options.rejected_path

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cctvctl.errors import CountFileError
 from cctvctl.ingest.columns import COUNT_FIELDS, Layout, resolve_layout
+from cctvctl.ingest.scan import FileScan
 from cctvctl.ingest.timeparse import TimeParser
 
 CAMERA_MAX = 64
@@ -30,11 +31,10 @@ INT_MAX = 2**31 - 1
 
 @dataclass(frozen=True)
 class Problem:
-    """One refused row: where it is, why, and its original fields (for the rejected file)."""
+    """One refused row: where it is and why (its text is copied from the file when needed)."""
 
     line: int
     reason: str
-    raw: tuple[str, ...] = ()
 
     def format(self, source: str) -> str:
         return f"{source}:{self.line}: {self.reason}"
@@ -42,12 +42,29 @@ class Problem:
 
 @dataclass
 class Chunk:
-    """Validated rows (a DataFrame) with their raw fields, and the problems of this chunk."""
+    """Validated rows (a DataFrame) and the problems of this chunk."""
 
     rows: pd.DataFrame  # camera, start_utc, end_utc, metrics…, line
-    raw: dict[int, tuple[str, ...]]  # line → raw fields of each good row
     problems: list[Problem]
     read: int
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """A file the C parser may read: one physical line per record, known to decode.
+
+    Chosen by :func:`scan_file` (no quotes, no NUL, consistent line endings, every line with
+    the header's number of delimiters); if the parser still objects, the caller falls back to
+    the exact reader, which names the line.
+    """
+
+    path: str
+    encoding: str
+    scan: "FileScan"
+
+
+class NeedExactReader(Exception):
+    """The fast path met something only the exact (csv module) reader reports well."""
 
 
 def sniff_delimiter(header_line: str, explicit: str | None) -> str:
@@ -63,8 +80,9 @@ class CountReader:
 
     def __init__(self, stream: IO[str], source: str, *, parser: TimeParser, camera: str | None,
                  mapping: dict[str, str], interval: int, max_count: int, delimiter: str | None,
-                 chunk_rows: int = 50_000):
+                 chunk_rows: int = 50_000, fast: FastPath | None = None):
         self.stream = stream
+        self.fast = fast
         self.source = source
         self.parser = parser
         self.camera = camera
@@ -92,28 +110,51 @@ class CountReader:
             validate_camera_name(self.camera)
         self.layout = resolve_layout(header, self.mapping, camera_given=bool(self.camera),
                                      source=self.source)
-        # strict: a quote that never closes is an error, not a field that swallows the file
-        reader = csv.reader(self.stream, delimiter=delimiter, strict=True)
+        self.delimiter = delimiter
+        if self.fast is not None and line_offset == 1 and self.fast.scan.fast_reader_fits(delimiter):
+            yield from self._fast_chunks(delimiter, line_offset)
+        else:
+            yield from self._exact_chunks(delimiter, line_offset)
+
+    def _fast_chunks(self, delimiter: str, header_line: int) -> Iterator[Chunk]:
+        """The C parser in chunks; record k is physical line ``header_line + 1 + k``."""
+        width = len(self.layout.header)
+        used = sorted(set(self.layout.index.values()))
+        try:
+            frames = pd.read_csv(
+                self.fast.path, sep=delimiter, header=None, skiprows=header_line, names=range(width),
+                usecols=used, dtype=str, keep_default_na=False, na_filter=False,
+                skip_blank_lines=False, chunksize=self.chunk_rows, encoding=self.fast.encoding,
+                engine="c", quoting=csv.QUOTE_NONE)
+            first = header_line + 1
+            for frame in frames:
+                n = len(frame)
+                lines = np.arange(first, first + n, dtype=np.int64)
+                first += n
+                frame = frame.reset_index(drop=True)
+                cols = {fld: frame[i] for fld, i in self.layout.index.items()}
+                yield self._process(lines, cols, None)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise NeedExactReader(str(exc)) from None
+
+    def _exact_chunks(self, delimiter: str, line_offset: int) -> Iterator[Chunk]:
+        """The csv module, record by record: exact line numbers for any input."""
         lines: list[int] = []
         rows: list[list[str]] = []
-        before = 0  # physical lines consumed before the current record
+        records = _records(self.stream, delimiter, line_offset)
         try:
-            for row in reader:
-                start_line = before + 1 + line_offset  # where this record begins
-                before = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
+            for start_line, row in records:
                 lines.append(start_line)
                 rows.append(row)
                 if len(rows) >= self.chunk_rows:
-                    yield self._process(lines, rows)
+                    yield self._process_rows(lines, rows)
                     lines, rows = [], []
         except csv.Error as exc:
-            raise self._file_error(before + 1 + line_offset, f"unreadable CSV: {exc}") from None
+            raise self._file_error(records.line, f"unreadable CSV: {exc}") from None
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from None
         if rows:
-            yield self._process(lines, rows)
+            yield self._process_rows(lines, rows)
 
     def _read_header_line(self) -> tuple[str | None, int]:
         """The first non-blank line and its line number."""
@@ -146,24 +187,36 @@ class CountReader:
                                       "e.g. --encoding cp949 for Korean spreadsheet exports")
 
     # -- validation -------------------------------------------------------------------------
-    def _process(self, lines: list[int], rows: list[list[str]]) -> Chunk:
+    def _process_rows(self, lines: list[int], rows: list[list[str]]) -> Chunk:
+        """csv-module records → string columns (short rows padded) and their field counts."""
+        n = len(rows)
+        cols = {}
+        for fld, i in self.layout.index.items():
+            cols[fld] = pd.Series([r[i] if len(r) > i else "" for r in rows], dtype=object)
+        widths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n)
+        return self._process(np.asarray(lines, dtype=np.int64), cols, widths)
+
+    def _process(self, lines: np.ndarray, cols: dict[str, pd.Series],
+                 widths: np.ndarray | None) -> Chunk:
+        """Validate string columns; ``widths`` (fields per record) is known on the exact path.
+
+        (The fast path needs no widths: its files have the header's field count on every line.)
+        """
         layout = self.layout
         assert layout is not None
-        n = len(rows)
-        self.rows_read += n
         width = len(layout.header)
+        n = len(lines)
+        self.rows_read += n
         index = pd.RangeIndex(n)
         line_s = pd.Series(lines, index=index, dtype="int64")
         reasons = pd.Series(None, index=index, dtype=object)
-
-        widths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n)
-        wrong = widths != width
-        if wrong.any():
-            reasons[wrong] = [f"expected {width} fields, found {w}" for w in widths[wrong]]
+        if widths is not None:
+            wrong = widths != width
+            if wrong.any():
+                reasons[wrong] = [f"expected {width} fields, found {w}" for w in widths[wrong]]
 
         def column(fld: str) -> pd.Series:
-            i = layout.index[fld]
-            return pd.Series([r[i] if len(r) > i else "" for r in rows], index=index, dtype=object)
+            return cols[fld]
 
         def note(mask: pd.Series, messages) -> None:
             """Record a reason where the row has none yet (the first problem wins)."""
@@ -171,18 +224,15 @@ class CountReader:
             if target.any():
                 if isinstance(messages, str):
                     reasons[target] = messages
-                else:
-                    reasons[target] = messages[target]
+                else:  # messages may cover only the rows concerned
+                    reasons[target] = messages.reindex(index)[target]
 
-        # camera
+        # camera: validated per distinct name (a file has few), mapped back to the rows
         if self.camera:
             cameras = pd.Series(self.camera, index=index, dtype=object)
         else:
-            cameras = column("camera").str.strip()
-            note(cameras == "", "missing camera")
-            too_long = cameras.str.len() > CAMERA_MAX
-            note(too_long, f"camera name longer than {CAMERA_MAX} characters")
-            note(cameras.str.contains(_CONTROL, regex=True), "camera name contains control characters")
+            cameras, why = _cameras(column("camera"))
+            note(why.notna(), why)
 
         # time
         if layout.has("start"):
@@ -195,11 +245,15 @@ class CountReader:
         note(why.notna(), why)
         if layout.has("end"):
             end, why_end = self.parser.to_epoch(column("end"), cameras, after=start)
-            note(why_end.notna(), why_end.map(lambda r: None if r is None else f"end: {r}"))
+            bad_end = why_end.notna()
+            if bad_end.any():
+                note(bad_end, "end: " + why_end[bad_end])
             backwards = start.notna() & end.notna() & (end <= start)
             if backwards.any():
-                note(backwards, pd.Series([f"end {e.strip()!r} is not after start {b.strip()!r}"
-                                           for b, e in zip(column("start"), column("end"))], index=index))
+                where = np.flatnonzero(backwards.to_numpy())
+                starts, ends = column("start"), column("end")
+                note(backwards, pd.Series([f"end {ends[i].strip()!r} is not after start "
+                                           f"{starts[i].strip()!r}" for i in where], index=index[where]))
         else:
             end = start + self.interval
 
@@ -212,14 +266,18 @@ class CountReader:
         classes = layout.classes
         if classes:
             class_sum = sum(values[c].fillna(0) for c in classes)
-            note(class_sum > self.max_count,
-                 pd.Series([f"vehicle count {int(v)} (the sum of the classes) is above the sanity "
-                            f"bound {self.max_count} (see --max-count)" for v in class_sum], index=index))
+            above = class_sum > self.max_count
+            if above.any():
+                note(above, pd.Series([f"vehicle count {int(v)} (the sum of the classes) is above "
+                                       f"the sanity bound {self.max_count} (see --max-count)"
+                                       for v in class_sum[above]], index=index[above.to_numpy()]))
             if "vehicle" in values:
                 mismatch = values["vehicle"].notna() & (values["vehicle"] != class_sum)
-                note(mismatch, pd.Series([f"vehicle {v} is not the sum of the classes ({s})"
-                                          for v, s in zip(values["vehicle"].fillna(-1).astype("int64"),
-                                                          class_sum.astype("int64"))], index=index))
+                if mismatch.any():
+                    where = mismatch.to_numpy()
+                    note(mismatch, pd.Series([f"vehicle {int(v)} is not the sum of the classes ({int(s)})"
+                                              for v, s in zip(values["vehicle"][where], class_sum[where])],
+                                             index=index[where]))
             else:
                 values["vehicle"] = class_sum
 
@@ -240,17 +298,86 @@ class CountReader:
                 note(msgs.notna(), msgs)
 
         bad = reasons.notna()
-        problems = [Problem(int(line_s[i]), reasons[i], tuple(rows[i])) for i in np.flatnonzero(bad)]
+        problems = [Problem(int(line), reason) for line, reason in zip(lines[bad.to_numpy()], reasons[bad])]
         good = frame[~bad]
         good = good.astype({"start_utc": "int64", "end_utc": "int64"})
         for fld in values:
             good[fld] = good[fld].astype("int64")
-        raw = {lines[i]: tuple(rows[i]) for i in np.flatnonzero(~bad).tolist()}  # plain lists: fast
-        return Chunk(rows=good.reset_index(drop=True), raw=raw, problems=problems, read=n)
+        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n)
+
+
+def _cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Camera names trimmed and checked once per distinct value; (names, reason per row)."""
+    reasons = pd.Series(None, index=raw.index, dtype=object)
+    fixed: dict[str, str] = {}
+    bad: dict[str, str] = {}
+    for value in pd.unique(raw):
+        text = "" if value is None else str(value)
+        name = text.strip()
+        if name != text:
+            fixed[text] = name
+        if name == "":
+            bad[text] = "missing camera"
+        elif len(name) > CAMERA_MAX:
+            bad[text] = f"camera name longer than {CAMERA_MAX} characters"
+        elif _CONTROL.search(name):
+            bad[text] = "camera name contains control characters"
+    names = raw.replace(fixed) if fixed else raw
+    if bad:
+        mask = raw.isin(list(bad))
+        reasons[mask] = raw[mask].map(bad)
+    return names, reasons
+
+
+def _all_plain_digits(s: pd.Series) -> bool:
+    """True when every value is 1+ ASCII digits: then a C conversion is exact (the usual case)."""
+    if len(s) == 0 or bool((s == "").any()):
+        return False
+    joined = "".join(s.tolist())
+    return joined.isascii() and joined.isdigit()
+
+
+class _records:
+    """(start line, fields) of each non-blank record after the header; ``line`` is where the
+    record being read begins (for error messages)."""
+
+    def __init__(self, stream: IO[str], delimiter: str, line_offset: int):
+        # strict: a quote that never closes is an error, not a field that swallows the file
+        self._reader = csv.reader(stream, delimiter=delimiter, strict=True)
+        self._offset = line_offset
+        self._before = 0  # physical lines consumed before the current record
+        self.line = line_offset + 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[int, list[str]]:
+        while True:
+            self.line = self._before + 1 + self._offset
+            row = next(self._reader)
+            start = self.line
+            self._before = self._reader.line_num
+            if row and not (len(row) == 1 and not row[0].strip()):
+                return start, row
+
+
+def iter_records(stream: IO[str], delimiter: str):
+    """Records of a count file after its header line, with the line each starts on."""
+    number = 0
+    while True:
+        line = stream.readline()
+        number += 1
+        if line == "" or line.strip().lstrip("\ufeff"):
+            break
+    return _records(stream, delimiter, number)
 
 
 def parse_counts(s: pd.Series, name: str, max_count: int) -> tuple[pd.Series, pd.Series]:
     """Strings → non-negative integer counts (float dtype, NaN where bad) and reasons."""
+    if _all_plain_digits(s) and s.str.len().max() <= 15:
+        values = s.astype("int64")
+        if int(values.max()) <= max_count:
+            return values.astype("float64"), pd.Series(None, index=s.index, dtype=object)
     s = s.fillna("").astype(str).str.strip()
     reasons = pd.Series(None, index=s.index, dtype=object)
     whole = s.str.fullmatch(_WHOLE)

@@ -44,6 +44,11 @@ _ISO = r"^\d{4}-\d{1,2}-\d{1,2}"
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
 
+#: local times safely inside [MIN_EPOCH, MAX_EPOCH) whatever the zone's offset
+_SAFE_FIRST = pd.Timestamp("1970-01-02")
+_SAFE_LAST = pd.Timestamp("2099-12-31")
+
+
 def _dayfirst(fmt: str) -> str:
     return fmt.replace("%m/%d/%Y", "%d/%m/%Y")
 
@@ -84,6 +89,10 @@ class TimeParser:
         ``after`` (the rows' start epochs) marks an end column: DST cases are then resolved
         relative to the start instead of by the ambiguity policy (see the module docstring).
         """
+        if not self.time_format:
+            quick = self._all_plain_iso(text, cameras, after)
+            if quick is not None:
+                return quick
         reasons = pd.Series(None, index=text.index, dtype=object)
         s = text.fillna("").astype(str).str.strip()
         empty = s == ""
@@ -114,6 +123,21 @@ class TimeParser:
             reasons[out_of_range] = ["timestamp " + repr(v) + " is out of range (1970–2099)"
                                      for v in s[out_of_range]]
             epoch[out_of_range] = np.nan
+        return epoch, reasons
+
+    def _all_plain_iso(self, text: pd.Series, cameras, after) -> tuple[pd.Series, pd.Series] | None:
+        """The usual case in one C call: every value naive ISO 8601. None sends it the long way."""
+        try:
+            parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype) or not parsed.notna().all():
+            return None
+        if parsed.min() < _SAFE_FIRST or parsed.max() >= _SAFE_LAST:
+            return None  # near or out of range: the long way words the reasons
+        reasons = pd.Series(None, index=text.index, dtype=object)
+        epoch = pd.Series(np.nan, index=text.index, dtype="float64")
+        self._localize(parsed.astype("datetime64[us]"), cameras, epoch, reasons, after)
         return epoch, reasons
 
     def date_hour(self, dates: pd.Series, hours: pd.Series, cameras) -> tuple[pd.Series, pd.Series]:

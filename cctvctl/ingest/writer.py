@@ -1,6 +1,9 @@
 """Write validated rows into ``counts`` inside the import's transaction.
 
-Fresh rows take one bulk insert. Only when a chunk meets stored keys does the writer look at the
+Fresh rows take one bulk insert of only the columns the file has (NULL is the default for the
+others): ``executemany`` on SQLite, and on MySQL the server's own bulk path, ``LOAD DATA LOCAL
+INFILE`` of a temporary file this writer wrote (guarded: see ``db/local_infile.py``), or a
+multi-row INSERT where the server refuses LOCAL INFILE. Only when a chunk meets stored keys does the writer look at the
 stored rows, to tell duplicates (identical: counted, not errors) from conflicts (different
 counts: an error, or an overwrite with ``replace``) and from a key repeated within this same
 file in an earlier chunk.
@@ -8,11 +11,16 @@ file in an earlier chunk.
 
 from __future__ import annotations
 
+import csv
+import os
+import tempfile
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cctvctl.db import local_infile
 from cctvctl.db.database import Database
+from cctvctl.errors import DatabaseError
 from cctvctl.db.schema import COUNT_COLUMNS
 
 INSERT_COLUMNS = list(COUNT_COLUMNS)
@@ -38,33 +46,74 @@ class CountWriter:
         self.import_id = import_id
         self.replace = replace
         self.days: set[tuple[str, int]] = set()
-        self._insert = db.dialect.insert_ignore("counts", INSERT_COLUMNS)
-        self._insert_plain = ("INSERT INTO counts (" + ", ".join(INSERT_COLUMNS) + ") VALUES ("
-                              + ", ".join("?" for _ in INSERT_COLUMNS) + ")")
         self._savepoint = 0
+        self._statements: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._bulk = db.backend == "mysql" and bool(getattr(db.conn, "_local_infile", False))
+        self._spool_dir: str | None = None
 
-    def _tuples(self, rows: pd.DataFrame) -> list[tuple]:
+    def _columns(self, rows: pd.DataFrame) -> list[str]:
+        """The columns this file has, in table order (the others stay NULL: unknown)."""
+        return [c for c in INSERT_COLUMNS if c in rows.columns or c == "import_id"]
+
+    def _sql(self, columns: list[str]) -> tuple[str, str]:
+        key = tuple(columns)
+        if key not in self._statements:
+            plain = ("INSERT INTO counts (" + ", ".join(columns) + ") VALUES ("
+                     + ", ".join("?" for _ in columns) + ")")
+            self._statements[key] = (self.db.dialect.insert_ignore("counts", columns), plain)
+        return self._statements[key]
+
+    def _tuples(self, rows: pd.DataFrame, columns: list[str]) -> list[tuple]:
         n = len(rows)
-        cols = []
-        for c in INSERT_COLUMNS:
-            if c == "import_id":
-                cols.append([self.import_id] * n)
-            elif c in rows.columns:
-                cols.append(rows[c].tolist())
-            else:
-                cols.append([None] * n)
-        return list(zip(*cols))
+        return list(zip(*[[self.import_id] * n if c == "import_id" else rows[c].tolist()
+                          for c in columns]))
+
+    def _insert_new(self, rows: pd.DataFrame) -> int:
+        """Insert rows whose keys are not stored; returns how many went in (skips existing)."""
+        columns = self._columns(rows)
+        if self._bulk:
+            try:
+                return self._load_data(rows, columns)
+            except DatabaseError as exc:
+                if "LOCAL" not in str(exc).upper() or "refused the server" in str(exc):
+                    raise
+                self._bulk = False  # the server disallows LOCAL INFILE: use multi-row INSERTs
+        return self.db.executemany(self._sql(columns)[0], self._tuples(rows, columns))
+
+    def _load_data(self, rows: pd.DataFrame, columns: list[str]) -> int:
+        """MySQL's bulk loader on a file written for this statement only (tab-separated)."""
+        if self._spool_dir is None:
+            self._spool_dir = tempfile.mkdtemp(prefix="cctvctl-load-")
+        path = os.path.join(self._spool_dir, f"chunk{self._savepoint}.tsv")
+        frame = rows[[c for c in columns if c != "import_id"]].copy()
+        frame["import_id"] = self.import_id
+        # Unquoted: names hold no tab, newline or NUL (validated), so no field needs quoting.
+        frame.to_csv(path, sep="\t", header=False, index=False, lineterminator="\n",
+                     quoting=csv.QUOTE_NONE, quotechar="\x00")
+        try:
+            # IGNORE keeps stored keys (counted below); no escapes: names have no control chars
+            sql = (f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
+                   "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' "
+                   f"({', '.join(columns)})")
+            with local_infile.allow(self.db.conn, path):
+                return self.db.execute(sql)
+        finally:
+            os.unlink(path)
+
+    def close(self) -> None:
+        if self._spool_dir is not None:
+            os.rmdir(self._spool_dir)
+            self._spool_dir = None
 
     def write(self, rows: pd.DataFrame) -> WriteOutcome:
         out = WriteOutcome()
         if rows.empty:
             return out
-        tuples = self._tuples(rows)
         self._savepoint += 1
         sp = f"chunk{self._savepoint}"
         self.db.execute(f"SAVEPOINT {sp}")
-        written = self.db.executemany(self._insert, tuples)
-        if written == len(tuples):
+        written = self._insert_new(rows)
+        if written == len(rows):
             self.db.execute(f"RELEASE SAVEPOINT {sp}")
             out.inserted = written
             self._touch(rows)
@@ -97,7 +146,8 @@ class CountWriter:
             updates.append(pos)
         if new_idx:
             subset = rows.iloc[new_idx]
-            out.inserted = self.db.executemany(self._insert_plain, self._tuples(subset))
+            columns = self._columns(subset)
+            out.inserted = self.db.executemany(self._sql(columns)[1], self._tuples(subset, columns))
             self._touch(subset)
         if updates:
             subset = rows.iloc[updates]
@@ -123,8 +173,9 @@ class CountWriter:
         return found
 
     def _touch(self, rows: pd.DataFrame) -> None:
-        days = (rows["start_utc"] // 86400).tolist()
-        self.days.update(zip(rows["camera"].tolist(), days))
+        touched = pd.DataFrame({"camera": rows["camera"], "day": rows["start_utc"] // 86400})
+        touched = touched.drop_duplicates()
+        self.days.update(zip(touched["camera"].tolist(), touched["day"].tolist()))
 
     def finish(self) -> None:
         """Record which cameras and UTC days this import changed (for late-data recomputes)."""

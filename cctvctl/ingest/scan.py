@@ -1,0 +1,102 @@
+"""One pass over the raw bytes before reading: the content hash, and whether the fast reader fits.
+
+The fast reader (pandas' C parser) numbers records by physical line, so it is used only where
+that is exact: no quote characters (no multi-line fields), no NUL bytes, consistent line endings,
+bytes that decode in the chosen encoding, and every line holding exactly as many delimiters as
+the header line (so no short, long or blank lines). Everything else takes the exact reader.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+#: the csv module's default field size limit: longer lines take the exact reader, which names them
+MAX_LINE = 131072
+
+#: encodings in which delimiters, quotes and newlines are single ASCII bytes that never occur
+#: inside a multi-byte character
+_ASCII_SAFE = {"utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1", "cp1252", "iso8859-15"}
+
+
+@dataclass
+class FileScan:
+    sha256: str
+    delimiter: str | None = None  # sniffed from the first line, as the reader does
+    uniform: bool = False  # every line has the first line's number of delimiters
+
+    def fast_reader_fits(self, delimiter: str) -> bool:
+        return self.uniform and delimiter == self.delimiter
+
+
+def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileScan:
+    """Hash the file; for ASCII-safe encodings also check it line by line (vectorised)."""
+    from cctvctl.ingest.reader import sniff_delimiter
+
+    h = hashlib.sha256()
+    safe = codecs.lookup(encoding).name in _ASCII_SAFE
+    decoder = codecs.getincrementaldecoder(encoding)() if safe else None
+    uniform = safe
+    delimiter = None
+    expected = carry = 0  # delimiters per line, and those seen since the last newline
+    seen_cr = False
+    line_start = 0  # offset of the current line's start, relative to the current block
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            if not uniform:
+                continue
+            if delimiter is None:
+                first = block.split(b"\n", 1)[0].decode(encoding, "replace").lstrip("\ufeff")
+                delimiter = sniff_delimiter(first, delimiter_option)
+                expected = first.count(delimiter)
+                if expected == 0 or len(delimiter.encode()) != 1:
+                    uniform = False
+                    continue
+            if b'"' in block or b"\x00" in block:
+                uniform = False
+                continue
+            seen_cr = seen_cr or b"\r" in block
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                uniform = False
+                continue
+            arr = np.frombuffer(block, dtype=np.uint8)
+            newlines = np.flatnonzero(arr == 10)
+            delims = np.flatnonzero(arr == ord(delimiter))
+            if len(newlines):
+                before = np.searchsorted(delims, newlines)  # delimiters before each newline
+                per_line = np.diff(before, prepend=0)
+                per_line[0] += carry
+                lengths = np.diff(newlines, prepend=line_start - 1)
+                if not (per_line == expected).all() or lengths.max() > MAX_LINE:
+                    uniform = False
+                    continue
+                carry = int(len(delims) - before[-1])
+                line_start = int(newlines[-1]) + 1 - len(block)
+            else:
+                carry += len(delims)
+                line_start -= len(block)
+            if -line_start > MAX_LINE:
+                uniform = False
+    if uniform and carry not in (0, expected):  # a last line without a newline
+        uniform = False
+    if uniform and seen_cr:
+        uniform = _crlf_only(path)
+    return FileScan(sha256=h.hexdigest(), delimiter=delimiter, uniform=uniform)
+
+
+def _crlf_only(path: str) -> bool:
+    """Every CR is part of a CRLF (a bare CR would end a line for one reader and not another)."""
+    with open(path, "rb") as fh:
+        data_tail = b""
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            block = data_tail + block
+            if block.count(b"\r") != block.count(b"\r\n") + (1 if block.endswith(b"\r") else 0):
+                return False
+            data_tail = b"\r" if block.endswith(b"\r") else b""
+    return data_tail == b""
