@@ -111,9 +111,20 @@ def _v1(db: Database) -> list[str]:
     return stmts
 
 
+def _v2(db: Database) -> list[str]:
+    """The usual interval length behind each statistics row's expected count.
+
+    Week/month/year coverage counts the days a camera sent nothing at that interval, so a gap
+    lowers coverage instead of vanishing.
+    """
+    return ["ALTER TABLE stats ADD COLUMN interval_s BIGINT",
+            "ALTER TABLE weekday_stats ADD COLUMN interval_s BIGINT"]
+
+
 #: (version, description, statements builder). Append only; never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (1, "counts, imports, stats, weekday_stats, outliers", _v1),
+    (2, "interval length of statistics rows", _v2),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,291 @@
+"""Moments → statistics rows: coverage, figures, upserts into ``stats``/``weekday_stats``, JSON.
+
+Day and hour rows come from raw counts (:func:`day_rows`); week, month, year and the weekday
+profiles are rolled up exactly from stored day rows (:func:`period_rows`). Expected intervals
+use each camera's usual interval length and the real length of every local day or hour
+(23/24/25 hours around DST changes), so a period with missing data shows coverage below 1.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from cctvctl.db.database import Database
+from cctvctl.periods import Period, local_midnight_utc, period_containing
+from cctvctl.stats.moments import (HOUR, METRICS, MOMENTS, camera_filter, combine, figures,
+                                   hourly_moments, daily_intervals, offset_segments)
+
+#: grains of the JSON rows → (table, key column, key value)
+WEEKDAY_GRAINS = {"month_weekday": "month", "year_weekday": "year"}
+#: the calendar grain whose periods each stored grain covers
+CALENDAR = {"day": "day", "hour": "day", "week": "week", "month": "month", "year": "year",
+            "month_weekday": "month", "year_weekday": "year"}
+
+FIGURE_COLUMNS = ["n", "expected", "coverage", "interval_s"]
+for _m in METRICS:
+    FIGURE_COLUMNS += [f"{_m}_n", f"{_m}_sum", f"{_m}_sumsq", f"{_m}_mean", f"{_m}_std", f"{_m}_ref"]
+FIGURE_COLUMNS += ["k", "start_utc", "end_utc", "computed_at"]
+STATS_COLUMNS = ["camera", "grain", "period_start", "hour"] + FIGURE_COLUMNS
+WEEKDAY_COLUMNS = ["camera", "scope", "period_start", "weekday"] + FIGURE_COLUMNS
+STATS_KEYS = ["camera", "grain", "period_start", "hour"]
+WEEKDAY_KEYS = ["camera", "scope", "period_start", "weekday"]
+
+DAY_ROWS_SQL = (
+    "SELECT camera, period_start, n, expected, interval_s, people_n, people_sum, people_sumsq, "
+    "vehicle_n, vehicle_sum, vehicle_sumsq FROM stats "
+    "WHERE grain = 'day' AND hour = -1 AND period_start >= ? AND period_start < ?{cameras}")
+
+#: keys of one ``--format json`` row, in order (documented; scripts rely on them)
+JSON_KEYS = ["camera", "grain", "period", "period_start", "weekday", "hour", "n", "expected",
+             "coverage", "interval_s"]
+for _m in METRICS:
+    JSON_KEYS += [f"{_m}_n", f"{_m}_sum", f"{_m}_sumsq", f"{_m}_mean", f"{_m}_std", f"{_m}_ref"]
+JSON_KEYS += ["k"]
+
+
+@dataclass
+class Written:
+    """Rows written by one step: how many per grain, and (when kept) the JSON objects."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    periods: dict[str, set[str]] = field(default_factory=dict)
+    cameras: dict[str, set[str]] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, other: "Written") -> None:
+        for g, c in other.counts.items():
+            self.counts[g] = self.counts.get(g, 0) + c
+        for g, s in other.periods.items():
+            self.periods.setdefault(g, set()).update(s)
+        for g, s in other.cameras.items():
+            self.cameras.setdefault(g, set()).update(s)
+        self.rows.extend(other.rows)
+
+
+@lru_cache(maxsize=8192)
+def _day_span(d: date, tz: ZoneInfo) -> tuple[int, int]:
+    return local_midnight_utc(d, tz), local_midnight_utc(d + timedelta(days=1), tz)
+
+
+def day_length(d: date, tz: ZoneInfo) -> int:
+    a, b = _day_span(d, tz)
+    return b - a
+
+
+@lru_cache(maxsize=8192)
+def hour_spans(d: date, tz: ZoneInfo) -> dict[int, tuple[int, int, int]]:
+    """Each local wall hour of day ``d`` → (first UTC second, end, real seconds).
+
+    A repeated hour (DST fall-back) spans 7200 s; a skipped hour is absent.
+    """
+    start, end = _day_span(d, tz)
+    out: dict[int, tuple[int, int, int]] = {}
+    for seg in offset_segments(tz, start, end):
+        t = seg.start
+        while t < seg.end:
+            wall = t + seg.offset
+            nxt = min(seg.end, t + (HOUR - wall % HOUR))
+            hour = (wall % 86400) // HOUR
+            a, b, s = out.get(hour, (t, nxt, 0))
+            out[hour] = (min(a, t), max(b, nxt), s + nxt - t)
+            t = nxt
+    return out
+
+
+def _finish(frame: pd.DataFrame, k: float) -> pd.DataFrame:
+    """Add coverage and per-metric figures; metrics with no values get NULL sums."""
+    out = frame.copy()
+    expected = out["expected"].astype("float64")
+    cov = (out["n"].astype("float64") / expected.where(expected > 0)).clip(upper=1.0)
+    out["coverage"] = cov
+    for m in METRICS:
+        f = figures(out[f"{m}_n"], out[f"{m}_sum"], out[f"{m}_sumsq"], k)
+        out[f"{m}_mean"], out[f"{m}_std"], out[f"{m}_ref"] = f.mean, f.std, f.ref
+    out["k"] = float(k)
+    out["computed_at"] = int(time.time())
+    return out
+
+
+def _clean(value):
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value
+
+
+def _column(series: pd.Series) -> list:
+    """Python values (int, float, str) with None for NaN/NA: what both drivers bind."""
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Frame → tuples for the upsert; a metric with no values stores NULL sums and figures."""
+    data = {c: _column(frame[c]) for c in columns}
+    for m in METRICS:
+        known = (frame[f"{m}_n"] > 0).tolist()
+        for c in (f"{m}_sum", f"{m}_sumsq"):
+            data[c] = [v if k else None for v, k in zip(data[c], known)]
+    return list(zip(*(data[c] for c in columns)))
+
+
+def _json(frame: pd.DataFrame, grain: str) -> list[dict]:
+    rows = []
+    cal = CALENDAR[grain]
+    for rec in frame.to_dict("records"):
+        start = date.fromisoformat(rec["period_start"])
+        obj = {key: _clean(rec.get(key)) for key in JSON_KEYS}
+        obj["grain"] = grain
+        obj["period"] = period_containing(cal, start).label
+        obj["hour"] = int(rec["hour"]) if grain == "hour" else None
+        obj["weekday"] = int(rec["weekday"]) if grain in WEEKDAY_GRAINS else None
+        for m in METRICS:
+            if not obj[f"{m}_n"]:
+                obj[f"{m}_sum"] = obj[f"{m}_sumsq"] = None
+        rows.append(obj)
+    return rows
+
+
+def _write(db: Database, frame: pd.DataFrame, grain: str, keep: bool) -> Written:
+    w = Written()
+    if frame.empty:
+        return w
+    if grain in WEEKDAY_GRAINS:
+        frame = frame.assign(scope=WEEKDAY_GRAINS[grain])
+        sql = db.dialect.upsert("weekday_stats", WEEKDAY_COLUMNS, WEEKDAY_KEYS)
+        db.executemany(sql, _records(frame, WEEKDAY_COLUMNS))
+    else:
+        frame = frame.assign(grain=grain)
+        if "hour" not in frame:
+            frame = frame.assign(hour=-1)
+        sql = db.dialect.upsert("stats", STATS_COLUMNS, STATS_KEYS)
+        db.executemany(sql, _records(frame, STATS_COLUMNS))
+    w.counts[grain] = len(frame)
+    w.periods[grain] = set(frame["period_start"].tolist())
+    w.cameras[grain] = set(frame["camera"].tolist())
+    if keep:
+        w.rows = _json(frame, grain)
+    return w
+
+
+def day_rows(db: Database, tz: ZoneInfo, first: date, last: date, *, k: float,
+             cameras: list[str] | None = None, only: set[tuple[str, date]] | None = None,
+             keep: bool = False) -> Written:
+    """Compute and upsert day and hour rows for local days ``first..last`` from raw counts.
+
+    ``only`` restricts the written rows to those (camera, day) pairs (late data).
+    """
+    start, end = _day_span(first, tz)[0], _day_span(last, tz)[1]
+    hourly = hourly_moments(db, tz, start, end, cameras)
+    if only is not None and not hourly.empty:
+        mask = [(c, d) in only for c, d in zip(hourly["camera"], hourly["day"])]
+        hourly = hourly[mask]
+    if hourly.empty:
+        return Written()
+    intervals = daily_intervals(db, tz, start, end, sorted(set(hourly["camera"])))
+    hourly = hourly.merge(intervals, on=["camera", "day"], how="left")
+    daily = combine(hourly, ["camera", "day"]).merge(intervals, on=["camera", "day"], how="left")
+
+    spans = {d: _day_span(d, tz) for d in set(daily["day"])}
+    daily["start_utc"] = [spans[d][0] for d in daily["day"]]
+    daily["end_utc"] = [spans[d][1] for d in daily["day"]]
+    daily["expected"] = [max(1, (spans[d][1] - spans[d][0]) // int(i))
+                         for d, i in zip(daily["day"], daily["interval_s"])]
+    hs = [hour_spans(d, tz).get(int(h), (0, 0, HOUR)) for d, h in zip(hourly["day"], hourly["hour"])]
+    hourly["start_utc"] = [s[0] for s in hs]
+    hourly["end_utc"] = [s[1] for s in hs]
+    hourly["expected"] = [max(1, s[2] // int(i)) for s, i in zip(hs, hourly["interval_s"])]
+    for frame in (daily, hourly):
+        frame["period_start"] = [d.isoformat() for d in frame["day"]]
+
+    written = Written()
+    with db.atomic():
+        written.add(_write(db, _finish(daily, k), "day", keep))
+        written.add(_write(db, _finish(hourly, k), "hour", keep))
+    return written
+
+
+def stored_days(db: Database, first: date, end: date, cameras: list[str] | None) -> pd.DataFrame:
+    """Stored day rows for local days ``[first, end)``: moments, expected and interval."""
+    cols = ["camera", "period_start", "n", "expected", "interval_s"] + list(MOMENTS[1:])
+    if cameras is not None and not cameras:
+        return pd.DataFrame(columns=cols)
+    where, values = camera_filter(cameras)
+    rows = db.query(DAY_ROWS_SQL.format(cameras=where), [first.isoformat(), end.isoformat()] + values)
+    frame = pd.DataFrame(rows, columns=cols)
+    for c in cols[2:]:
+        frame[c] = frame[c].fillna(0).astype("int64")
+    frame["camera"] = frame["camera"].astype(object)
+    frame["day"] = frame["period_start"].map(date.fromisoformat).astype(object)
+    return frame
+
+
+def _usual_interval(days: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group, the interval length that covers most intervals (ties: the shorter)."""
+    weights = days.groupby(by + ["interval_s"], as_index=False)["n"].sum()
+    weights = weights.sort_values(by + ["n", "interval_s"], ascending=[True] * len(by) + [False, True])
+    return weights.drop_duplicates(by, keep="first")[by + ["interval_s"]]
+
+
+def period_rows(db: Database, tz: ZoneInfo, grain: str, periods: list[Period], *, k: float,
+                cameras: list[str] | None = None, only: set[tuple] | None = None,
+                keep: bool = False) -> Written:
+    """Roll stored day rows up into ``grain`` rows (week, month, year or a weekday profile).
+
+    ``only`` restricts the rows to (camera, period, weekday or None) keys (late data).
+    Expected intervals count every day of the period, including days a camera sent nothing
+    (at the camera's usual interval), so gaps lower coverage instead of disappearing.
+    """
+    if not periods:
+        return Written()
+    first = min(p.start for p in periods)
+    end = max(p.end for p in periods)
+    days = stored_days(db, first, end, cameras)
+    if days.empty:
+        return Written()
+    by_day = {}
+    for p in periods:
+        for d in p.days:
+            by_day[d] = p
+    days = days[[d in by_day for d in days["day"]]].copy()
+    days["period"] = [by_day[d] for d in days["day"]]
+    weekday = grain in WEEKDAY_GRAINS
+    if only is not None:
+        days = days[[(c, p, d.weekday() if weekday else None) in only
+                     for c, p, d in zip(days["camera"], days["period"], days["day"])]]
+    if days.empty:
+        return Written()
+    days["period_start"] = [p.start.isoformat() for p in days["period"]]
+    if weekday:
+        days["weekday"] = [d.weekday() for d in days["day"]]
+    keys = ["camera", "period_start"] + (["weekday"] if weekday else [])
+
+    # Every calendar day of each (camera, period) present, with the camera's usual interval.
+    usual = _usual_interval(days, ["camera", "period_start"])
+    cal = pd.DataFrame([(p.start.isoformat(), d, d.weekday(), day_length(d, tz))
+                        for p in sorted(set(days["period"])) for d in p.days],
+                       columns=["period_start", "day", "weekday", "seconds"])
+    full = usual.merge(cal, on="period_start")
+    full = full.merge(days[["camera", "day", "expected"]], on=["camera", "day"], how="left")
+    fallback = full["seconds"] // full["interval_s"]
+    full["expected"] = full["expected"].fillna(fallback.clip(lower=1)).astype("int64")
+    expected = full.groupby(keys, as_index=False)["expected"].sum()
+
+    moments = combine(days.drop(columns=["expected"]), keys)
+    out = moments.merge(expected, on=keys).merge(usual, on=["camera", "period_start"])
+    ranges = {p.start.isoformat(): p.utc_range(tz) for p in set(days["period"])}
+    out["start_utc"] = [ranges[s][0] for s in out["period_start"]]
+    out["end_utc"] = [ranges[s][1] for s in out["period_start"]]
+    with db.atomic():
+        return _write(db, _finish(out, k), grain, keep)

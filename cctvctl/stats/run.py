@@ -1,0 +1,317 @@
+"""One aggregation run: decide what is due, compute it, record how far we got.
+
+Without dates a run is what cron needs: for every grain, each *complete* period after the last
+one computed (catch-up; the first run starts at the first data), plus every period that received
+rows from an import since the grain last ran (late data), always day first so that the week,
+month, year and weekday rows roll up from current day rows. With ``date`` or ``since/until`` a
+run recomputes exactly the periods containing those days, from raw counts, and leaves the
+catch-up state alone. A lock serialises runs, so two at once never double-count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date as Date
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from cctvctl.db.database import Database
+from cctvctl.errors import UsageError
+from cctvctl.periods import Period, last_complete, parse_date, period_containing, periods_between, today
+from cctvctl.stats.rows import CALENDAR, WEEKDAY_GRAINS, Written, day_rows, period_rows
+from cctvctl.stats.state import AggState, all_cameras, changed_days, first_day, max_import
+
+#: what each ``aggregate`` argument computes (day is the base of every other grain)
+GRAINS = {
+    "day": ["day"],
+    "week": ["day", "week"],
+    "month": ["day", "month"],
+    "year": ["day", "year"],
+    "weekday": ["day", "month_weekday", "year_weekday"],
+    "all": ["day", "week", "month", "year", "month_weekday", "year_weekday"],
+}
+#: order of grains in results
+ORDER = ["day", "hour", "week", "month", "year", "month_weekday", "year_weekday"]
+BATCH_DAYS = 31
+BATCH_PERIODS = {"week": 53, "month": 12, "year": 1}
+LOCK_TIMEOUT = 600
+
+
+@dataclass
+class GrainSummary:
+    """What one run did for one grain (``hour`` rows are reported as their own grain)."""
+
+    grain: str
+    rows: int = 0
+    periods: int = 0
+    cameras: int = 0
+    late: int = 0  # periods recomputed because late data reached them
+    first: str | None = None  # label of the first / last period written
+    last: str | None = None
+    through: str | None = None  # catch-up state after the run (label of the last period)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class AggregateResult:
+    """Rows written (``--format json`` objects; empty unless kept) and a per-grain summary."""
+
+    grain: str
+    tz: str
+    k: float
+    explicit: bool
+    rows: list[dict] = field(default_factory=list)
+    summary: list[GrainSummary] = field(default_factory=list)
+    has_data: bool = True
+    cameras: list[str] | None = None  # the --camera filter, if any
+
+    @property
+    def written(self) -> int:
+        return sum(s.rows for s in self.summary)
+
+    @property
+    def nothing_due(self) -> bool:
+        return self.written == 0
+
+    @property
+    def message(self) -> str:
+        if not self.has_data:
+            if self.cameras:
+                return f"nothing to aggregate: no counts for {', '.join(self.cameras)}"
+            return "nothing to aggregate: the database holds no counts yet"
+        if self.nothing_due:
+            if self.explicit:
+                return "nothing written: no counts in the requested periods"
+            upto = ", ".join(f"{s.grain} {s.through}" for s in self.summary if s.through)
+            return ("nothing due: statistics are up to date" + (f" (through {upto})" if upto else "")
+                    + "; re-running is a no-op")
+        parts = []
+        for s in self.summary:
+            if not s.rows:
+                continue
+            span = s.first if s.first == s.last else f"{s.first} … {s.last}"
+            late = f", {s.late} for late data" if s.late else ""
+            parts.append(f"{s.grain}: {s.rows} rows, {s.periods} periods ({span}){late}")
+        return f"aggregated in {self.tz} (k={self.k:g}): " + "; ".join(parts)
+
+
+def _as_date(value) -> Date | None:
+    if value is None or isinstance(value, Date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return parse_date(str(value))
+
+
+def _as_epoch(now) -> float | None:
+    if isinstance(now, datetime):
+        return now.timestamp()
+    return now
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _date_runs(days: set[Date]) -> list[list[Date]]:
+    """Consecutive days, in runs of at most BATCH_DAYS."""
+    runs: list[list[Date]] = []
+    for d in sorted(days):
+        if runs and d == runs[-1][-1] + timedelta(days=1) and len(runs[-1]) < BATCH_DAYS:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs
+
+
+def _day_batches(first: Date, last: Date) -> list[tuple[Date, Date]]:
+    out = []
+    while first <= last:
+        end = min(last, first + timedelta(days=BATCH_DAYS - 1))
+        out.append((first, end))
+        first = end + timedelta(days=1)
+    return out
+
+
+class _Run:
+    def __init__(self, db: Database, tz: ZoneInfo, k: float, cameras: list[str] | None,
+                 now: float | None, keep: bool):
+        self.db, self.tz, self.k, self.now, self.keep = db, tz, k, now, keep
+        #: imports up to this id are covered by this run (read before the camera list, so a
+        #: camera that appears later arrives as late data of a newer import)
+        self.upto = max_import(db)
+        #: the user's --camera filter (None: all), and the cameras every query names
+        self.filtered = cameras is not None
+        self.cameras = cameras if cameras is not None else all_cameras(db)
+        self.written = Written()
+        self.late: dict[str, int] = {}
+        self.state = AggState(db)
+        self._first: list[Date | None] = []
+        self._changed: dict[int, set[tuple[str, Date]]] = {}
+
+    def first_day(self) -> Date | None:
+        if not self._first:
+            self._first.append(first_day(self.db, self.tz, self.cameras))
+        return self._first[0]
+
+    def changed(self, after: int, upto: int) -> set[tuple[str, Date]]:
+        if after not in self._changed:
+            self._changed[after] = changed_days(self.db, self.tz, after, upto, self.cameras)
+        return self._changed[after]
+
+    # -- day and hour rows, from raw counts ----------------------------------------------------
+    def days(self, first: Date, last: Date, advance: bool) -> None:
+        for a, b in _day_batches(first, last):
+            with self.db.atomic():
+                self.written.add(day_rows(self.db, self.tz, a, b, k=self.k, cameras=self.cameras,
+                                          keep=self.keep))
+                if advance:
+                    self.state.set("through:day", b.isoformat())
+
+    def late_days(self, pairs: set[tuple[str, Date]]) -> None:
+        """Recompute exactly the (camera, day) rows that late data reached."""
+        runs = _date_runs({d for _, d in pairs})
+        self.late["day"] = sum(len(r) for r in runs)
+        for run in runs:
+            only = {(c, d) for c, d in pairs if run[0] <= d <= run[-1]}
+            self.written.add(day_rows(self.db, self.tz, run[0], run[-1], k=self.k,
+                                      cameras=sorted({c for c, _ in only}), only=only,
+                                      keep=self.keep))
+
+    # -- week, month, year and weekday rows, from stored day rows ------------------------------
+    def periods(self, grain: str, periods: list[Period], advance: bool) -> None:
+        for chunk in _chunks(periods, BATCH_PERIODS[CALENDAR[grain]]):
+            with self.db.atomic():
+                self.written.add(period_rows(self.db, self.tz, grain, chunk, k=self.k,
+                                             cameras=self.cameras, keep=self.keep))
+                if advance:
+                    self.state.set(f"through:{grain}", chunk[-1].start.isoformat())
+
+    def late_periods(self, grain: str, days: set[tuple[str, Date]]) -> None:
+        """Recompute the rows of ``grain`` that contain the (camera, day) pairs, and no others."""
+        cal = CALENDAR[grain]
+        keys = {(c, period_containing(cal, d), d.weekday() if grain in WEEKDAY_GRAINS else None)
+                for c, d in days}
+        periods = sorted({p for _, p, _ in keys})
+        self.late[grain] = len(periods)
+        for chunk in _chunks(periods, BATCH_PERIODS[cal]):
+            only = {key for key in keys if key[1] in chunk}
+            self.written.add(period_rows(self.db, self.tz, grain, chunk, k=self.k,
+                                         cameras=sorted({c for c, _, _ in only}), only=only,
+                                         keep=self.keep))
+
+    # -- the two modes -------------------------------------------------------------------------
+    def auto(self, grains: list[str]) -> bool:
+        """Catch-up and late data; returns False when there is no data at all."""
+        if self.first_day() is None:
+            return False
+        advance = not self.filtered  # a partial run must not move the shared state
+        upto = self.upto
+        for grain in grains:
+            cal = CALENDAR[grain]
+            last = last_complete(cal, self.tz, self.now)
+            through = self.state.through(grain)
+            if through is None:
+                start, late = period_containing(cal, self.first_day()), set()
+            else:
+                start = period_containing(cal, through).next()
+                mark = self.state.watermark(grain) or 0
+                late = {(c, d) for c, d in self.changed(mark, upto)
+                        if period_containing(cal, d).start <= through}
+            due = periods_between(cal, start.start, last.start) if start <= last else []
+            if grain == "day":
+                if late:
+                    self.late_days(late)
+                if due:
+                    self.days(due[0].start, due[-1].start, advance)
+            else:
+                if late:
+                    self.late_periods(grain, late)
+                if due:
+                    self.periods(grain, due, advance)
+            if advance:
+                with self.db.atomic():
+                    self.state.set(f"import:{grain}", upto)
+        return True
+
+    def explicit(self, grains: list[str], first: Date | None, last: Date | None) -> bool:
+        """Recompute the periods containing ``first..last`` from raw counts; no state change.
+
+        Without ``last`` the range ends yesterday (today is not complete yet); a date that
+        names today computes today's partial figures, which catch-up redoes once it is over.
+        """
+        now_day = today(self.tz, self.now)
+        if first is None:
+            first = self.first_day()
+            if first is None:
+                return False
+        if first > now_day:
+            raise UsageError(f"{first.isoformat()} is in the future: nothing to aggregate yet")
+        last = min(last, now_day) if last else max(first, now_day - timedelta(days=1))
+        wanted = {g: periods_between(CALENDAR[g], first, last) for g in grains}
+        lo = min(p.start for ps in wanted.values() for p in ps)
+        hi = max(p.end for ps in wanted.values() for p in ps) - timedelta(days=1)
+        self.days(lo, hi, advance=False)
+        for grain in grains:
+            if grain != "day":
+                self.periods(grain, wanted[grain], advance=False)
+        return True
+
+    def summary(self, grains: list[str]) -> list[GrainSummary]:
+        out = []
+        shown = [g for g in ORDER if g in grains or (g == "hour" and "day" in grains)]
+        for g in shown:
+            labels = sorted(self.written.periods.get(g, ()))
+            cal = CALENDAR[g]
+            to_label = (lambda s, c=cal: period_containing(c, Date.fromisoformat(s)).label)
+            through = self.state.through(g) if g != "hour" else None
+            out.append(GrainSummary(
+                grain=g, rows=self.written.counts.get(g, 0), periods=len(labels),
+                cameras=len(self.written.cameras.get(g, ())), late=self.late.get(g, 0),
+                first=to_label(labels[0]) if labels else None,
+                last=to_label(labels[-1]) if labels else None,
+                through=period_containing(cal, through).label if through else None))
+        return out
+
+
+def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, date=None,
+                  since=None, until=None, cameras: list[str] | None = None, now=None,
+                  keep_rows: bool = True, lock_timeout: float = LOCK_TIMEOUT) -> AggregateResult:
+    """Compute what is due for ``grain`` (day, week, month, year, weekday or all).
+
+    ``date`` / ``since``/``until`` (dates or ISO strings) recompute the periods containing those
+    local days instead of catching up. ``now`` (epoch seconds or datetime) fixes "the last
+    complete period" for tests. ``keep_rows=False`` skips building the JSON rows (large runs).
+    """
+    if grain not in GRAINS:
+        raise UsageError(f"unknown grain {grain!r}: use day, week, month, year, weekday or all")
+    if not (isinstance(k, (int, float)) and math.isfinite(k) and k >= 0):
+        raise UsageError("--k must be a finite number ≥ 0")
+    if date is not None and (since is not None or until is not None):
+        raise UsageError("--date cannot be combined with --since/--until")
+    since, until = (_as_date(date), _as_date(date)) if date is not None else (_as_date(since), _as_date(until))
+    if since and until and since > until:
+        raise UsageError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    cams = sorted(set(cameras)) if cameras else None
+    grains = GRAINS[grain]
+    explicit = since is not None or until is not None
+    result = AggregateResult(grain=grain, tz=tz.key, k=float(k), explicit=explicit, cameras=cams)
+    with db.lock("aggregate", timeout=lock_timeout):
+        run = _Run(db, tz, float(k), cams, _as_epoch(now), keep_rows)
+        run.state.check_zone(tz)
+        if run.first_day() is not None and run.state.get("tz") is None:
+            with db.atomic():
+                run.state.set("tz", tz.key)
+        if explicit:
+            result.has_data = run.explicit(grains, since, until)
+        else:
+            result.has_data = run.auto(grains)
+        result.summary = run.summary(grains)
+    rank = {g: i for i, g in enumerate(ORDER)}
+    result.rows = sorted(run.written.rows, key=lambda r: (
+        rank[r["grain"]], r["camera"], r["period_start"], r["hour"] if r["hour"] is not None else -1,
+        r["weekday"] if r["weekday"] is not None else -1))
+    return result
