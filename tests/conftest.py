@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,9 @@ def require_mysql():
         pytest.skip(problem)
 
 
-@pytest.fixture
-def mysql_url():
-    """URL of a fresh, empty MySQL database, dropped after the test."""
+@contextmanager
+def temporary_mysql_database():
+    """A fresh MySQL database (its URL), dropped afterwards."""
     require_mysql()
     from cctvctl.db.connect import parse_url
 
@@ -68,13 +69,19 @@ def mysql_url():
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     u = parse_url(MYSQL_URL)
-    user = f"{u.user}@" if u.user else "root@"
     try:
-        yield f"mysql://{user}{u.host}:{u.port}/{name}"
+        yield f"mysql://{u.user or 'root'}@{u.host}:{u.port}/{name}"
     finally:
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
+
+
+@pytest.fixture
+def mysql_url():
+    """URL of a fresh, empty MySQL database, dropped after the test."""
+    with temporary_mysql_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ pandas and zoneinfo — never from our own code — so the tests compare two ind
 
 from __future__ import annotations
 
-import secrets
 import sys
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import MYSQL_URL, mysql_admin, require_mysql  # noqa: E402
+from conftest import temporary_mysql_database  # noqa: E402
 
 #: tables holding data (everything but schema_version), wiped between tests on MySQL
 _KEEP = {"schema_version"}
@@ -29,26 +28,16 @@ _KEEP = {"schema_version"}
 @pytest.fixture(scope="module")
 def shared_mysql_url():
     """One MariaDB database for the whole test module (dropped at the end)."""
-    require_mysql()
     from cctvctl.db import connect
-    from cctvctl.db.connect import parse_url
 
-    name = "cctv_t_" + secrets.token_hex(4)
-    admin = mysql_admin()
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    u = parse_url(MYSQL_URL)
-    url = f"mysql://{u.user or 'root'}@{u.host}:{u.port}/{name}"
-    connect(url).close()  # migrate once
-    try:
-        yield url
-    finally:
-        cached = _mysql_connections.pop(url, None)
-        if cached is not None:
-            cached.close()
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.close()
+    with temporary_mysql_database() as url:
+        connect(url).close()  # migrate once
+        try:
+            yield url
+        finally:
+            cached = _mysql_connections.pop(url, None)
+            if cached is not None:
+                cached.close()
 
 
 def wipe(url: str) -> None:

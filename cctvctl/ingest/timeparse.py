@@ -21,7 +21,7 @@ counted by its start, and by its end only when the end alone made it rejected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -166,19 +166,7 @@ class TimeParser:
         iso = s.str.match(_ISO)
         if iso.any():
             out[iso] = pd.to_datetime(s[iso], format="ISO8601", errors="coerce").astype("datetime64[us]")
-        rest = s[out.isna()]
-        formats = [_dayfirst(f) if self.dayfirst else f for f in _DATETIME_FORMATS]
-        for fmt in formats:
-            if rest.empty:
-                break
-            parsed = pd.to_datetime(rest, format=fmt, errors="coerce")
-            ok = parsed.notna()
-            if ok.any():
-                out[rest.index[ok]] = parsed[ok].astype("datetime64[us]")
-                rest = rest[~ok]
-        if not rest.empty:
-            out[rest.index] = [self._dateutil(v) for v in rest]
-        return out
+        return self._other_formats(s[out.isna()], out, _DATETIME_FORMATS)
 
     def _parse_dates(self, s: pd.Series) -> pd.Series:
         out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
@@ -187,8 +175,11 @@ class TimeParser:
         iso = s.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}")
         if iso.any():
             out[iso] = pd.to_datetime(s[iso], format="%Y-%m-%d", errors="coerce").astype("datetime64[us]")
-        rest = s[out.isna()]
-        for fmt in (_dayfirst(f) if self.dayfirst else f for f in _DATE_FORMATS):
+        return self._other_formats(s[out.isna()], out, _DATE_FORMATS)
+
+    def _other_formats(self, rest: pd.Series, out: pd.Series, formats) -> pd.Series:
+        """Fill ``out`` for the values ISO parsing left: known formats first, then dateutil."""
+        for fmt in (_dayfirst(f) if self.dayfirst else f for f in formats):
             if rest.empty:
                 break
             parsed = pd.to_datetime(rest, format=fmt, errors="coerce")
