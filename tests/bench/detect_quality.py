@@ -36,7 +36,6 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -69,11 +68,15 @@ class DataSet:
     events: list[Event]
     first: str
     last: str
+    months_covered: float = 0.0
+    camera_months: float = 0.0
+    event_pairs: int = 0
 
 
 def cli(db: str, tz: str, *args: str) -> str:
-    out = subprocess.run([*CCTVCTL, "--db", db, "--tz", tz, *args], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run([*CCTVCTL, "--db", db, "--tz", tz, *args], capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"cctvctl {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
     return out.stdout
 
 
@@ -138,37 +141,69 @@ def _split_by_month(raw: pd.DataFrame, when: pd.Series, folder: Path) -> list[Pa
 # -- scoring --------------------------------------------------------------------------------
 
 def score(flags: pd.DataFrame, ds: DataSet, k: float | None) -> dict:
-    """Events caught and false-alarm episodes per month for the flags with |score| > k."""
+    """Events caught and false-alarm episodes per month for the flags with |score| > k.
+
+    An event is caught when a flag of its direction lies in its window; with several cameras,
+    ``pairs`` also counts (event, camera) windows caught among those where the camera has data.
+    """
     if k is not None and not flags.empty:
         seasonal = flags["basis"].str.contains("slot")
         flags = flags[~seasonal | (flags["score"].abs() > k)]
-    tz = ZoneInfo(ds.tz)
-    local = [datetime.fromtimestamp(t, tz).replace(tzinfo=None) for t in flags["start_utc"]] if len(flags) else []
-    flags = flags.assign(local=local)
+    flags = flags.assign(local=_local(flags["start_utc"], ds.tz))
     in_event = pd.Series(False, index=flags.index)
-    caught = []
+    caught, pairs = [], 0
     for ev in ds.events:
-        inside = (flags["local"] >= ev.start) & (flags["local"] < ev.end) if len(flags) else in_event
+        inside = (flags["local"] >= ev.start) & (flags["local"] < ev.end)
         in_event |= inside
         wanted = inside & (flags["direction"] == ev.direction) if ev.direction else inside
-        if len(flags) and wanted.any():
+        if wanted.any():
             caught.append(ev.name)
+        pairs += flags.loc[wanted, "camera"].nunique()
     false = flags[~in_event].sort_values(["camera", "start_utc"])
-    episodes = 0
+    episodes = {"high": 0, "low": 0}
     for _, group in false.groupby("camera"):
-        starts = group["start_utc"].drop_duplicates().to_numpy()
-        episodes += 1 + int((starts[1:] - starts[:-1] > 3600).sum()) if len(starts) else 0
-    months = (pd.Timestamp(ds.last) - pd.Timestamp(ds.first)).days / 30.44
+        starts = group["start_utc"].to_numpy()
+        if not len(starts):
+            continue
+        new = [True] + list(starts[1:] - starts[:-1] > 3600)
+        for direction, first in zip(group["direction"].to_numpy(), new):
+            episodes[direction] += int(first)
+    total = episodes["high"] + episodes["low"]
     return {"caught": len(caught), "events": len(ds.events), "caught_names": caught,
-            "episodes": episodes, "per_month": episodes / months, "flags": len(flags)}
+            "pairs": pairs, "pairs_total": ds.event_pairs, "episodes": total,
+            "per_month": total / ds.months_covered, "high": episodes["high"] / ds.months_covered,
+            "low": episodes["low"] / ds.months_covered,
+            "per_camera_month": total / ds.camera_months, "flags": len(flags)}
 
 
-def flags_of(db: str, ds: DataSet, *args: str) -> pd.DataFrame:
-    out = cli(db, ds.tz, "detect", "--since", ds.first, "--until", ds.last, "--dry-run",
-              "--format", "json", *args)
-    frame = pd.DataFrame(json.loads(out))
+def _local(epochs: pd.Series, tz: str) -> pd.Series:
+    stamps = pd.to_datetime(epochs.astype("int64"), unit="s", utc=True)
+    return stamps.dt.tz_convert(tz).dt.tz_localize(None)
+
+
+def flags_of(db: str, ds: DataSet, work: Path, *args: str) -> pd.DataFrame:
+    """``cctvctl detect --dry-run --format json`` over the whole data set (cached in ``work``)."""
+    cache = work / f"{ds.name}-flags{'_'.join(a.strip('-') for a in args) or '_defaults'}.json"
+    if not cache.exists():
+        cache.write_text(cli(db, ds.tz, "detect", "--since", ds.first, "--until", ds.last,
+                             "--dry-run", "--format", "json", *args))
+    frame = pd.DataFrame(json.loads(cache.read_text()))
     return frame if not frame.empty else pd.DataFrame(columns=["camera", "start_utc", "score",
                                                                "direction", "basis", "metric"])
+
+
+def coverage(ds: DataSet, db_path: Path) -> None:
+    """Months covered, camera-months with data and (event, camera) windows with data."""
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    frame = pd.read_sql("SELECT camera, start_utc FROM counts", con)
+    con.close()
+    frame["local"] = _local(frame["start_utc"], ds.tz)
+    ds.months_covered = (pd.Timestamp(ds.last) - pd.Timestamp(ds.first)).days / 30.44
+    ds.camera_months = frame.groupby("camera")["local"].agg(lambda s: (s.max() - s.min()).days / 30.44).sum()
+    ds.event_pairs = sum(frame.loc[(frame["local"] >= ev.start) & (frame["local"] < ev.end), "camera"].nunique()
+                         for ev in ds.events)
 
 
 # -- runs -----------------------------------------------------------------------------------
@@ -185,56 +220,120 @@ def import_in_order(ds: DataSet, db: str, detect: bool = True) -> tuple[float, i
 
 
 def quality(ds: DataSet, work: Path) -> None:
-    db = f"sqlite:///{work / (ds.name + '.db')}"
-    fresh = not (work / (ds.name + ".db")).exists()
-    if fresh:
+    db_path = work / (ds.name + ".db")
+    db = f"sqlite:///{db_path}"
+    print(f"\n## {ds.name}")
+    if not db_path.exists():
         seconds, outliers = import_in_order(ds, db)
-        print(f"\n## {ds.name}: {len(ds.months)} monthly files imported in time order in "
-              f"{seconds:.1f} s, {outliers} intervals flagged at import")
+        print(f"{len(ds.months)} monthly files imported in time order in {seconds:.1f} s, "
+              f"{outliers} intervals flagged at import")
+    coverage(ds, db_path)
     # causality on real data: the flags the imports stored equal a later detect of the range
-    stored = json.loads(cli(db, ds.tz, "detect", "--since", ds.first, "--until", ds.last,
-                            "--format", "json"))
-    again = json.loads(cli(db, ds.tz, "detect", "--since", ds.first, "--until", ds.last,
-                           "--dry-run", "--format", "json"))
-    same = [(r["camera"], r["start_utc"], r["metric"], r["direction"]) for r in stored] == \
-           [(r["camera"], r["start_utc"], r["metric"], r["direction"]) for r in again]
-    print(f"detect over the imported range reproduces itself: {same} ({len(stored)} flags)")
-    rows = []
-    thr = score(flags_of(db, ds, "--method", "threshold"), ds, None)
-    rows.append(("threshold (original rule)", "", "", "", thr))
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    stored = con.execute("SELECT camera, start_utc, metric, direction FROM outliers "
+                         "WHERE method = 'seasonal' ORDER BY start_utc, camera, metric").fetchall()
+    con.close()
+    again = flags_of(db, ds, work)
+    same = stored == [(r.camera, r.start_utc, r.metric, r.direction) for r in again.itertuples()]
+    print(f"flags stored by the imports: {len(stored)}; identical to a later detect of the "
+          f"whole range: {same}")
+    rows = [("threshold (original rule)", "", "", "",
+             score(flags_of(db, ds, work, "--method", "threshold"), ds, None))]
     for weeks, slot, floor in itertools.product(WEEKS, SLOTS, FLOORS):
         began = time.monotonic()
-        flags = flags_of(db, ds, "--k", str(min(KS)), "--weeks", str(weeks), "--slot", slot,
+        flags = flags_of(db, ds, work, "--k", str(min(KS)), "--weeks", str(weeks), "--slot", slot,
                          "--floor", floor)
-        took = time.monotonic() - began
+        print(f"  weeks={weeks} slot={slot} floor={floor}: {time.monotonic() - began:.1f} s",
+              file=sys.stderr)
         for k in KS:
             rows.append((f"{k:g}", weeks, slot, floor, score(flags, ds, k)))
-        print(f"  weeks={weeks} slot={slot} floor={floor}: detect {took:.1f} s", file=sys.stderr)
-    print(f"\n| {ds.name} | k | weeks | slot | floor | events caught | false-alarm episodes / month | flags |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"\n{ds.months_covered:.1f} months, {ds.camera_months:.0f} camera-months, "
+          f"{len(ds.events)} events, {ds.event_pairs} (event, camera) windows with data\n")
+    print("| k | weeks | slot | floor | events caught | (event, camera) caught | "
+          "false-alarm episodes / month (high + low) | per camera-month | flags |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for k, weeks, slot, floor, s in rows:
-        print(f"| | {k} | {weeks} | {slot} | {floor} | {s['caught']}/{s['events']} | "
-              f"{s['per_month']:.1f} | {s['flags']} |")
-    default = score(flags_of(db, ds), ds, None)
-    print(f"\ndefaults: caught {default['caught']}/{default['events']}: "
-          f"{', '.join(default['caught_names'])}; {default['per_month']:.1f} episodes/month")
+        print(f"| {k} | {weeks} | {slot} | {floor} | {s['caught']}/{s['events']} | "
+              f"{s['pairs']}/{s['pairs_total']} | {s['per_month']:.1f} ({s['high']:.1f} + {s['low']:.1f}) | "
+              f"{s['per_camera_month']:.2f} | {s['flags']} |")
+    default = score(flags_of(db, ds, work), ds, None)
+    print(f"\ndefaults: caught {default['caught']}/{default['events']} "
+          f"({', '.join(default['caught_names'])}); {default['per_month']:.1f} episodes/month")
 
 
-def speed(work: Path, cameras: int, days: int) -> None:
-    """A 1,000,000-row import (5-minute intervals) with and without detection, both backends."""
+def _timed_import(db: str, path: Path, *extra: str) -> tuple[float, int]:
+    began = time.monotonic()
+    out = json.loads(cli(db, "UTC", "import", str(path), "--format", "json", *extra))
+    return time.monotonic() - began, int(out["outliers"])
+
+
+def _fresh(backend: str, work: Path, name: str, template: Path | None = None) -> str:
+    """A new empty (or copied) SQLite file, or a new MariaDB database, for one timed import."""
+    if backend == "sqlite":
+        db = work / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        if template is not None:
+            shutil.copy(template, db)
+        return f"sqlite:///{db}"
+    import pymysql
+
+    admin = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    admin.close()
+    return f"mysql://root@127.0.0.1:3306/{name}"
+
+
+def speed(work: Path, backends: list[str]) -> None:
+    """Import time with and without detection: a 1,000,000-row file into an empty database, and
+    one day (100 cameras, 5-minute counts) onto 8 weeks of history, aggregated or not."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from datagen import write_counts
 
-    path = work / "speed.csv"
-    rows = write_counts(path, cameras=cameras, days=days)
-    for label, flag in (("no detection", "--no-detect"), ("detection", "--detect")):
-        db = work / f"speed{flag}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        began = time.monotonic()
-        out = json.loads(cli(f"sqlite:///{db}", "UTC", "import", str(path), flag, "--format", "json"))
-        print(f"sqlite {rows:,} rows, {label}: {time.monotonic() - began:.1f} s "
-              f"(outliers {out['outliers']})")
+    big, hist, day = work / "speed.csv", work / "hist.csv", work / "day.csv"
+    rows = write_counts(big, cameras=20, days=174)
+    write_counts(hist, cameras=100, days=56, start="2021-01-04")
+    write_counts(day, cameras=100, days=1, start="2021-03-01", seed=8)
+    print("| backend | case | import without detection | with detection | overhead | flagged |")
+    print("|---|---|---|---|---|---|")
+    for backend in backends:
+        off, _ = _timed_import(_fresh(backend, work, "cctv_speed_a"), big, "--no-detect")
+        on, flagged = _timed_import(_fresh(backend, work, "cctv_speed_b"), big)
+        print(f"| {backend} | {rows:,} rows into an empty database | {off:.1f} s | {on:.1f} s | "
+              f"{100 * (on - off) / off:+.0f}% | {flagged} |")
+        for aggregated in (True, False):
+            base = _fresh(backend, work, "cctv_speed_hist")
+            cli(base, "UTC", "import", str(hist), "--no-detect", "-q")
+            if aggregated:
+                cli(base, "UTC", "aggregate", "day", "-q")
+            times = []
+            for flag in ("--no-detect", "--detect"):
+                if backend == "sqlite":
+                    db = _fresh(backend, work, "cctv_speed_day", template=work / "cctv_speed_hist.db")
+                else:  # one database: the day is imported, timed, then removed again
+                    db = base
+                times.append(_timed_import(db, day, flag))
+                if backend != "sqlite":
+                    _undo_last_import(db)
+            (off, _), (on, flagged) = times
+            label = "aggregated" if aggregated else "not aggregated"
+            print(f"| {backend} | one day, 28,800 rows, onto 8 weeks of history ({label}) | "
+                  f"{off:.2f} s | {on:.2f} s | {100 * (on - off) / off:+.0f}% | {flagged} |")
+
+
+def _undo_last_import(url: str) -> None:
+    from cctvctl.db import connect
+
+    with connect(url) as db, db.atomic():
+        last = db.scalar("SELECT MAX(id) FROM imports")
+        db.execute("DELETE FROM counts WHERE import_id = ?", (last,))
+        db.execute("DELETE FROM import_days WHERE import_id = ?", (last,))
+        db.execute("DELETE FROM outliers")
+        db.execute("DELETE FROM imports WHERE id = ?", (last,))
 
 
 def main() -> None:
@@ -242,12 +341,14 @@ def main() -> None:
     parser.add_argument("--keep", help="folder for the monthly files and databases (reused)")
     parser.add_argument("--speed", action="store_true", help="measure import time with/without detection")
     parser.add_argument("--only", choices=("melbourne", "brooklyn"))
+    parser.add_argument("--backend", action="append", choices=("sqlite", "mysql"),
+                        help="for --speed (default: both; MariaDB at 127.0.0.1:3306, root)")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cctv-detect-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         if args.speed:
-            speed(work, cameras=20, days=174)
+            speed(work, args.backend or ["sqlite", "mysql"])
             return
         if not DATA.is_dir():
             sys.exit(f"real data folder {DATA} is absent")

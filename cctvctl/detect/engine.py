@@ -1,0 +1,264 @@
+"""Judge count rows against causal references and turn the verdicts into flags.
+
+The moments come from a :class:`MomentSource` (the aggregation's own queries over the database);
+this module only chooses which moments form each interval's reference and applies the rules of
+:mod:`cctvctl.detect.methods`, vectorised over all rows at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from cctvctl.detect.methods import (METRICS, Judgement, SeasonalParams, ThresholdParams,
+                                    day_ordinals, judge_seasonal, judge_threshold, period_label,
+                                    seasonal_baseline, threshold_refs)
+from cctvctl.detect.model import Flag
+from cctvctl.periods import local_midnight_utc
+from cctvctl.stats.moments import combine, figures, offset_segments
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+ROW_COLUMNS = ["camera", "start_utc", "people", "vehicle"]
+
+
+class MomentSource(Protocol):
+    """Where references come from: moments of stored counts (see ``source.DbMoments``)."""
+
+    def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
+               collapse: tuple[int, int] | None = None) -> pd.DataFrame: ...
+
+    def daily(self, start_utc: int, end_utc: int, cameras: list[str]) -> pd.DataFrame: ...
+
+    def first_days(self, cameras: list[str]) -> pd.Series: ...
+
+
+@dataclass
+class Evaluation:
+    """Flags of the rows judged, and how each row was judged (masks aligned with the rows)."""
+
+    flags: list[Flag]
+    judged: np.ndarray  # some metric of the row had a reference
+    fallback: np.ndarray  # some metric was judged by the threshold fallback
+    #: some metric of the row is outside its band
+    flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.judged)
+
+
+def local_day_hour(start_utc: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, np.ndarray]:
+    """Local day (date ordinal) and wall hour of each epoch, as the aggregation buckets them."""
+    t = np.asarray(start_utc, dtype=np.int64)
+    if not len(t):
+        return t.copy(), t.copy()
+    segments = offset_segments(tz, int(t.min()), int(t.max()) + 1)
+    starts = np.array([s.start for s in segments], dtype=np.int64)
+    offsets = np.array([s.offset for s in segments], dtype=np.int64)
+    wall = t + offsets[np.searchsorted(starts, t, side="right") - 1]
+    return wall // 86400 + _EPOCH_ORDINAL, (wall % 86400) // 3600
+
+
+def collapse_hint(params: SeasonalParams, first: int, last: int) -> tuple[int, int] | None:
+    """Days ``[lo, hi)`` in the window of every day ``first..last``: their moments may be summed.
+
+    Only with one slot for all days (``hour``): then a day's weekday does not matter.
+    """
+    window = params.window_days
+    if params.slot != "hour" or last - first >= window:
+        return None
+    return last - window, first
+
+
+def _midnight(ordinal: int, tz: ZoneInfo) -> int:
+    return local_midnight_utc(date.fromordinal(int(ordinal)), tz)
+
+
+def _with_ordinals(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["day"] = day_ordinals(frame["day"])
+    return frame
+
+
+def evaluate(rows: pd.DataFrame, tz: ZoneInfo, method: str, params, source: MomentSource,
+             make_flags: bool = True) -> Evaluation:
+    """Judge every row of ``rows`` (``ROW_COLUMNS``; ``day`` and ``hour`` if already known).
+
+    ``make_flags=False`` only fills the masks (a pre-screen needs no Flag objects).
+    """
+    if rows.empty:
+        return Evaluation([], np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+    rows = rows.reset_index(drop=True)
+    if "day" not in rows:
+        rows["day"], rows["hour"] = local_day_hour(rows["start_utc"].to_numpy(), tz)
+    judged = np.zeros(len(rows), dtype=bool)
+    fallback_rows = np.zeros(len(rows), dtype=bool)
+    flagged = np.zeros(len(rows), dtype=bool)
+    flags: list[Flag] = []
+
+    def take(metric, verdict: Judgement, use: np.ndarray, method_name: str, params_of) -> None:
+        nonlocal judged, flagged, flags
+        judged |= use
+        hit = use & (verdict.direction != "")
+        flagged |= hit
+        if make_flags:
+            flags += _flags(rows, metric, verdict, hit, method_name, params_of)
+
+    if method == "seasonal":
+        verdicts, short = _seasonal(rows, tz, params, source)
+        fallback = ThresholdParams()
+        refs = _threshold(rows, tz, fallback, source, only=short) if short.any() else {}
+        for i, metric in enumerate(METRICS):
+            seasonal = verdicts[metric]
+            take(metric, seasonal, seasonal.judged & ~short[:, i], "seasonal",
+                 _seasonal_params(params, seasonal))
+            if metric in refs:
+                thr = refs[metric]
+                use = thr.judgement.judged & short[:, i]
+                take(metric, thr.judgement, use, "seasonal", _fallback_params(fallback, thr, params))
+                fallback_rows |= use
+    else:
+        for metric, thr in _threshold(rows, tz, params, source, only=None).items():
+            take(metric, thr.judgement, thr.judgement.judged, "threshold", _threshold_params(params, thr))
+    return Evaluation(flags, judged, fallback_rows, flagged)
+
+
+def _keys(rows: pd.DataFrame, with_hour: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct (camera, day[, hour]) of ``rows`` and, per row, the index of its key."""
+    codes, cameras = pd.factorize(rows["camera"])
+    day = rows["day"].to_numpy(np.int64)
+    first, ndays = int(day.min()), int(day.max() - day.min()) + 1
+    key = codes.astype(np.int64) * ndays + (day - first)
+    if with_hour:
+        key = key * 24 + rows["hour"].to_numpy(np.int64)
+    unique, inverse = np.unique(key, return_inverse=True)
+    frame = pd.DataFrame()
+    if with_hour:
+        frame_hour, unique = unique % 24, unique // 24
+    frame["camera"] = np.asarray(cameras, dtype=object)[unique // ndays]
+    frame["day"] = unique % ndays + first
+    if with_hour:
+        frame["hour"] = frame_hour
+    return frame, inverse
+
+
+# -- seasonal -------------------------------------------------------------------------------
+
+@dataclass
+class _Seasonal(Judgement):
+    baseline_n: np.ndarray = None
+    baseline_days: np.ndarray = None
+
+
+def _seasonal(rows: pd.DataFrame, tz: ZoneInfo, params: SeasonalParams,
+              source: MomentSource) -> tuple[dict[str, _Seasonal], np.ndarray]:
+    """Per metric the seasonal verdict of each row, and which rows have too short a history."""
+    cameras = sorted(rows["camera"].unique().tolist())
+    first, last = int(rows["day"].min()), int(rows["day"].max())
+    hourly = source.hourly(_midnight(first - params.window_days, tz), _midnight(last, tz), cameras,
+                           collapse_hint(params, first, last))
+    keys, at = _keys(rows, with_hour=True)
+    base = seasonal_baseline(_with_ordinals(hourly), keys, params)
+    verdicts: dict[str, _Seasonal] = {}
+    short = np.zeros((len(rows), len(METRICS)), dtype=bool)
+    for i, metric in enumerate(METRICS):
+        fig = figures(base[f"{metric}_bn"], base[f"{metric}_bsum"], base[f"{metric}_bsumsq"])
+        observed = rows[metric].to_numpy(dtype=np.float64)
+        n = base[f"{metric}_bn"].to_numpy(np.int64)[at]
+        days = base[f"{metric}_bdays"].to_numpy(np.int64)[at]
+        j = judge_seasonal(observed, fig.mean.to_numpy()[at], fig.std.to_numpy()[at], n, params)
+        verdicts[metric] = _Seasonal(**j.__dict__, baseline_n=n, baseline_days=days)
+        short[:, i] = ~np.isnan(observed) & (days < params.required_days)
+    return verdicts, short
+
+
+def _seasonal_params(params: SeasonalParams, v: _Seasonal):
+    base = params.as_dict()
+
+    def build(i: int) -> dict:
+        return {**base, "baseline_n": int(v.baseline_n[i]), "baseline_days": int(v.baseline_days[i])}
+
+    return build
+
+
+# -- threshold ------------------------------------------------------------------------------
+
+@dataclass
+class _ThresholdRefs:
+    judgement: Judgement
+    grain: np.ndarray
+    period: np.ndarray
+
+
+def _threshold(rows: pd.DataFrame, tz: ZoneInfo, params: ThresholdParams, source: MomentSource,
+               only: np.ndarray | None) -> dict[str, _ThresholdRefs]:
+    """Per metric the threshold verdict of each row (rows outside ``only`` are not judged)."""
+    mask = np.ones(len(rows), dtype=bool) if only is None else only.any(axis=1)
+    picked = np.flatnonzero(mask)
+    wanted = rows.iloc[picked]
+    cameras = sorted(wanted["camera"].unique().tolist())
+    first, last = int(wanted["day"].min()), int(wanted["day"].max())
+    lo = date(date.fromordinal(first).year - 1, 1, 1).toordinal()
+    daily = _with_ordinals(source.daily(_midnight(lo, tz), _midnight(last, tz), cameras))
+    keys, at = _keys(wanted, with_hour=False)
+    refs = threshold_refs(daily, source.first_days(cameras), keys, combine)
+    out = {}
+    for i, metric in enumerate(METRICS):
+        fig = figures(refs[f"{metric}_rn"], refs[f"{metric}_rsum"], refs[f"{metric}_rsumsq"], params.k)
+        observed = np.full(len(rows), np.nan)
+        observed[picked] = wanted[metric].to_numpy(dtype=np.float64)
+        if only is not None:
+            observed[~only[:, i]] = np.nan
+        n = np.zeros(len(rows), dtype=np.int64)
+        n[picked] = refs[f"{metric}_rn"].to_numpy(np.int64)[at]
+        mean, std = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+        mean[picked], std[picked] = fig.mean.to_numpy()[at], fig.std.to_numpy()[at]
+        grain = np.full(len(rows), "", dtype=object)
+        period = np.zeros(len(rows), dtype=np.int64)
+        grain[picked] = refs[f"{metric}_grain"].to_numpy()[at]
+        period[picked] = refs[f"{metric}_period"].to_numpy(np.int64)[at]
+        out[metric] = _ThresholdRefs(judge_threshold(observed, mean, std, n, params), grain, period)
+    return out
+
+
+def _threshold_params(params: ThresholdParams, thr: _ThresholdRefs):
+    def build(i: int) -> dict:
+        grain = str(thr.grain[i])
+        return {**params.as_dict(), "grain": grain, "period": period_label(grain, thr.period[i])}
+
+    return build
+
+
+def _fallback_params(fallback: ThresholdParams, thr: _ThresholdRefs, seasonal: SeasonalParams):
+    plain = _threshold_params(fallback, thr)
+
+    def build(i: int) -> dict:
+        return {**plain(i), "fallback": "threshold", "min_days": seasonal.required_days,
+                "weeks": seasonal.weeks, "slot": seasonal.slot}
+
+    return build
+
+
+# -- flags ----------------------------------------------------------------------------------
+
+def _flags(rows: pd.DataFrame, metric: str, j: Judgement, hit: np.ndarray, method: str,
+           params_of) -> list[Flag]:
+    """Flags for the rows where ``hit`` holds (their end is filled in later)."""
+    out = []
+    cam = rows["camera"].to_numpy()
+    start = rows["start_utc"].to_numpy()
+    observed = rows[metric].to_numpy(dtype=np.float64)
+    for i in np.flatnonzero(hit):
+        low = float(j.band_low[i])
+        out.append(Flag(
+            camera=str(cam[i]), start_utc=int(start[i]), end_utc=None, metric=metric,
+            direction=str(j.direction[i]), observed=float(observed[i]),
+            expected=float(j.expected[i]), band_low=None if np.isnan(low) else low,
+            band_high=float(j.band_high[i]), score=float(j.score[i]), method=method,
+            params=params_of(i)))
+    return out

@@ -1,0 +1,171 @@
+"""Judge a chunk of spans while reading as few count rows as possible.
+
+The hourly moments of the chunk — which the seasonal baseline needs anyway — bound every
+interval of an hour: of ``n`` values with mean ``m`` and population std ``s`` each lies within
+``m ± s·sqrt(n − 1)`` (Samuelson's inequality), and counts lie in ``[0, sum]``. Each hour is
+first judged on those two bounds with the very same rules; only hours whose bounds leave the
+band ("suspect" hours) can hold a flag, and only their rows are read (in merged ranges, or the
+camera's whole span where that is cheaper) and judged one by one. On data at hourly
+resolution the bounds are the values themselves, so only flagged hours are read. Spans that
+do not start and end at local midnights are judged from all their rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from cctvctl.db.database import Database
+from cctvctl.detect.engine import (_EPOCH_ORDINAL, _midnight, _with_ordinals, collapse_hint,
+                                   evaluate, local_day_hour)
+from cctvctl.detect.methods import METRICS
+from cctvctl.detect.model import Flag
+from cctvctl.detect.source import DbMoments
+from cctvctl.detect.store import Span, read_rows
+from cctvctl.stats.moments import figures, offset_segments
+
+#: suspect hours closer than this are read with one query
+MERGE_GAP = 3 * 3600
+#: one more query costs about as much as reading this many more rows (SQLite and MariaDB alike)
+QUERY_COST_ROWS = 100
+
+
+@dataclass
+class ChunkResult:
+    flags: list[Flag]
+    evaluated: int  # intervals in the chunk
+    fallback: int  # of which judged by the threshold fallback
+    unjudged: int  # of which had no reference
+
+
+class CachedMoments:
+    """Hourly moments served from the frame read for the chunk; daily ones from the database."""
+
+    def __init__(self, db_source: DbMoments, hourly: pd.DataFrame, first_day: int, end_day: int,
+                 tz: ZoneInfo):
+        self.db = db_source
+        self.frame = hourly
+        self.first_day, self.end_day = first_day, end_day
+        self.tz = tz
+
+    def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
+               collapse: tuple[int, int] | None = None) -> pd.DataFrame:
+        d0, d1 = (int(local_day_hour(np.array([t]), self.tz)[0][0]) for t in (start_utc, end_utc))
+        if (self.first_day <= d0 and d1 <= self.end_day and start_utc == _midnight(d0, self.tz)
+                and end_utc == _midnight(d1, self.tz)):
+            f = self.frame
+            return f[(f["day"] >= d0) & (f["day"] < d1) & f["camera"].isin(cameras)]
+        return self.db.hourly(start_utc, end_utc, cameras, collapse)
+
+    def daily(self, start_utc: int, end_utc: int, cameras: list[str]) -> pd.DataFrame:
+        return self.db.daily(start_utc, end_utc, cameras)
+
+    def first_days(self, cameras: list[str]) -> pd.Series:
+        return self.db.first_days(cameras)
+
+
+def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, params) -> ChunkResult:
+    """Flags and counts of the stored intervals of ``spans`` (one chunk of time)."""
+    source = DbMoments(db, tz)
+    days = [_days_of(s, tz) for s in spans]
+    if any(d is None for d in days):
+        ev = evaluate(read_rows(db, spans), tz, method, params, source)
+        return ChunkResult(ev.flags, ev.evaluated, int(ev.fallback.sum()), int((~ev.judged).sum()))
+    first, end = min(d[0] for d in days), max(d[1] for d in days)
+    window = params.window_days if method == "seasonal" else 0
+    cameras = sorted({s.camera for s in spans})
+    hint = collapse_hint(params, first, end - 1) if method == "seasonal" else None
+    hourly = _with_ordinals(source.hourly(_midnight(first - window, tz), _midnight(end, tz), cameras,
+                                          hint))
+    cached = CachedMoments(source, hourly, first - window, end, tz)
+    current = _inside(hourly, spans, days)
+    if current.empty:
+        return ChunkResult([], 0, 0, 0)
+    bounds = _bounds(current)
+    ev = evaluate(bounds, tz, method, params, cached, make_flags=False)
+    k = len(current)
+    n = current["n"].to_numpy(np.int64)
+    judged = ev.judged[:k] | ev.judged[k:]
+    fallback = ev.fallback[:k] | ev.fallback[k:]
+    suspect = current[ev.flagged[:k] | ev.flagged[k:]]
+    flags: list[Flag] = []
+    if not suspect.empty:
+        rows = _suspect_rows(db, tz, suspect, current, spans)
+        flags = evaluate(rows, tz, method, params, cached).flags
+    return ChunkResult(flags, int(n.sum()), int(n[fallback].sum()), int(n[~judged].sum()))
+
+
+def _days_of(span: Span, tz: ZoneInfo) -> tuple[int, int] | None:
+    """The span as local days ``[first, end)``, or None where it does not start/end at midnight."""
+    first, end = (int(local_day_hour(np.array([t]), tz)[0][0]) for t in (span.start_utc, span.end_utc))
+    if _midnight(first, tz) != span.start_utc or _midnight(end, tz) != span.end_utc:
+        return None
+    return first, end
+
+
+def _inside(hourly: pd.DataFrame, spans: list[Span], days: list[tuple[int, int]]) -> pd.DataFrame:
+    """The hours of ``hourly`` whose camera and day lie in one of the spans."""
+    ranges = pd.DataFrame({"camera": [s.camera for s in spans], "first": [d[0] for d in days],
+                           "end": [d[1] for d in days]})
+    pairs = hourly.reset_index().merge(ranges, on="camera")
+    inside = pairs[(pairs["day"] >= pairs["first"]) & (pairs["day"] < pairs["end"])]
+    keep = np.unique(inside["index"].to_numpy())
+    return hourly.iloc[keep].reset_index(drop=True)
+
+
+def _bounds(current: pd.DataFrame) -> pd.DataFrame:
+    """Two pseudo-rows per hour: the largest and the smallest value any of its intervals can hold."""
+    k = len(current)
+    out = {"camera": np.concatenate([current["camera"].to_numpy()] * 2),
+           "start_utc": np.zeros(2 * k, dtype=np.int64),  # not used: day and hour are given
+           "day": np.concatenate([current["day"].to_numpy(np.int64)] * 2),
+           "hour": np.concatenate([current["hour"].to_numpy(np.int64)] * 2)}
+    for metric in METRICS:
+        n = current[f"{metric}_n"]
+        fig = figures(n, current[f"{metric}_sum"], current[f"{metric}_sumsq"])
+        spread = fig.std.to_numpy() * np.sqrt(np.maximum(n.to_numpy() - 1, 0))
+        mean = fig.mean.to_numpy()
+        total = current[f"{metric}_sum"].to_numpy(np.float64)
+        margin = 1e-6 * (1 + np.abs(mean))  # float rounding must never hide a flag
+        high = np.minimum(mean + spread, total) + margin
+        low = np.maximum(mean - spread, 0) - margin
+        out[metric] = np.concatenate([high, low])  # NaN where the metric is unknown
+    return pd.DataFrame(out)
+
+
+def _suspect_rows(db: Database, tz: ZoneInfo, suspect: pd.DataFrame, current: pd.DataFrame,
+                  spans: list[Span]) -> pd.DataFrame:
+    """The stored rows of the suspect hours, with day and hour.
+
+    Per camera the suspect hours are read as merged ranges, unless one query for the camera's
+    whole span is cheaper (many scattered suspects).
+    """
+    days = current["day"].to_numpy(np.int64)
+    segments = offset_segments(tz, _midnight(int(days.min()), tz), _midnight(int(days.max()) + 1, tz))
+    lo_off = min(s.offset for s in segments)
+    hi_off = max(s.offset for s in segments)
+    wall = ((suspect["day"].to_numpy(np.int64) - _EPOCH_ORDINAL) * 86400
+            + suspect["hour"].to_numpy(np.int64) * 3600)
+    ranges = pd.DataFrame({"camera": suspect["camera"].to_numpy(), "lo": wall - hi_off,
+                           "hi": wall + 3600 - lo_off, "n": suspect["n"].to_numpy()})
+    ranges = ranges.sort_values(["camera", "lo"])
+    totals = current.groupby("camera")["n"].sum()
+    reads: list[Span] = []
+    for camera, group in ranges.groupby("camera", sort=True):
+        merged: list[Span] = []
+        for lo, hi in zip(group["lo"].tolist(), group["hi"].tolist()):
+            if merged and lo <= merged[-1].end_utc + MERGE_GAP:
+                merged[-1] = Span(merged[-1].camera, merged[-1].start_utc, max(merged[-1].end_utc, hi))
+            else:
+                merged.append(Span(str(camera), lo, hi))
+        if len(merged) * QUERY_COST_ROWS + int(group["n"].sum()) >= int(totals[camera]):
+            merged = [s for s in spans if s.camera == camera]
+        reads += merged
+    rows = read_rows(db, reads)
+    rows["day"], rows["hour"] = local_day_hour(rows["start_utc"].to_numpy(), tz)
+    wanted = pd.MultiIndex.from_frame(suspect[["camera", "day", "hour"]])
+    have = pd.MultiIndex.from_frame(rows[["camera", "day", "hour"]])
+    return rows[have.isin(wanted)].reset_index(drop=True)

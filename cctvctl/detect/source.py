@@ -1,0 +1,186 @@
+"""Where references come from: the moments the aggregation computes and stores.
+
+Hourly moments of days the nightly aggregation has already stored (``stats`` rows of grain
+``hour``, up to ``through:day``) are read from there — a few rows per camera and day instead of
+a scan of every interval — unless an import newer than the aggregation's watermark touched the
+day (late data), in which case, as for the days after, they are computed from raw counts by
+:func:`cctvctl.stats.moments.hourly_moments`. Both give the same exact integers, so a flag never
+depends on whether cron has run.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from cctvctl.db.database import Database
+from cctvctl.detect.engine import local_day_hour
+from cctvctl.detect.methods import METRICS, day_ordinals
+from cctvctl.periods import local_date, local_midnight_utc
+from cctvctl.stats.moments import MOMENTS, camera_filter, daily_moments, hourly_moments
+from cctvctl.stats.state import AggState
+
+STORED_HOURS = ("SELECT camera, period_start, hour, " + ", ".join(MOMENTS) + " FROM stats "
+                "WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras}")
+#: the same moments summed over a span of days, with how many days had each metric
+COLLAPSED_HOURS = ("SELECT camera, hour, " + ", ".join(f"SUM({m})" for m in MOMENTS) + ", "
+                   + ", ".join(f"SUM(CASE WHEN {m}_n > 0 THEN 1 ELSE 0 END)" for m in METRICS)
+                   + " FROM stats WHERE camera = ? AND grain = 'hour' AND period_start >= ? "
+                   "AND period_start < ? GROUP BY camera, hour")
+TOUCHED_SINCE = "SELECT DISTINCT camera, utc_day FROM import_days WHERE import_id > ?"
+FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
+
+
+class DbMoments:
+    """The :class:`~cctvctl.detect.engine.MomentSource` over a database (one detection run)."""
+
+    def __init__(self, db: Database, tz: ZoneInfo):
+        self.db = db
+        self.tz = tz
+        self._state: tuple[date, int] | None | bool = False  # False: not read yet
+
+    # -- hourly ---------------------------------------------------------------------------
+    def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
+               collapse: tuple[int, int] | None = None) -> pd.DataFrame:
+        """Columns of :func:`~cctvctl.stats.moments.hourly_moments`, ``day`` as a date ordinal.
+
+        ``collapse = (lo, hi)`` (ordinals) allows stored days ``[lo, hi)`` to come back summed
+        into one row per camera and hour, dated ``hi - 1``, with ``{metric}_days`` saying how
+        many days it stands for (every judged day has all of them in its window).
+        """
+        first, end = local_date(start_utc, self.tz), local_date(end_utc, self.tz)
+        state = self._stored_state()
+        aligned = (start_utc == local_midnight_utc(first, self.tz)
+                   and end_utc == local_midnight_utc(end, self.tz))
+        if state is None or not aligned or first > state[0] or not cameras:
+            return _ordinals(hourly_moments(self.db, self.tz, start_utc, end_utc, cameras))
+        through, watermark = state
+        mid = min(end, through + timedelta(days=1))
+        stale = {(c, d) for c, d in self._touched_since(watermark) if first <= d < mid and c in cameras}
+        parts = []
+        c_lo, c_hi, clean = first, first, []
+        if collapse is not None:
+            c_lo = max(first, date.fromordinal(collapse[0]))
+            c_hi = max(c_lo, min(mid, date.fromordinal(collapse[1])))
+            dirty = {c for c, d in stale if c_lo <= d < c_hi}
+            clean = [c for c in cameras if c not in dirty] if c_lo < c_hi else []
+        if clean:
+            parts.append(self._collapsed(c_lo, c_hi, clean))
+            parts.append(self._stored(first, c_lo, clean, stale))
+            parts.append(self._stored(c_hi, mid, clean, stale))
+        others = [c for c in cameras if c not in set(clean)]
+        if others:
+            parts.append(self._stored(first, mid, others, stale))
+        for run in _runs(sorted({d for _, d in stale})):
+            names = sorted({c for c, d in stale if run[0] <= d <= run[1]})
+            raw = hourly_moments(self.db, self.tz, local_midnight_utc(run[0], self.tz),
+                                 local_midnight_utc(run[1] + timedelta(days=1), self.tz), names)
+            keep = [(c, d) in stale for c, d in zip(raw["camera"], raw["day"])]
+            parts.append(_ordinals(raw[keep]))
+        if mid < end:
+            parts.append(_ordinals(hourly_moments(self.db, self.tz, local_midnight_utc(mid, self.tz),
+                                                  end_utc, cameras)))
+        for part in parts:
+            for metric in METRICS:
+                if f"{metric}_days" not in part:
+                    part[f"{metric}_days"] = (part[f"{metric}_n"] > 0).astype(np.int64)
+        return pd.concat(parts, ignore_index=True)
+
+    def _stored_state(self) -> tuple[date, int] | None:
+        """(last day the aggregation completed, its import watermark) if usable in this zone."""
+        if self._state is False:
+            state = AggState(self.db)
+            through, watermark = state.through("day"), state.watermark("day")
+            usable = through is not None and watermark is not None and state.get("tz") == self.tz.key
+            self._state = (through, watermark) if usable else None
+        return self._state
+
+    def _touched_since(self, watermark: int) -> set[tuple[str, date]]:
+        """(camera, local day) pairs an import after the watermark may have changed (a superset)."""
+        rows = self.db.query(TOUCHED_SINCE, (watermark,))
+        if not rows:
+            return set()
+        cameras = [str(r[0]) for r in rows]
+        first_second = np.array([int(r[1]) for r in rows], dtype=np.int64) * 86400
+        out = set()
+        for seconds in (first_second, first_second + 86399):  # a UTC day spans two local days
+            for camera, ordinal in zip(cameras, local_day_hour(seconds, self.tz)[0]):
+                out.add((camera, date.fromordinal(int(ordinal))))
+        return out
+
+    def _stored(self, first: date, end: date, cameras: list[str],
+                stale: set[tuple[str, date]]) -> pd.DataFrame:
+        """Stored hour rows of local days ``[first, end)``, without the stale ones."""
+        columns = ["camera", "day", "hour"] + list(MOMENTS)
+        rows = []
+        if first < end:
+            where, names = camera_filter(cameras)
+            rows = self.db.query(STORED_HOURS.format(cameras=where),
+                                 [first.isoformat(), end.isoformat()] + names)
+        if not rows:
+            return pd.DataFrame({c: pd.Series(dtype=object if c == "camera" else np.int64)
+                                 for c in columns})
+        data = list(zip(*rows))
+        days = {text: date.fromisoformat(text).toordinal() for text in set(data[1])}
+        frame = _frame(data[0], [days[t] for t in data[1]], columns[2:], data[2:])
+        if stale:
+            gone = pd.MultiIndex.from_tuples([(c, d.toordinal()) for c, d in stale])
+            frame = frame[~pd.MultiIndex.from_frame(frame[["camera", "day"]]).isin(gone)]
+        return frame
+
+    def _collapsed(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame:
+        """Stored hour rows of ``[first, end)`` summed per camera and hour, dated ``end - 1``.
+
+        One query per camera: each is a primary-key range (MariaDB otherwise walks the
+        ``grain, period_start`` index and sorts every row of the window).
+        """
+        rows = []
+        for camera in cameras:
+            rows += self.db.query(COLLAPSED_HOURS, [camera, first.isoformat(), end.isoformat()])
+        columns = ["hour"] + list(MOMENTS) + [f"{m}_days" for m in METRICS]
+        if not rows:
+            return _frame([], [], columns, [[] for _ in columns])
+        data = list(zip(*rows))
+        return _frame(data[0], [end.toordinal() - 1] * len(rows), columns, data[1:])
+
+    # -- the rest -------------------------------------------------------------------------
+    def daily(self, start_utc: int, end_utc: int, cameras: list[str]) -> pd.DataFrame:
+        return daily_moments(self.db, self.tz, start_utc, end_utc, cameras)
+
+    def first_days(self, cameras: list[str]) -> pd.Series:
+        """Local day (ordinal) of each camera's first stored interval."""
+        firsts = {}
+        for camera in cameras:
+            value = self.db.scalar(FIRST_START, (camera,))
+            if value is not None:
+                firsts[camera] = local_date(int(value), self.tz).toordinal()
+        return pd.Series(firsts, dtype="float64")
+
+
+def _frame(cameras, days, names: list[str], columns) -> pd.DataFrame:
+    """A moments frame from query columns (NULL sums → 0; MySQL's DECIMAL sums → int)."""
+    frame = pd.DataFrame({"camera": np.array(cameras, dtype=object),
+                          "day": np.array(days, dtype=np.int64)})
+    for name, values in zip(names, columns):
+        frame[name] = np.array([int(v or 0) for v in values], dtype=np.int64)
+    return frame
+
+
+def _ordinals(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["day"] = day_ordinals(frame["day"])
+    return frame
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days → inclusive runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for d in days:
+        if runs and d == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs

@@ -1,0 +1,90 @@
+"""Turn a :class:`cctvctl.report.Report` into table, markdown, csv, json or a PNG chart.
+
+``csv``: every section is one CSV table, introduced by a ``# <section>`` line and followed by a
+blank line; with one ``--section`` the output is that table alone (plain CSV for scripts).
+Missing values are empty cells, times are local ISO timestamps with their offset.
+``json``: :func:`cctvctl.render.sections.report_dict`, keys documented in the README.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from cctvctl.errors import UsageError
+from cctvctl.periods import local_iso
+from cctvctl.render.sections import SECTIONS, Section, report_dict, sections
+from cctvctl.render.text import print_table, to_markdown
+from cctvctl.report.model import Report
+
+FORMATS = ("table", "markdown", "csv", "json")
+CSV_DIGITS = 4
+
+
+def check_sections(names: list[str] | None, fmt: str) -> list[str] | None:
+    """Validate ``--section`` names (in report order, without repeats)."""
+    if not names:
+        return None
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise UsageError(f"unknown --section {unknown[0]!r} (one of {', '.join(SECTIONS)})")
+    if fmt == "json":
+        raise UsageError("--section does not apply to --format json (it always has every key)")
+    return [n for n in SECTIONS if n in names]
+
+
+def _csv_value(value, kind: str, report: Report):
+    if value is None:
+        return ""
+    if kind == "time":
+        return local_iso(int(value), report.tz)
+    if isinstance(value, float):
+        return repr(round(value, CSV_DIGITS))
+    return value
+
+
+def _write_section(writer, section: Section, report: Report) -> None:
+    cols = [c for c in section.columns if c.csv]
+    writer.writerow([c.key for c in cols])
+    keep = [i for i, c in enumerate(section.columns) if c.csv]
+    for raw in section.rows:
+        writer.writerow([_csv_value(raw[i], section.columns[i].kind, report) for i in keep])
+
+
+def to_csv(report: Report, names: list[str] | None = None) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    chosen = sections(report, names)
+    if len(chosen) == 1:
+        _write_section(writer, chosen[0], report)
+        return buf.getvalue()
+    for i, section in enumerate(chosen):
+        if i:
+            buf.write("\n")
+        buf.write(f"# {section.name}\n")
+        _write_section(writer, section, report)
+    return buf.getvalue()
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_plot(report: Report, path: str) -> None:
+    from cctvctl.render.plot import write_plot as _write
+
+    _write(report, path)
+
+
+def check_plot(path: str) -> None:
+    """Refuse ``--plot`` up front when it cannot work (not .png, or matplotlib missing)."""
+    from cctvctl.render.plot import require_matplotlib
+
+    if not path.lower().endswith(".png"):
+        raise UsageError(f"--plot writes a PNG image: give a file name ending in .png, not {path!r}")
+    require_matplotlib()
+
+
+__all__ = ["FORMATS", "SECTIONS", "check_plot", "check_sections", "print_table",
+           "report_dict", "to_csv", "to_json", "to_markdown", "write_plot"]

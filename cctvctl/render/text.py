@@ -1,0 +1,183 @@
+"""Report sections as a Rich table (fits 80 columns, no colour off a terminal) and as markdown."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cctvctl.periods import local_iso
+from cctvctl.render.sections import Column, Section, sections
+from cctvctl.report.model import Report
+
+MISSING = "–"
+BAR_WIDTH = 16
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+NUMERIC = ("int", "num", "pct", "change", "score", "duration")
+
+
+def bar(fraction: float | None, width: int = BAR_WIDTH) -> str:
+    """An inline bar of ``fraction`` (0–1) of ``width`` characters, in eighths of a cell."""
+    if fraction is None:
+        return ""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (_EIGHTHS[rest] if rest else "")
+
+
+def _number(value: float) -> str:
+    """Means and references: one decimal below 100, whole numbers above (columns stay narrow)."""
+    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def duration(seconds: int) -> str:
+    """5m, 2h, 1h30m, 13h: how long an episode lasted."""
+    hours, rest = divmod(int(seconds) // 60, 60)
+    if not hours:
+        return f"{rest}m"
+    return f"{hours}h{rest:02d}m" if rest else f"{hours}h"
+
+
+def cell(value, column: Column, report: Report) -> str:
+    """One value as shown on screen: missing data is a dash, never 0."""
+    kind = column.kind
+    if kind == "bar":
+        return bar(value)
+    if value is None or value == "":
+        return MISSING
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "num":
+        return _number(value)
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "change":
+        return f"{value * 100:+.1f}%"
+    if kind == "score":
+        return f"{value:+.1f}σ"
+    if kind == "duration":
+        return duration(value)
+    if kind == "time":
+        when = datetime.fromtimestamp(int(value), report.tz)
+        return when.strftime("%H:%M" if report.period.grain == "day" else "%m-%d %H:%M")
+    return str(value)
+
+
+def visible(section: Section, report: Report) -> list[int]:
+    """Indexes of the columns shown on screen (metrics with no data anywhere are left out)."""
+    return [i for i, c in enumerate(section.columns)
+            if c.text and (c.metric is None or report.known(c.metric))]
+
+
+def _screen_rows(section: Section, report: Report, shown: list[int]) -> list[list[str]]:
+    return [[cell(raw[i], section.columns[i], report) for i in shown] for raw in section.rows]
+
+
+def header_lines(report: Report) -> list[str]:
+    """The report's header: period with its exact span, zone, cameras, coverage, sources."""
+    start, end = report.period.utc_range(report.tz)
+    first, last = local_iso(start, report.tz), local_iso(end, report.tz)
+    span = f"{first[:16].replace('T', ' ')} → {last[:16].replace('T', ' ')}"
+    offsets = sorted({first[19:], last[19:]})
+    cov = report.coverage
+    lines = [
+        f"cctvctl report · {report.period.grain} {report.period.label} · {report.tz.key}",
+        f"{span} ({' / '.join(offsets)}) · {len(report.period.days)} days",
+        _cameras_line(report),
+        f"coverage {cov * 100:.1f}% ({report.intervals:,} of {report.expected:,} intervals)"
+        if cov is not None else "coverage: no intervals expected",
+    ]
+    if report.source == "stats":
+        when = local_iso(report.computed_at, report.tz)[:16].replace("T", " ")
+        lines.append(f"statistics: from the stats table (aggregated {when}), k = {report.k:g}")
+    else:
+        lines.append(f"statistics: computed now, read-only ({report.source_note or 'by request'}), "
+                     f"k = {report.k:g}")
+    if report.compare:
+        lines.append(f"change: mean per interval against {report.compare.period.label} "
+                     f"({report.compare.mode} period)")
+    missing = [m for m in ("people", "vehicle") if not report.known(m)]
+    if missing:
+        lines.append(f"{' and '.join(missing)}: no values in this period (shown as {MISSING})")
+    return lines
+
+
+def _cameras_line(report: Report, width: int = 80) -> str:
+    n = len(report.cameras)
+    counted = f"{n} camera{'' if n == 1 else 's'}"
+    line = f"{counted}: {', '.join(c.camera for c in report.cameras) or 'none'}"
+    return line if len(line) <= width else f"{counted} (listed below)"
+
+
+def _empty_note(section: Section, report: Report) -> str | None:
+    if not report.intervals and section.name in ("breakdown", "weekday", "hour"):
+        return "no counts in this period"
+    if section.rows:
+        return None
+    if section.name == "outliers":
+        return "no outliers flagged in this period"
+    if section.name == "classes":
+        return None  # no class data: the section is left out
+    return "no data"
+
+
+# -- Rich -------------------------------------------------------------------------------------
+def print_table(report: Report, console, names: list[str] | None = None) -> None:
+    """Print the report on a Rich console (colour only on a terminal; fits 80 columns)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    for section in sections(report, names, screen=True):
+        if section.name == "period":
+            for line in header_lines(report):
+                console.print(Text(line))
+            continue
+        note = _empty_note(section, report)
+        if note is None and not section.rows:
+            continue
+        console.print()
+        console.print(Text(section.title, style="bold"))
+        if note:
+            console.print(Text(note))
+            continue
+        shown = visible(section, report)
+        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False,
+                      header_style="bold")
+        for i in shown:
+            col = section.columns[i]
+            numeric = col.kind in NUMERIC
+            table.add_column(col.header, justify="right" if numeric else "left",
+                             no_wrap=numeric or col.kind in ("bar", "time", "pair"),
+                             overflow="fold", style="cyan" if col.kind == "bar" else None)
+        for cells in _screen_rows(section, report, shown):
+            table.add_row(*cells)
+        console.print(table)
+
+
+# -- markdown ---------------------------------------------------------------------------------
+def _md(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report, names: list[str] | None = None) -> str:
+    """GitHub-flavoured markdown: a heading per section and a pipe table."""
+    out: list[str] = []
+    for section in sections(report, names, screen=True):
+        if section.name == "period":
+            lines = header_lines(report)
+            out += [f"# {_md(lines[0])}", ""] + [f"- {_md(line)}" for line in lines[1:]] + [""]
+            continue
+        note = _empty_note(section, report)
+        if note is None and not section.rows:
+            continue
+        out += [f"## {_md(section.title)}", ""]
+        if note:
+            out += [note, ""]
+            continue
+        shown = visible(section, report)
+        cols = [section.columns[i] for i in shown]
+        out.append("| " + " | ".join(_md(c.header) or " " for c in cols) + " |")
+        out.append("| " + " | ".join("---:" if c.kind in NUMERIC else "---" for c in cols) + " |")
+        for cells in _screen_rows(section, report, shown):
+            out.append("| " + " | ".join(_md(c) or " " for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)

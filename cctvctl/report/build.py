@@ -1,0 +1,258 @@
+"""Gather the report of one local period as data: SELECT only, exact figures, missing stays missing.
+
+Moments come from :mod:`cctvctl.report.source` (the stats table when current, else computed
+now); the maths is :func:`cctvctl.stats.moments.figures` on combined integer moments; flags are
+the stored ones (:func:`cctvctl.detect.store.load_flags`). A peak interval and the vehicle-class
+totals are the only figures read from raw counts here (one indexed query per camera), since no
+aggregate holds them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from cctvctl.db.database import Database
+from cctvctl.db.dialect import ident
+from cctvctl.db.schema import METRICS, VEHICLE_CLASSES
+from cctvctl.errors import UsageError
+from cctvctl.periods import Period, local_midnight_utc
+from cctvctl.report.model import (BREAKDOWN, COMPARE_MODES, WEEKDAYS, BreakdownRow, CameraSummary,
+                                  Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat)
+from cctvctl.report.source import DEFAULT_INTERVAL, Moments, expected_intervals, load_moments
+
+DEFAULT_TOP = 20
+
+PEAK_SQL = ("SELECT start_utc, {metric} FROM counts WHERE camera = ? AND start_utc >= ? "
+            "AND start_utc < ? AND {metric} IS NOT NULL ORDER BY {metric} DESC, start_utc ASC "
+            "LIMIT 1")
+CLASSES_SQL = ("SELECT " + ", ".join(f"COUNT({c}), SUM({c})" for c in VEHICLE_CLASSES)
+               + " FROM counts WHERE camera = ? AND start_utc >= ? AND start_utc < ?")
+KNOWN_CAMERA_SQL = "SELECT 1 FROM counts WHERE camera = ? LIMIT 1"
+
+
+def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[str] | None = None,
+                 compare: str = "previous", top: int = DEFAULT_TOP,
+                 use_stats: bool = True) -> Report:
+    """Everything the report of ``period`` shows, read with SELECT statements only.
+
+    ``cameras`` limits the report (default: every camera with data in the period or the compared
+    one); ``top`` keeps the flagged intervals with the largest |score| (0 keeps all);
+    ``use_stats=False`` ignores the stats table and computes everything from raw counts.
+    """
+    from cctvctl.detect.store import load_flags
+
+    if compare not in COMPARE_MODES:
+        raise UsageError(f"--compare must be one of {', '.join(COMPARE_MODES)}")
+    if top < 0:
+        raise UsageError("--top must be 0 (every outlier) or more")
+    if cameras:
+        cameras = list(dict.fromkeys(cameras))
+        unknown = [c for c in cameras if db.query_one(KNOWN_CAMERA_SQL, (c,)) is None]
+        if unknown:
+            raise UsageError(f"no counts for camera {', '.join(map(repr, unknown))} in this database")
+    from cctvctl.report import stats_readable
+
+    readable = stats_readable(db)
+    moments = load_moments(db, period, tz, cameras, hours=True, use_stats=use_stats and readable)
+    if use_stats and not readable:
+        moments.reason = "schema not migrated"
+    cmp = cmp_moments = None
+    if compare != "none":
+        other = period.previous() if compare == "previous" else period.same_last_year()
+        cmp = Compare(compare, other)
+        cmp_moments = load_moments(db, other, tz, cameras, hours=False, use_stats=use_stats)
+    names = cameras or sorted(set(moments.cameras) | set(cmp_moments.cameras if cmp_moments else []),
+                              key=natural_key)
+    intervals = {n: moments.interval(n) or (cmp_moments.interval(n) if cmp_moments else None)
+                 or DEFAULT_INTERVAL for n in names}
+    summaries = [_camera_summary(db, n, moments, cmp_moments, intervals[n], period, tz) for n in names]
+    start, end = period.utc_range(tz)
+    flags = load_flags(db, start, end, names if cameras else None)
+    flagged: dict[str, set[int]] = {}
+    for f in flags:
+        flagged.setdefault(f.camera, set()).add(f.start_utc)
+    for s in summaries:
+        s.outliers = len(flagged.get(s.camera, ()))
+    grain = BREAKDOWN[period.grain]
+    episodes = group_episodes(flags)
+    return Report(
+        period=period, tz=tz, source=moments.source, k=moments.k, cameras=summaries,
+        breakdown_grain=grain, breakdown=_breakdown(moments, period, tz, grain, intervals),
+        weekday_profile=_weekday_profile(moments, period), hour_profile=_hour_profile(moments),
+        episodes=_top(episodes, top), outliers_total=len(flags),
+        outliers_intervals=sum(len(v) for v in flagged.values()), episodes_total=len(episodes),
+        top=top,
+        overall=_profile_stats(moments.days, moments.k), compare=cmp,
+        computed_at=moments.computed_at, source_note=moments.reason)
+
+
+def natural_key(name: str) -> list:
+    """Camera order for people: 2 before 10, cam-9 before cam-10."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", name) if part]
+
+
+def _stat(n: int, s: int, ss: int, k: float) -> Stat | None:
+    from cctvctl.stats.moments import figures
+
+    if not n:
+        return None
+    f = figures(n, s, ss, k)
+    return Stat(float(f.mean), float(f.std), float(f.ref))
+
+
+def _camera_summary(db: Database, name: str, moments: Moments, cmp: Moments | None,
+                    interval: int, period: Period, tz: ZoneInfo) -> CameraSummary:
+    start, end = period.utc_range(tz)
+    row = moments.period_row(name)
+    expected = row.get("expected")
+    if expected is None:  # no data in the period at all: every interval is missing
+        expected = expected_intervals(moments.days.iloc[0:0], period.days, {name: interval}, tz)
+    summary = CameraSummary(camera=name, intervals=int(row.get("n", 0)), expected=int(expected))
+    cmp_row = cmp.period_row(name) if cmp else {}
+    for metric in METRICS:
+        n = int(row.get(f"{metric}_n", 0))
+        stat = _stat(n, int(row.get(f"{metric}_sum", 0)), int(row.get(f"{metric}_sumsq", 0)), moments.k)
+        if stat is None:
+            summary.metrics[metric] = None
+            continue
+        cmp_n = int(cmp_row.get(f"{metric}_n", 0))
+        peak = db.query_one(PEAK_SQL.format(metric=ident(metric)), (name, start, end))
+        summary.metrics[metric] = MetricSummary(
+            n=n, total=int(row[f"{metric}_sum"]), stat=stat,
+            peak=Peak(int(peak[0]), int(peak[1])) if peak else None,
+            compare_mean=int(cmp_row[f"{metric}_sum"]) / cmp_n if cmp_n else None)
+    if summary.intervals:
+        values = db.query_one(CLASSES_SQL, (name, start, end))
+        classes = {c: (int(values[2 * i + 1]) if values[2 * i] else None)
+                   for i, c in enumerate(VEHICLE_CLASSES)}
+        if any(v is not None for v in classes.values()):
+            summary.classes = classes
+            summary.class_intervals = max(int(values[2 * i]) for i in range(len(VEHICLE_CLASSES)))
+    return summary
+
+
+def _totals(frame: pd.DataFrame) -> dict[str, int | None]:
+    """Per metric the sum over ``frame``, or None where no interval has a value."""
+    return {m: (int(frame[f"{m}_sum"].sum()) if int(frame[f"{m}_n"].sum()) else None) for m in METRICS}
+
+
+def _ns(frame: pd.DataFrame) -> dict[str, int]:
+    return {m: int(frame[f"{m}_n"].sum()) for m in METRICS}
+
+
+def _months(period: Period) -> list[tuple[date, date, str]]:
+    out = []
+    d = period.start
+    while d < period.end:
+        nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+        out.append((d, nxt, f"{d.year}-{d.month:02d}"))
+        d = nxt
+    return out
+
+
+def _breakdown(moments: Moments, period: Period, tz: ZoneInfo, grain: str,
+               intervals: dict[str, int]) -> list[BreakdownRow]:
+    if grain == "hour":
+        return _hour_breakdown(moments, period.start, tz, intervals)
+    days = moments.days
+    buckets = ([(d, d + timedelta(days=1), d.isoformat()) for d in period.days]
+               if grain == "day" else _months(period))
+    rows = []
+    for first, after, label in buckets:
+        part = days[[first <= d < after for d in days["day"]]] if len(days) else days
+        span = [first + timedelta(days=i) for i in range((after - first).days)]
+        rows.append(BreakdownRow(
+            label=label, start_utc=local_midnight_utc(first, tz), end_utc=local_midnight_utc(after, tz),
+            intervals=int(part["n"].sum()), expected=expected_intervals(part, span, intervals, tz),
+            totals=_totals(part), n=_ns(part), weekday=first.weekday() if grain == "day" else None))
+    return rows
+
+
+def _hour_breakdown(moments: Moments, day: date, tz: ZoneInfo,
+                    intervals: dict[str, int]) -> list[BreakdownRow]:
+    """The wall hours of one local day (a repeated hour holds both; a skipped one is absent)."""
+    from cctvctl.stats.rows import hour_spans
+
+    hours = moments.hours
+    rows = []
+    for hour, (first, after, seconds) in sorted(hour_spans(day, tz).items()):
+        part = hours[hours["hour"] == hour]
+        rows.append(BreakdownRow(
+            label=f"{hour:02d}:00", start_utc=first, end_utc=after, intervals=int(part["n"].sum()),
+            expected=sum(max(1, seconds // iv) for iv in intervals.values()), totals=_totals(part),
+            n=_ns(part)))
+    return rows
+
+
+def _profile_stats(frame: pd.DataFrame, k: float) -> dict[str, Stat | None]:
+    return {m: _stat(int(frame[f"{m}_n"].sum()), int(frame[f"{m}_sum"].sum()),
+                     int(frame[f"{m}_sumsq"].sum()), k) for m in METRICS}
+
+
+def _weekday_profile(moments: Moments, period: Period) -> list[ProfileRow]:
+    days = moments.days
+    weekday = pd.Series([d.weekday() for d in days["day"]], index=days.index, dtype="int64")
+    out = []
+    for wd in range(7):
+        count = sum(1 for d in period.days if d.weekday() == wd)
+        if count:
+            part = days[weekday == wd]
+            out.append(ProfileRow(key=wd, name=WEEKDAYS[wd], intervals=int(part["n"].sum()),
+                                  stats=_profile_stats(part, moments.k), days=count))
+    return out
+
+
+def _hour_profile(moments: Moments) -> list[ProfileRow]:
+    hours = moments.hours
+    return [ProfileRow(key=h, name=f"{h:02d}:00", intervals=int(hours.loc[hours["hour"] == h, "n"].sum()),
+                       stats=_profile_stats(hours[hours["hour"] == h], moments.k)) for h in range(24)]
+
+
+def group_episodes(flags: list) -> list[Episode]:
+    """Consecutive flagged intervals of a camera (each starting where the last ended) → episodes."""
+    from cctvctl.detect.model import interval_label
+
+    by_camera: dict[str, dict[int, list]] = {}
+    for f in flags:
+        by_camera.setdefault(f.camera, {}).setdefault(f.start_utc, []).append(f)
+    episodes: list[Episode] = []
+    for camera, intervals in by_camera.items():
+        run: list[list] = []
+        for start in sorted(intervals):
+            group = intervals[start]
+            if run and _end(run[-1]) != start:
+                episodes.append(_episode(camera, run, interval_label))
+                run = []
+            run.append(group)
+        if run:
+            episodes.append(_episode(camera, run, interval_label))
+    return sorted(episodes, key=lambda e: (e.start_utc, natural_key(e.camera)))
+
+
+def _end(group: list) -> int | None:
+    return group[0].end_utc
+
+
+def _episode(camera: str, run: list[list], interval_label) -> Episode:
+    flags = [f for group in run for f in group]
+    kinds = {}
+    for f in flags:
+        kinds.setdefault((f.metric, f.direction), f)
+    worst = max(flags, key=lambda f: (abs(f.score), -f.start_utc))
+    last = run[-1][0]
+    end = last.end_utc if last.end_utc is not None else last.start_utc
+    return Episode(camera=camera, start_utc=run[0][0].start_utc, end_utc=end, intervals=len(run),
+                   label=interval_label(list(kinds.values())), worst=worst, flags=flags)
+
+
+def _top(episodes: list[Episode], top: int) -> list[Episode]:
+    """The ``top`` episodes with the largest |score| (all with 0), in time order."""
+    if not top or len(episodes) <= top:
+        return episodes
+    ranked = sorted(range(len(episodes)), key=lambda i: (-abs(episodes[i].worst.score), i))[:top]
+    return [episodes[i] for i in sorted(ranked)]

@@ -1,0 +1,208 @@
+"""Where a report's moments come from: the ``stats`` table when it is current, else computed now.
+
+The stats table is used for a period when ``aggregate`` wrote a row for it in this zone (its
+stored UTC range equals the period's), for every camera that has data there, and no import
+since the aggregation's watermark touched the period's days. Otherwise the same integer moments
+are computed now from raw counts with :mod:`cctvctl.stats` — read-only GROUP BY queries — and
+the report says so. Either way the figures are exact and equal.
+
+Expected intervals follow the aggregation's rule: a day with data expects its real length over
+the day's usual interval; a day without data expects its length over the camera's usual interval
+in the period (the interval that covers most intervals, ties to the shorter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from cctvctl.db.database import Database
+from cctvctl.periods import Period, local_midnight_utc
+from cctvctl.stats.moments import (MOMENTS, combine, daily_intervals, daily_moments,
+                                   hourly_moments)
+
+DAY = 86400
+DEFAULT_K = 1.5
+DEFAULT_INTERVAL = 300
+
+STORED_PERIODS_SQL = (
+    "SELECT camera, n, expected, interval_s, people_n, people_sum, people_sumsq, vehicle_n, "
+    "vehicle_sum, vehicle_sumsq, k, start_utc, end_utc, computed_at FROM stats "
+    "WHERE grain = ? AND period_start = ? AND hour = -1{cameras}")
+STORED_DAYS_SQL = (
+    "SELECT camera, period_start, n, expected, interval_s, people_n, people_sum, people_sumsq, "
+    "vehicle_n, vehicle_sum, vehicle_sumsq FROM stats "
+    "WHERE grain = 'day' AND hour = -1 AND period_start >= ? AND period_start < ?{cameras}")
+STORED_HOURS_SQL = (
+    "SELECT camera, period_start, hour, n, people_n, people_sum, people_sumsq, vehicle_n, "
+    "vehicle_sum, vehicle_sumsq FROM stats "
+    "WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras}")
+IMPORTED_CAMERAS_SQL = ("SELECT DISTINCT camera FROM import_days "
+                        "WHERE utc_day >= ? AND utc_day <= ?{cameras}")
+LATEST_IMPORT_SQL = "SELECT MAX(import_id) FROM import_days WHERE utc_day >= ? AND utc_day <= ?{cameras}"
+
+_PERIOD_COLUMNS = ["camera", "n", "expected", "interval_s"] + list(MOMENTS[1:])
+
+
+@dataclass
+class Moments:
+    """Integer moments of one period: per camera, per camera and day, per camera, day and hour."""
+
+    source: str  # stats | computed
+    k: float
+    periods: pd.DataFrame  # camera, n, expected, interval_s, <metric>_n/_sum/_sumsq
+    days: pd.DataFrame  # camera, day, n, expected, interval_s, moments
+    hours: pd.DataFrame | None = None  # camera, day, hour, moments
+    computed_at: int | None = None
+    #: why the stats table was not used (computed moments only)
+    reason: str | None = None
+
+    @property
+    def cameras(self) -> list[str]:
+        return sorted(self.periods["camera"].tolist())
+
+    def period_row(self, camera: str) -> dict:
+        rows = self.periods[self.periods["camera"] == camera]
+        return rows.iloc[0].to_dict() if len(rows) else {}
+
+    def interval(self, camera: str) -> int | None:
+        value = self.period_row(camera).get("interval_s")
+        return int(value) if value is not None and not pd.isna(value) else None
+
+
+def _camera_filter(cameras: list[str] | None) -> tuple[str, list]:
+    if not cameras:
+        return "", []
+    return " AND camera IN (" + ", ".join("?" for _ in cameras) + ")", list(cameras)
+
+
+def _ints(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    for c in columns:
+        frame[c] = frame[c].fillna(0).map(int).astype("int64")
+    return frame
+
+
+def day_length(d: date, tz: ZoneInfo) -> int:
+    return local_midnight_utc(d + timedelta(days=1), tz) - local_midnight_utc(d, tz)
+
+
+def usual_interval(days: pd.DataFrame) -> dict[str, int]:
+    """Per camera, the interval length covering most intervals (ties: the shorter one)."""
+    if days.empty:
+        return {}
+    weights = days.groupby(["camera", "interval_s"], as_index=False)["n"].sum()
+    weights = weights.sort_values(["camera", "n", "interval_s"], ascending=[True, False, True])
+    best = weights.drop_duplicates("camera", keep="first")
+    return {c: int(i) for c, i in zip(best["camera"], best["interval_s"])}
+
+
+def expected_intervals(days: pd.DataFrame, span: list[date], intervals: dict[str, int],
+                       tz: ZoneInfo) -> int:
+    """Intervals expected from ``intervals``' cameras over the local days ``span``.
+
+    A (camera, day) in ``days`` expects its stored count; any other expects the day's real
+    length over the camera's usual interval.
+    """
+    known = {(c, d): int(e) for c, d, e in zip(days["camera"], days["day"], days["expected"])}
+    total = 0
+    for camera, interval in intervals.items():
+        for d in span:
+            e = known.get((camera, d))
+            total += e if e is not None else max(1, day_length(d, tz) // interval)
+    return total
+
+
+# -- computed now ---------------------------------------------------------------------------
+def computed(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None, *,
+             hours: bool, k: float = DEFAULT_K) -> Moments:
+    """Moments of ``period`` straight from raw counts (GROUP BY in the database, read-only)."""
+    start, end = period.utc_range(tz)
+    hourly = hourly_moments(db, tz, start, end, cameras) if hours else None
+    daily = (combine(hourly, ["camera", "day"]) if hourly is not None
+             else daily_moments(db, tz, start, end, cameras))
+    iv = daily_intervals(db, tz, start, end, cameras)
+    daily = daily.merge(iv, on=["camera", "day"], how="left")
+    daily["interval_s"] = daily["interval_s"].fillna(DEFAULT_INTERVAL).astype("int64")
+    daily["expected"] = pd.Series([max(1, day_length(d, tz) // int(i))
+                                   for d, i in zip(daily["day"], daily["interval_s"])],
+                                  index=daily.index, dtype="int64")
+    usual = usual_interval(daily)
+    periods = combine(daily.drop(columns=["expected", "interval_s"]), ["camera"])
+    periods["interval_s"] = [usual[c] for c in periods["camera"]]
+    periods["expected"] = [expected_intervals(daily[daily["camera"] == c], period.days,
+                                              {c: usual[c]}, tz) for c in periods["camera"]]
+    return Moments("computed", k, periods[_PERIOD_COLUMNS].reset_index(drop=True), daily, hourly)
+
+
+# -- from the stats table -------------------------------------------------------------------
+def stored(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None, *,
+           hours: bool) -> Moments | str:
+    """Moments read from ``stats`` when aggregate has computed ``period`` and it is current.
+
+    Otherwise the reason, in a few words, why they cannot be used.
+    """
+    from cctvctl.stats.state import AggState
+
+    start, end = period.utc_range(tz)
+    where, values = _camera_filter(cameras)
+    rows = db.query(STORED_PERIODS_SQL.format(cameras=where),
+                    [period.grain, period.start.isoformat()] + values)
+    if not rows:
+        return "not aggregated yet"
+    periods = pd.DataFrame(rows, columns=_PERIOD_COLUMNS + ["k", "start_utc", "end_utc", "computed_at"])
+    if not ((periods["start_utc"] == start) & (periods["end_utc"] == end)).all():
+        return "aggregated in another zone"
+    days_span = [start // DAY, (end - 1) // DAY]
+    imported = {r[0] for r in db.query(IMPORTED_CAMERAS_SQL.format(cameras=where), days_span + values)}
+    if imported - set(periods["camera"]):
+        return "a camera is not aggregated"
+    state = AggState(db)
+    marks = [state.watermark(g) for g in {"day", period.grain}]
+    latest = db.scalar(LATEST_IMPORT_SQL.format(cameras=where), days_span + values)
+    if any(m is None for m in marks) or (latest is not None and int(latest) > min(marks)):
+        return "new data since aggregate"
+    periods = _ints(periods, ["n", "expected", "interval_s"] + list(MOMENTS[1:]))
+    periods["camera"] = periods["camera"].astype(object)
+    bounds = [period.start.isoformat(), period.end.isoformat()]
+    daily = _stored_frame(db, STORED_DAYS_SQL.format(cameras=where), bounds + values,
+                          ["camera", "period_start", "n", "expected", "interval_s"] + list(MOMENTS[1:]))
+    hourly = None
+    if hours:
+        hourly = _stored_frame(db, STORED_HOURS_SQL.format(cameras=where), bounds + values,
+                               ["camera", "period_start", "hour", "n"] + list(MOMENTS[1:]))
+    if not _consistent(periods, daily) or (hourly is not None and not _consistent(periods, hourly)):
+        return "stats rows incomplete"
+    return Moments("stats", float(periods["k"].iloc[0]), periods[_PERIOD_COLUMNS].copy(), daily,
+                   hourly, computed_at=int(periods["computed_at"].min()))
+
+
+def _stored_frame(db: Database, sql: str, params: list, columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(db.query(sql, params), columns=columns)
+    frame = _ints(frame, [c for c in columns if c not in ("camera", "period_start")])
+    frame["camera"] = frame["camera"].astype(object)
+    frame["day"] = frame["period_start"].map(date.fromisoformat).astype(object)
+    return frame.drop(columns=["period_start"])
+
+
+def _consistent(periods: pd.DataFrame, parts: pd.DataFrame) -> bool:
+    """The finer rows add up to the period rows (else they are from different runs)."""
+    if parts.empty:
+        return bool((periods["n"] == 0).all())
+    sums = combine(parts, ["camera"]).set_index("camera")
+    mine = periods.set_index("camera")
+    cols = list(MOMENTS)
+    return sums.reindex(mine.index)[cols].fillna(-1).astype("int64").equals(mine[cols].astype("int64"))
+
+
+def load_moments(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None, *,
+                 hours: bool, use_stats: bool = True) -> Moments:
+    """The stats table's moments when current, else computed now (``reason`` says why)."""
+    found = stored(db, period, tz, cameras, hours=hours) if use_stats else "stats not used"
+    if isinstance(found, Moments):
+        return found
+    moments = computed(db, period, tz, cameras, hours=hours)
+    moments.reason = found
+    return moments
