@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
@@ -21,8 +22,9 @@ def free_port() -> int:
 
 
 class MariaDBInstance:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, extra_args: tuple[str, ...] = ()):
         self.root = root
+        self.extra_args = tuple(extra_args)  # more mariadbd options, e.g. TLS certificates
         self.datadir = root / "data"
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
@@ -46,7 +48,7 @@ class MariaDBInstance:
             [MARIADBD, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}",
              "--bind-address=127.0.0.1", f"--socket={self.root / 'sock'}",
              f"--pid-file={self.root / 'pid'}", "--user=root", "--innodb-buffer-pool-size=32M",
-             "--skip-log-bin", "--local-infile=1"],
+             "--skip-log-bin", "--local-infile=1", *self.extra_args],
             stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -81,3 +83,22 @@ class MariaDBInstance:
 
     def url(self, database: str = "cctv", user: str = "root") -> str:
         return f"mysql://{user}@127.0.0.1:{self.port}/{database}"
+
+
+def private_instance(root: Path, extra_args: tuple[str, ...] = ()) -> Iterator[MariaDBInstance]:
+    """Body of a fixture: a started private server, killed afterwards; skipped where it cannot
+    run (not root, not installed), and a failure there when CCTV_REQUIRE_MYSQL=1."""
+    import pytest
+
+    reason = MariaDBInstance.available()
+    if reason:
+        if os.environ.get("CCTV_REQUIRE_MYSQL") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    inst = MariaDBInstance(root, extra_args)
+    inst.install()
+    inst.start()
+    try:
+        yield inst
+    finally:
+        inst.kill()

@@ -1,6 +1,6 @@
-"""Faults done for real: a database server killed mid-import, unreachable hosts, wrong
-passwords, a full disk and a read-only file. Each must end in exit 1 with one clear line, lose
-nothing, and heal on the next run.
+"""Faults done for real: a database server killed mid-import and mid-aggregation, unreachable
+hosts, wrong passwords, a full disk and a read-only file. Each must end in exit 1 with one clear
+line, lose nothing, and heal on the next run.
 """
 
 from __future__ import annotations
@@ -9,14 +9,17 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mariadb_instance import MariaDBInstance, free_port  # noqa: E402
+from mariadb_instance import free_port, private_instance  # noqa: E402
 
 from cctvctl.cli import app
+from fault_helpers import (HeldStateRow, cli_env, counts_frame, difference, load, pandas_problems,
+                           stats_snapshot, uncommitted_rows)
 
 SECRET = "Pw-f4ult-7Hq9-zz"
 
@@ -40,16 +43,7 @@ def one_line(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def private_mariadb(tmp_path_factory):
-    reason = MariaDBInstance.available()
-    if reason:
-        if os.environ.get("CCTV_REQUIRE_MYSQL") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    inst = MariaDBInstance(tmp_path_factory.mktemp("mariadb"))
-    inst.install()
-    inst.start()
-    yield inst
-    inst.kill()
+    yield from private_instance(tmp_path_factory.mktemp("mariadb"))
 
 
 def test_server_killed_during_import_exits_1_then_rerun_heals(private_mariadb, tmp_path):
@@ -95,6 +89,47 @@ def test_server_killed_during_import_exits_1_then_rerun_heals(private_mariadb, t
     with inst.admin().cursor() as cur:
         cur.execute("SELECT COUNT(*), COUNT(DISTINCT camera) FROM crash1.counts")
         assert cur.fetchone() == (rows, 20)
+
+
+def test_server_killed_during_aggregate_exits_1_then_rerun_heals(private_mariadb, runner, tmp_path):
+    """The server dies while ``aggregate all`` is inside a transaction (its day rows committed,
+    its week rows written but not committed); after a restart the next run completes the work."""
+    inst = private_mariadb
+    with inst.admin().cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS crash2")
+    url = inst.url("crash2")
+    frame = counts_frame(date(2020, 12, 10), date(2021, 1, 31), cameras=2)
+    load(url, frame)
+    reference = f"sqlite://{tmp_path / 'undisturbed.db'}"  # the same data, an undisturbed run
+    load(reference, frame)
+    assert runner.invoke(app, ["--db", reference, "aggregate", "all", "-q"]).exit_code == 0
+    assert pandas_problems(reference, frame) == []
+    want = stats_snapshot(reference)
+
+    held = HeldStateRow(inst.admin(), "crash2")
+    watcher = inst.admin()
+    proc = subprocess.Popen([sys.executable, "-m", "cctvctl", "--db", url, "aggregate", "all"],
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        held.wait_until_blocking(proc, watcher)
+        assert uncommitted_rows(watcher, "crash2", "week") > 0
+    finally:
+        watcher.close()
+        inst.kill()
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out) == (1, "")
+    line = one_line(err)
+    assert line.startswith("error: ") and f"127.0.0.1:{inst.port}" in line and "Traceback" not in err
+    print(f"\nserver killed during aggregate all: {line}")
+
+    inst.start()
+    left = stats_snapshot(url)  # committed day rows survive; recovery rolled the week rows back
+    assert {key[2] for key in left} == {"day", "hour"}
+    assert difference(left, want).wrong == []
+    again = subprocess.run([sys.executable, "-m", "cctvctl", "--db", url, "aggregate", "all", "-q"],
+                           env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+    assert difference(stats_snapshot(url), want).none
 
 
 def test_unreachable_server_is_exit_1_with_host_port_and_no_password(runner, monkeypatch):

@@ -1,8 +1,14 @@
-"""Least privilege on a real MariaDB: each account can do its job and is refused the rest."""
+"""Least privilege on a real MariaDB: each account can do its job and is refused the rest.
+
+Each account runs its own commands end to end (ingest: ``import``; cron: ``aggregate all`` and
+``detect``; analyst: ``report`` and ``db status``); every command that would write what the
+account may not write exits 1 with one line naming the server, and changes nothing.
+"""
 
 from __future__ import annotations
 
 import secrets
+from datetime import date
 
 import pytest
 
@@ -105,3 +111,62 @@ def test_analyst_account_reads_only(accounts, runner, monkeypatch):
     _refused(url, "INSERT INTO counts (camera, start_utc, end_utc, people, import_id) VALUES ('c', 0, 300, 1, 1)")
     _refused(url, "UPDATE imports SET status = 'x'")
     _refused(url, "INSERT INTO outliers (camera, start_utc, metric, method, direction, observed, expected, score, params, detected_at) VALUES ('c', 0, 'people', 'm', 'high', 1, 1, 1, '{}', 0)")
+
+
+def _hourly(camera_days: dict[str, range], bump: int = 0) -> str:
+    lines = ["camera,start,people,vehicle"]
+    for camera, days in camera_days.items():
+        lines += [f"{camera},2021-08-{d:02d} {h:02d}:00,{(d * 5 + h * 7) % 60 + bump},{(d + h) % 9}"
+                  for d in days for h in range(24)]
+    return "\n".join(lines) + "\n"
+
+
+def _everything(url) -> dict:
+    """Every row of every table, read by the administrator."""
+    with connect(url) as db:
+        return {t: sorted(db.query(f"SELECT * FROM {t}"), key=repr)
+                for t in ("counts", "imports", "import_days", "stats", "weekday_stats", "outliers",
+                          "agg_state")}
+
+
+def test_each_account_runs_its_commands_and_is_refused_the_others(accounts, mysql_url, runner,
+                                                                   monkeypatch, tmp_path):
+    def run(role, *args):
+        return runner.invoke(app, [*args, "--db", _as(role, accounts, monkeypatch), "--tz", "Asia/Seoul"])
+
+    first, more = tmp_path / "first.csv", tmp_path / "more.csv"
+    first.write_text(_hourly({"gate-1": range(1, 22), "gate-2": range(1, 22)}))
+    more.write_text(_hourly({"gate-3": range(1, 3)}))
+    own = [("ingest", "import", str(first)),
+           ("cron", "aggregate", "all"),
+           ("cron", "detect", "--since", "2021-08-01", "--until", "2021-08-21"),
+           ("analyst", "report", "--month", "2021-08", "--format", "json"),
+           ("analyst", "db", "status")]
+    for role, *args in own:
+        result = run(role, *args)
+        assert (result.exit_code, result.stderr) == (0, ""), (role, args, result.stdout)
+    monkeypatch.delenv("CCTV_DB_PASSWORD")  # the administrator reads
+    with connect(mysql_url) as db:
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 2 * 21 * 24
+        weeks = {date(2021, 8, d).isocalendar()[:2] for d in range(1, 22)}
+        assert db.scalar("SELECT COUNT(*) FROM stats WHERE grain = 'week'") == 2 * len(weeks)
+        assert db.scalar("SELECT COUNT(*) FROM outliers") > 0  # detect wrote (and may rewrite) flags
+
+    before = _everything(mysql_url)
+    explicit = ("aggregate", "all", "--since", "2021-08-01", "--until", "2021-08-21")  # writes, due or not
+    refused = [("ingest", explicit, "stats"),
+               ("cron", ("import", str(more)), "imports"),
+               ("analyst", ("import", str(more)), "imports"),
+               ("analyst", explicit, "stats"),
+               ("analyst", ("detect", "--since", "2021-08-01", "--until", "2021-08-21"), "outliers")]
+    port = parse_url(mysql_url).port
+    for role, args, table in refused:
+        result = run(role, *args)
+        assert result.exit_code == 1, (role, args, result.output)
+        assert result.stdout == ""
+        line = result.stderr.rstrip("\n")
+        assert "\n" not in line, (role, args, result.stderr)
+        assert line.startswith(f"error: MySQL error on 127.0.0.1:{port}: ") and "denied" in line, line
+        assert f"`{table}`" in line or f"'{table}'" in line, (role, args, line)
+    monkeypatch.delenv("CCTV_DB_PASSWORD")
+    assert _everything(mysql_url) == before

@@ -63,5 +63,8 @@ def cron_command(
     if not m:
         raise UsageError(f"invalid --at {at!r} (expected HH:MM, e.g. 00:15)")
     settings = Settings.from_options(ctx, db, tz)
+    from cctvctl.db import parse_url
+
+    parse_url(settings.db_url)  # refuses a URL holding a password: a crontab must never hold one
     for line in crontab_lines(executable(), settings.db_url, settings.tz.key, int(m[1]), int(m[2])):
         typer.echo(line)

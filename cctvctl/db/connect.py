@@ -123,15 +123,83 @@ def _connect_sqlite(url: DbUrl, create: bool) -> Database:
 def _connect_mysql(url: DbUrl) -> Database:
     import pymysql
 
-    kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
-                  charset=url.options.get("charset", "utf8mb4"), autocommit=True,
-                  connect_timeout=int(url.options.get("connect_timeout", 10)))
+    password = os.environ.get(ENV_PASSWORD)
+    kwargs = mysql_connect_args(url, password)
     # LOCAL INFILE is offered to the server only behind the guard that restricts it to the one
     # file cctvctl writes for its own bulk load (see local_infile.py).
     from cctvctl.db import local_infile
 
     kwargs["local_infile"] = local_infile.install_guard()
-    password = os.environ.get(ENV_PASSWORD)
+    try:
+        conn = pymysql.connect(**kwargs)
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
+                            f"{mysql_reason(exc, password)}") from None
+    except OSError as exc:  # ssl.SSLError (a refused certificate) is an OSError too
+        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
+                            f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
+    return Database(conn, MysqlDialect(), url)
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+TLS_FILES = ("ssl_ca", "ssl_cert", "ssl_key")
+
+
+def _flag(options: dict, name: str) -> bool | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise UsageError(f"MySQL URL option {name} must be true or false, not {value!r}")
+
+
+def tls_context(options: dict):
+    """The URL's ``ssl_*`` options as the ``ssl.SSLContext`` PyMySQL gets (None: no TLS option).
+
+    Any TLS option makes TLS required (a server without it is refused, never used in clear
+    text), and the server's certificate and host name are verified — against ``ssl_ca``, else
+    the system's CAs — unless ``ssl_verify_identity=false`` (skip the name) or
+    ``ssl_verify_cert=false`` (encryption only) say otherwise. We build the context ourselves
+    because PyMySQL's own mapping of these options silently turns verification off in places.
+    """
+    import ssl
+
+    if not any(name in options for name in TLS_FILES + ("ssl_verify_cert", "ssl_verify_identity")):
+        return None
+    verify_cert = _flag(options, "ssl_verify_cert")
+    verify_identity = _flag(options, "ssl_verify_identity")
+    if verify_identity and verify_cert is False:
+        raise UsageError("ssl_verify_identity=true needs the certificate verified: drop ssl_verify_cert=false")
+    verify_cert = True if verify_cert is None else verify_cert
+    verify_identity = verify_cert if verify_identity is None else verify_identity
+    files = {name: os.path.expanduser(options[name]) for name in TLS_FILES if options.get(name)}
+    if "ssl_key" in files and "ssl_cert" not in files:
+        raise UsageError("ssl_key needs ssl_cert (the client certificate it belongs to)")
+    for name, path in files.items():
+        if not os.path.isfile(path):
+            raise UsageError(f"{name} file {path} does not exist (database URL)")
+    try:
+        ctx = ssl.create_default_context(cafile=files.get("ssl_ca"))
+    except OSError as exc:  # ssl.SSLError included
+        raise UsageError(f"cannot load ssl_ca {files['ssl_ca']}: {exc}") from None
+    if "ssl_cert" in files:
+        try:
+            ctx.load_cert_chain(files["ssl_cert"], keyfile=files.get("ssl_key"))
+        except OSError as exc:
+            raise UsageError(f"cannot load ssl_cert {files['ssl_cert']}: {exc}") from None
+    ctx.check_hostname = verify_identity
+    ctx.verify_mode = ssl.CERT_REQUIRED if verify_cert else ssl.CERT_NONE
+    return ctx
+
+
+def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
+    """PyMySQL's keyword arguments for ``url`` (the password only from the caller, never the URL)."""
+    kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
+                  charset=url.options.get("charset", "utf8mb4"), autocommit=True,
+                  connect_timeout=int(url.options.get("connect_timeout", 10)))
     if password is not None:
         kwargs["password"] = password
     option_file = url.options.get("read_default_file")
@@ -144,22 +212,12 @@ def _connect_mysql(url: DbUrl) -> Database:
         kwargs["read_default_group"] = url.options.get("read_default_group", "client")
     if url.options.get("unix_socket"):
         kwargs["unix_socket"] = url.options["unix_socket"]
-    ssl = {k[4:]: v for k, v in url.options.items() if k.startswith("ssl_")}
-    if ssl:
-        for flag in ("verify_cert", "verify_identity"):
-            if flag in ssl:
-                ssl[flag] = ssl[flag].lower() in ("1", "true", "yes")
-        kwargs["ssl"] = ssl
     if kwargs["database"] is None:
         raise UsageError("the MySQL URL needs a database name: mysql://user@host:3306/cctv")
-    try:
-        conn = pymysql.connect(**kwargs)
-    except pymysql.err.MySQLError as exc:
-        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
-                            f"{mysql_reason(exc, password)}") from None
-    except OSError as exc:
-        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: {exc.strerror or exc}") from None
-    return Database(conn, MysqlDialect(), url)
+    ssl = tls_context(url.options)
+    if ssl is not None:
+        kwargs["ssl"] = ssl
+    return kwargs
 
 
 def mysql_reason(exc: Exception, password: str | None = None) -> str:
