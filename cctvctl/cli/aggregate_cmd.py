@@ -33,10 +33,10 @@ def aggregate_command(
     last one computed (the first run starts at the first data), and every
     period that received late data - day first, then the week, month, year
     and weekday rows that contain it. Running again is a no-op.
-    [bold]--date[/] or [bold]--since/--until[/] recompute the periods that
+    --date or --since/--until recompute the periods that
     contain those local days from raw counts (backfill, or a new
-    [bold]--k[/]). A lock keeps two runs from overlapping. The statistics
-    of one database use one zone: another [bold]--tz[/] is refused.
+    --k). A lock keeps two runs from overlapping. The statistics
+    of one database use one zone: another --tz is refused.
 
     Example:
         cctvctl aggregate all --quiet

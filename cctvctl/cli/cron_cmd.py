@@ -51,8 +51,8 @@ def cron_command(
     """Print crontab lines that run the aggregation nightly.
 
     The lines name this installation's absolute cctvctl path, the database
-    URL ([bold]CCTV_DB[/]) and the zone ([bold]CRON_TZ[/] for the schedule,
-    [bold]CCTV_TZ[/] for the periods), and run [bold]aggregate all --quiet[/]
+    URL (CCTV_DB) and the zone (CRON_TZ for the schedule,
+    CCTV_TZ for the periods), and run aggregate all --quiet
     so that cron mails only failures.
 
     Example:

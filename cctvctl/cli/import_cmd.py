@@ -37,7 +37,7 @@ def import_command(
     """Import count files into the database, validating every row.
 
     A file with any bad row is rejected whole (exit 2, nothing written) unless
-    [bold]--on-error skip[/]. Re-importing identical content is a no-op. Each file is one
+    --on-error skip. Re-importing identical content is a no-op. Each file is one
     transaction.
 
     Example:

@@ -32,7 +32,7 @@ def report_command(
 ) -> None:
     """Report one local period: coverage, per-camera figures, breakdown, profiles, outliers.
 
-    Figures come from the stats table where [bold]cctvctl aggregate[/] has computed the period,
+    Figures come from the stats table where cctvctl aggregate has computed the period,
     and are otherwise computed now, read-only (the header says which): an account with SELECT
     rights is enough. Missing data is shown as missing, never as 0.
 
