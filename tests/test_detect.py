@@ -320,7 +320,7 @@ def test_short_history_falls_back_to_threshold_and_says_so(mem_db):
     flag = next(f for f in result.flags if f.start_utc == utc(datetime(2021, 3, 3, 13)))
     assert flag.method == "seasonal" and flag.params["fallback"] == "threshold"
     assert flag.params["grain"] == "day" and flag.params["period"] == "2021-03-02"
-    assert flag.basis == "threshold: day 2021-03-02"
+    assert flag.basis == "threshold day 2021-03-02"
     yesterday = frame[frame["start"].dt.date == date(2021, 3, 2)]["people"]
     assert flag.band_high == pytest.approx(yesterday.mean() + 1.5 * yesterday.std(ddof=0))
     assert result.fallback == 24 and result.unjudged == 0

@@ -31,11 +31,11 @@ class Flag:
 
     @property
     def basis(self) -> str:
-        """What the expected value came from, in words (e.g. 'hour slot, 8 weeks')."""
+        """What the expected value came from, in words: 'hour, 8 wk' or 'threshold month 2021-07'."""
         p = self.params
         if p.get("fallback") == "threshold" or self.method == "threshold":
-            return f"threshold: {p.get('grain', '?')} {p.get('period', '')}".strip()
-        return f"{p.get('slot', 'hour')} slot, {p.get('weeks', '?')} weeks"
+            return f"threshold {p.get('grain', '?')} {p.get('period', '')}".strip()
+        return f"{p.get('slot', 'hour')}, {p.get('weeks', '?')} wk"
 
     def as_record(self, tz: ZoneInfo) -> dict:
         """The documented csv/json record (stable keys, numbers as numbers)."""
