@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import traceback
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -13,6 +12,9 @@ from cctvctl import __version__
 from cctvctl.cli.options import DbOpt, QuietOpt, RootOptions, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
 from cctvctl.errors import CctvError
+
+if TYPE_CHECKING:  # Typer >= 0.20 vendors its own Click; the package may not be installed
+    import click
 
 
 def _verbose_requested(ctx: click.Context) -> bool:
@@ -24,11 +26,9 @@ def _verbose_requested(ctx: click.Context) -> bool:
     return isinstance(root, RootOptions) and root.verbose
 
 
-#: Exits and usage errors of Click itself. Typer >= 0.20 vendors its own Click (``typer._click``),
-#: whose exceptions are not those of the ``click`` package, so both families are listed, and we
-#: exit with ``typer.Exit`` (what the running Typer understands).
-_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.Exit,
-                 click.exceptions.Abort, click.ClickException)
+#: Exits and usage errors, which Click handles. Typer >= 0.20 vendors its own Click
+#: (``typer._click``), whose exceptions derive from ``typer.TyperException``.
+_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException)
 
 
 class ErrorMappingGroup(TyperGroup):
