@@ -18,9 +18,13 @@ from cctvctl.ingest import import_file as _import_file
 from cctvctl.ingest import import_rows as _import_rows
 
 
-def open_database(url: str | None = None) -> Database:
-    """Connect (and migrate) the database at ``url``, ``CCTV_DB`` or the embedded default."""
-    return connect(config.resolve_db_url(url))
+def open_database(url: str | None = None, *, create: bool = True) -> Database:
+    """Connect (and migrate) the database at ``url``, ``CCTV_DB`` or the embedded default.
+
+    ``create=False`` refuses a SQLite file that does not exist (exit 1) instead of creating an
+    empty one: a mistyped path under cron must fail loudly, not aggregate nothing forever.
+    """
+    return connect(config.resolve_db_url(url), create=create)
 
 
 def _options(tz: str | None, **kwargs) -> ImportOptions:

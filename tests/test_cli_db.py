@@ -54,6 +54,7 @@ def test_db_init_creates_the_default_database(runner, tmp_path):
 
 def test_db_status_json_and_table(fresh_url, runner, tmp_path):
     tz = ZoneInfo("Asia/Seoul")
+    assert invoke(runner, "--db", fresh_url, "db", "init").exit_code == 0
     empty = json.loads(invoke(runner, "--db", fresh_url, "db", "status", "--format", "json").stdout)
     assert empty == {"backend": parse_url(fresh_url).backend, "url": parse_url(fresh_url).display(),
                      "schema_version": LATEST, "schema_latest": LATEST, "cameras": 0, "rows": 0,
@@ -198,3 +199,12 @@ def test_password_is_used_and_still_never_printed(tmp_path):
             cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
             cur.execute(f"DROP DATABASE IF EXISTS {database}")
         admin.close()
+
+
+@pytest.mark.parametrize("command", [["db", "status"], ["aggregate", "all"], ["detect", "--since", "2021-08-01"]])
+def test_a_missing_sqlite_database_is_an_error_not_a_new_empty_one(runner, tmp_path, command):
+    """A mistyped path under cron must fail loudly (exit 1), never aggregate nothing forever."""
+    missing = tmp_path / "typo.db"
+    result = invoke(runner, "--db", f"sqlite://{missing}", *command)
+    assert (result.exit_code, result.stderr) == (1, f"error: no database at {missing} (run `cctvctl db init`)\n")
+    assert not missing.exists()

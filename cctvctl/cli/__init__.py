@@ -12,7 +12,19 @@ from cctvctl.cli import commands  # noqa: F401,E402  (each module adds its comma
 
 
 def main() -> None:
-    """Entry point of the installed ``cctvctl`` command."""
+    """Entry point of the installed ``cctvctl`` command.
+
+    SIGTERM (a stopped service, a cron timeout) becomes an orderly exit 143: transactions roll
+    back and temporary files are removed, as for Ctrl-C.
+    """
+    import signal
+    import sys
+
+    def terminate(signum, frame):  # noqa: ARG001
+        sys.stderr.write("error: terminated\n")
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, terminate)
     app()
 
 

@@ -53,14 +53,23 @@ def aggregate_command(
         raise UsageError("--format must be table or json")
     if date is not None and (since is not None or until is not None):
         raise UsageError("--date cannot be combined with --since/--until")
+    _check_dates(since, until, date)  # bad usage is reported before the database is opened
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    with open_database(settings.db_url) as database:
+    with open_database(settings.db_url, create=False) as database:
         result = run_aggregate(database, grain, settings.tz, k=k, date=date, since=since,
                                until=until, cameras=camera, keep_rows=fmt == "json")
     if fmt == "json":
         print_json(result.rows)
     elif not settings.quiet:
         _render(result)
+
+
+def _check_dates(since: str | None, until: str | None, date: str | None) -> None:
+    from cctvctl.periods import parse_date
+
+    first, last = (parse_date(v) if v else None for v in (since or date, until or date))
+    if first and last and first > last:
+        raise UsageError(f"--since {first.isoformat()} is after --until {last.isoformat()}")
 
 
 def _render(result) -> None:

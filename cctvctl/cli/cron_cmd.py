@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import re
 import shutil
 import sys
@@ -65,6 +67,10 @@ def cron_command(
     settings = Settings.from_options(ctx, db, tz)
     from cctvctl.db import parse_url
 
-    parse_url(settings.db_url)  # refuses a URL holding a password: a crontab must never hold one
-    for line in crontab_lines(executable(), settings.db_url, settings.tz.key, int(m[1]), int(m[2])):
+    url = parse_url(settings.db_url)  # refuses a URL holding a password: a crontab must never hold one
+    db_url = settings.db_url
+    if url.backend == "sqlite" and url.path != ":memory:":
+        # cron starts in $HOME: a relative path would aggregate some other (empty) file
+        db_url = f"sqlite://{os.path.abspath(url.path)}"
+    for line in crontab_lines(executable(), db_url, settings.tz.key, int(m[1]), int(m[2])):
         typer.echo(line)

@@ -54,7 +54,7 @@ def status_command(
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
     settings = Settings.from_options(ctx, db, tz, verbose)
-    with open_database(settings.db_url) as database:
+    with open_database(settings.db_url, create=False) as database:
         status = db_status(database, settings.tz)
     if fmt == "json":
         print_json(status.as_dict())

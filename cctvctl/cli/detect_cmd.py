@@ -58,7 +58,7 @@ def detect_command(
     make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database
     start = local_midnight_utc(first, settings.tz)
     end = local_midnight_utc(last + timedelta(days=1), settings.tz)
-    with open_database(settings.db_url) as database:
+    with open_database(settings.db_url, create=False) as database:
         result = detect_range(database, settings.tz, start, end, cameras=camera, method=method,
                               k=k, weeks=weeks, slot=slot, floor=floor, store=not dry_run)
     if settings.quiet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated, Optional
 
@@ -9,7 +10,7 @@ import typer
 
 from cctvctl.cli import app
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
-from cctvctl.cli.output import error_line, print_json
+from cctvctl.cli.output import error_line
 from cctvctl.errors import CountFileError, UsageError
 
 
@@ -78,14 +79,23 @@ def import_command(
                     sys.stderr.write(line + "\n")
                 error_line(str(exc))
                 if fmt == "json" and getattr(exc, "result", None) is not None:
-                    print_json(exc.result.as_dict())
+                    _json_line(exc.result.as_dict())
                 continue
             if fmt == "json":
-                print_json(result.as_dict())
+                _json_line(result.as_dict())
             elif not settings.quiet:
                 typer.echo(_summary(result))
+            if result.rejected and (settings.quiet or fmt == "json"):
+                # skipped rows must reach someone, also under cron (which mails stderr)
+                sys.stderr.write(f"warning: {result.source}: {result.rejected} bad row(s) skipped, "
+                                 f"listed with reasons in {result.rejected_file}\n")
     if failed:
         raise typer.Exit(2)
+
+
+def _json_line(obj: dict) -> None:
+    """One compact JSON object per file and line (JSON Lines: several files stay parseable)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
 def _summary(r) -> str:

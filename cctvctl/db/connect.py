@@ -52,13 +52,16 @@ class DbUrl:
 def parse_url(url: str) -> DbUrl:
     if "://" not in url:
         if url.endswith((".db", ".sqlite", ".sqlite3")) or url == ":memory:":
-            return DbUrl("sqlite", path=url)
+            return DbUrl("sqlite", path=os.path.expanduser(url))
         raise UsageError("database URL must start with sqlite:// or mysql:// (see --db)")
     scheme, rest = url.split("://", 1)
     scheme = scheme.lower()
     if scheme == "sqlite":
         path = rest.split("?", 1)[0] or ":memory:"
-        return DbUrl("sqlite", path=unquote(path))
+        path = unquote(path)
+        if path.startswith("/~"):  # sqlite:///~/cctv.db: the user's home, not a folder named ~
+            path = path[1:]
+        return DbUrl("sqlite", path=os.path.expanduser(path))
     if scheme in ("mysql", "mariadb", "mysql+pymysql"):
         parts = urlsplit("mysql://" + rest)
         if parts.password is not None:

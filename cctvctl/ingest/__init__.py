@@ -97,7 +97,8 @@ class ImportOptions:
                    "mapping": sorted(self.mapping.items()), "encoding": self.encoding,
                    "delimiter": self.delimiter, "nonexistent": self.nonexistent,
                    "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
-                   "time_format": self.time_format, "max_count": self.max_count}
+                   "time_format": self.time_format, "max_count": self.max_count,
+                   "on_error": self.on_error}
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
@@ -235,6 +236,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
         if previous:
             result.status = "unchanged"
             result.previous_import = int(previous[0])
+            result.dst = DstTally().as_dict()
             result.seconds = time.monotonic() - clock
             return result
         size = os.path.getsize(path)
@@ -332,8 +334,9 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
                 pending = ((chunk,), pool.submit(writer.write, chunk.rows))
-                if progress:
-                    progress(min(raw.tell(), size), size)
+                if progress:  # the fast path reads by name: estimate from the rows read
+                    estimate = size * done.read // max(scan.lines, 1)
+                    progress(min(max(raw.tell(), estimate), size), size)
             if pending is not None:
                 collect(*pending[0], pending[1].result())
                 pending = None
@@ -414,7 +417,7 @@ def _open_rejected(options: ImportOptions, source: str, header: list[str]):
     except OSError as exc:
         raise UsageError(f"cannot write the rejected rows to {target}: {exc.strerror or exc} "
                          "(choose another place with --rejected)") from None
-    writer = csv.writer(handle)
+    writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["line", "reason", *header])
     return handle, writer
 

@@ -27,6 +27,7 @@ class FileScan:
     sha256: str
     delimiter: str | None = None  # sniffed from the first line, as the reader does
     uniform: bool = False  # every line has the first line's number of delimiters
+    lines: int = 0  # newline count (for progress estimates)
 
     def fast_reader_fits(self, delimiter: str) -> bool:
         return self.uniform and delimiter == self.delimiter
@@ -44,9 +45,11 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileSca
     expected = carry = 0  # delimiters per line, and those seen since the last newline
     seen_cr = False
     line_start = 0  # offset of the current line's start, relative to the current block
+    lines = 0
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
+            lines += block.count(b"\n")
             if not uniform:
                 continue
             if delimiter is None:
@@ -87,7 +90,7 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileSca
         uniform = False
     if uniform and seen_cr:
         uniform = _crlf_only(path)
-    return FileScan(sha256=h.hexdigest(), delimiter=delimiter, uniform=uniform)
+    return FileScan(sha256=h.hexdigest(), delimiter=delimiter, uniform=uniform, lines=lines)
 
 
 def _crlf_only(path: str) -> bool:

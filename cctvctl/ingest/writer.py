@@ -29,6 +29,25 @@ SELECT_STORED = ("SELECT start_utc, " + ", ".join(_VALUE_COLUMNS) + ", import_id
                  "WHERE camera = ? AND start_utc IN ({marks})")
 INSERT_IMPORT_DAYS = "INSERT INTO import_days (import_id, camera, utc_day) VALUES (?, ?, ?)"
 LOOKUP_BATCH = 500
+SPOOL_PREFIX = "cctvctl-load-"
+
+
+def _remove_stale_spools() -> None:
+    """Remove chunk files left by killed imports (SIGKILL skips every cleanup): their owner,
+    named in the folder, is no longer running."""
+    import glob
+    import shutil
+
+    for folder in glob.glob(os.path.join(tempfile.gettempdir(), SPOOL_PREFIX + "*-*")):
+        pid = os.path.basename(folder)[len(SPOOL_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
 
 
 @dataclass
@@ -83,7 +102,8 @@ class CountWriter:
     def _load_data(self, rows: pd.DataFrame, columns: list[str]) -> int:
         """MySQL's bulk loader on a file written for this statement only (tab-separated)."""
         if self._spool_dir is None:
-            self._spool_dir = tempfile.mkdtemp(prefix="cctvctl-load-")
+            _remove_stale_spools()
+            self._spool_dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-")
         path = os.path.join(self._spool_dir, f"chunk{self._savepoint}.tsv")
         frame = rows[[c for c in columns if c != "import_id"]].copy()
         frame["import_id"] = self.import_id
@@ -139,7 +159,8 @@ class CountWriter:
                 out.duplicates += 1
                 continue
             if not self.replace:
-                detail = ", ".join(f"{c} {old[c]} stored, {getattr(row, c)} in file" for c in diffs)
+                detail = ", ".join(f"{c} {_shown(old[c])} stored, {_shown(getattr(row, c))} in file"
+                                   for c in diffs)
                 out.problems.append((row.line, f"conflicts with the stored row ({detail}); "
                                                "use --replace to overwrite"))
                 continue
@@ -181,3 +202,8 @@ class CountWriter:
         """Record which cameras and UTC days this import changed (for late-data recomputes)."""
         if self.days:
             self.db.executemany(INSERT_IMPORT_DAYS, [(self.import_id, c, d) for c, d in sorted(self.days)])
+
+
+def _shown(value) -> str:
+    """A stored or read value for a message: NULL is 'unknown', not Python's None."""
+    return "unknown" if value is None else str(value)
