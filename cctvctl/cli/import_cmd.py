@@ -32,7 +32,7 @@ def import_command(
     time_format: Annotated[Optional[str], typer.Option(help="strptime format of the timestamp column, e.g. '%d.%m.%Y %H:%M'.")] = None,
     max_count: Annotated[int, typer.Option(help="Sanity bound: a count above this is rejected.")] = 100_000,
     detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Flag outliers among the imported rows.")] = True,
-    fmt: Annotated[str, typer.Option("--format", help="table or json (one JSON object per file).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one JSON object per file, one per line).")] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Import count files into the database, validating every row.
