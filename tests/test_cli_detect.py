@@ -89,7 +89,9 @@ def test_table_lists_flags_and_a_summary(runner, loaded):
     url, _ = loaded
     result = detect(runner, url)
     assert result.exit_code == 0
-    assert "2021-03-25 15:00" in result.stdout and "people high" in result.stdout
+    # one year in the range: the rows show month-day, the footer line names the year
+    assert "03-25 15:00  gate-1" in result.stdout and "people high" in result.stdout
+    assert "2021-03-20 … 2021-03-26" in result.stdout
     assert "2021-03-20 … 2021-03-26:" in result.stdout and "evaluated with seasonal; stored" in result.stdout
 
 

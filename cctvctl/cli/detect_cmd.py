@@ -92,17 +92,19 @@ def _print_table(result, records: list[dict], first, last) -> None:
 
     console = stdout_console()
     if records:
-        table = Table(box=None, header_style="bold")
-        for name in ("start", "camera", "flag", "observed", "expected", "band", "score", "basis"):
-            right = name in ("observed", "expected", "band", "score")
+        # fits 80 columns: narrow padding, short headers, only the basis wraps
+        table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
+        for name in ("start", "camera", "flag", "obs", "exp", "band", "score", "basis"):
+            right = name in ("obs", "exp", "band", "score")
             table.add_column(name, justify="right" if right else "left",
-                             no_wrap=name != "basis")
+                             no_wrap=name != "basis", min_width={"score": 5, "basis": 10}.get(name))
+        one_year = len({r["start"][:4] for r in records}) == 1  # then the footer names the year
         for r in records:
-            low = "" if r["band_low"] is None else f"{r['band_low']:.0f}"
-            table.add_row(r["start"][:16].replace("T", " "), r["camera"],
+            high = f"{r['band_high']:.0f}"
+            band = f"≤{high}" if r["band_low"] is None else f"{r['band_low']:.0f}–{high}"
+            table.add_row(r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
                           f"{r['metric']} {r['direction']}", f"{r['observed']:g}",
-                          f"{r['expected']:.0f}", f"{low}…{r['band_high']:.0f}",
-                          f"{r['score']:+.1f}", r["basis"])
+                          f"{r['expected']:.0f}", band, f"{r['score']:+.1f}", r["basis"])
         console.print(table)
     stored = "stored" if result.stored else "not stored (--dry-run)"
     note = f"; {result.fallback} judged by the threshold fallback" if result.fallback else ""
