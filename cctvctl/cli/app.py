@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from cctvctl import __version__
+from cctvctl.cli import fastparams
 from cctvctl.cli.options import DbOpt, QuietOpt, RootOptions, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
 from cctvctl.errors import CctvError
@@ -33,6 +34,10 @@ _PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException)
 
 class ErrorMappingGroup(TyperGroup):
     """Turns library errors into the documented exit codes, for every subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        fastparams.install(self)  # start-up: no Pydantic import for values that need no coercion
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:

@@ -31,6 +31,12 @@ class Dialect:
     counts_secondary_index: str | None = None
     #: every camera in counts, answered from an index (not a scan of all rows)
     cameras_sql = "SELECT DISTINCT camera FROM counts"
+    #: at most this many groups per GROUP BY query (None: no limit); statistics queries are
+    #: cut into time pieces below it (see cctvctl.stats.moments._bucket_rows)
+    max_groups: int | None = None
+    #: statistics queries over a time range name every camera (camera-first key: a seek per
+    #: camera, where a bare time range would scan the whole table)
+    name_cameras = False
 
     def sql(self, statement: str) -> str:
         return statement
@@ -41,6 +47,13 @@ class Dialect:
     def insert_ignore(self, table: str, columns: list[str]) -> str:
         raise NotImplementedError
 
+    def bulk_replace(self, table: str, columns: list[str], path: str) -> str | None:
+        """A statement loading ``path`` into ``table`` through the server's bulk path, rows with
+        an existing key replaced; None where there is none. The file is tab-separated, one row
+        a line, ``\\N`` for NULL, backslashes in text doubled; only a file cctvctl wrote for
+        the statement may be named (see local_infile.py)."""
+        return None
+
 
 class SqliteDialect(Dialect):
     name = "sqlite"
@@ -48,6 +61,7 @@ class SqliteDialect(Dialect):
     autoinc_pk = "INTEGER PRIMARY KEY AUTOINCREMENT"  # ids never reused: watermarks rely on it
     counts_primary_key = "camera, start_utc"
     counts_secondary_index = None
+    name_cameras = True
     # DISTINCT scans the whole table here; a recursive CTE seeks camera by camera instead.
     cameras_sql = ("WITH RECURSIVE cams(camera) AS (SELECT MIN(camera) FROM counts UNION ALL "
                    "SELECT (SELECT MIN(c.camera) FROM counts c WHERE c.camera > cams.camera) "
@@ -75,6 +89,9 @@ class MysqlDialect(Dialect):
     # The nightly one-day scan stays flat with time first; one camera's range uses the index.
     counts_primary_key = "start_utc, camera"
     counts_secondary_index = "camera, start_utc"
+    # A GROUP BY keeps its groups in an in-memory temporary table of at most tmp_table_size
+    # (16 MB by default, ~400 bytes a group here) and spills to disk beyond it, 3× slower.
+    max_groups = 20_000
 
     def sql(self, statement: str) -> str:
         return _to_format_style(statement)
@@ -85,6 +102,12 @@ class MysqlDialect(Dialect):
         updates = ", ".join(f"{ident(c)} = VALUES({ident(c)})" for c in columns if c not in keys)
         return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
                 f"ON DUPLICATE KEY UPDATE {updates}")
+
+    def bulk_replace(self, table, columns, path):
+        # REPLACE = delete and insert: the same as an upsert when every column is written.
+        return (f"LOAD DATA LOCAL INFILE '{path}' REPLACE INTO TABLE {ident(table)} "
+                "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
+                f"LINES TERMINATED BY '\\n' ({', '.join(ident(c) for c in columns)})")
 
     def insert_ignore(self, table, columns):
         # Not INSERT IGNORE: that would also swallow truncation and range errors.

@@ -3,8 +3,8 @@
 Moments come from :mod:`cctvctl.report.source` (the stats table when current, else computed
 now); the maths is :func:`cctvctl.stats.moments.figures` on combined integer moments; flags are
 the stored ones (:func:`cctvctl.detect.store.load_flags`). A peak interval and the vehicle-class
-totals are the only figures read from raw counts here (one indexed query per camera), since no
-aggregate holds them.
+totals are the only figures read from raw counts here (one GROUP BY over the period's counts),
+since no aggregate holds them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from cctvctl.db.database import Database
-from cctvctl.db.dialect import ident
 from cctvctl.db.schema import METRICS, VEHICLE_CLASSES
 from cctvctl.errors import UsageError
 from cctvctl.periods import Period, local_midnight_utc
@@ -26,11 +25,15 @@ from cctvctl.report.source import DEFAULT_INTERVAL, Moments, expected_intervals,
 
 DEFAULT_TOP = 20
 
-PEAK_SQL = ("SELECT start_utc, {metric} FROM counts WHERE camera = ? AND start_utc >= ? "
-            "AND start_utc < ? AND {metric} IS NOT NULL ORDER BY {metric} DESC, start_utc ASC "
-            "LIMIT 1")
-CLASSES_SQL = ("SELECT " + ", ".join(f"COUNT({c}), SUM({c})" for c in VEHICLE_CLASSES)
-               + " FROM counts WHERE camera = ? AND start_utc >= ? AND start_utc < ?")
+#: Per camera in one pass over the period's counts: each metric's peak and the vehicle classes.
+#: A peak is the largest count, the earliest interval on ties; MAX of ``value·2³² + (end −
+#: start)`` finds both at once (counts are 32-bit, a period is shorter than 2³² s, so the
+#: 64-bit integer is exact on every engine).
+RAW_SQL = ("SELECT camera, "
+           + ", ".join(f"MAX({m} * 4294967296 + (? - start_utc))" for m in METRICS) + ", "
+           + ", ".join(f"COUNT({c}), SUM({c})" for c in VEHICLE_CLASSES)
+           + " FROM counts WHERE start_utc >= ? AND start_utc < ?{cameras} GROUP BY camera")
+_LOW32 = (1 << 32) - 1
 KNOWN_CAMERA_SQL = "SELECT 1 FROM counts WHERE camera = ? LIMIT 1"
 
 
@@ -69,7 +72,9 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
                               key=natural_key)
     intervals = {n: moments.interval(n) or (cmp_moments.interval(n) if cmp_moments else None)
                  or DEFAULT_INTERVAL for n in names}
-    summaries = [_camera_summary(db, n, moments, cmp_moments, intervals[n], period, tz) for n in names]
+    raw = _raw_figures(db, period, tz, names)
+    summaries = [_camera_summary(n, moments, cmp_moments, intervals[n], period, tz, raw.get(n))
+                 for n in names]
     start, end = period.utc_range(tz)
     flags = load_flags(db, start, end, names if cameras else None)
     flagged: dict[str, set[int]] = {}
@@ -105,9 +110,26 @@ def _stat(n: int, s: int, ss: int, k: float) -> Stat | None:
     return Stat(float(f.mean), float(f.std), float(f.ref))
 
 
-def _camera_summary(db: Database, name: str, moments: Moments, cmp: Moments | None,
-                    interval: int, period: Period, tz: ZoneInfo) -> CameraSummary:
+def _raw_figures(db: Database, period: Period, tz: ZoneInfo, names: list[str]) -> dict[str, tuple]:
+    """camera → its RAW_SQL row (peaks and classes), for the cameras with counts in the period."""
+    if not names:
+        return {}
     start, end = period.utc_range(tz)
+    marks = ", ".join("?" for _ in names)
+    sql = RAW_SQL.format(cameras=f" AND camera IN ({marks})")
+    return {row[0]: row[1:] for row in db.query(sql, [end] * len(METRICS) + [start, end] + names)}
+
+
+def _peak(encoded, end: int) -> Peak | None:
+    if encoded is None:
+        return None
+    value = int(encoded)
+    return Peak(end - (value & _LOW32), value >> 32)
+
+
+def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: int,
+                    period: Period, tz: ZoneInfo, raw: tuple | None) -> CameraSummary:
+    end = period.utc_range(tz)[1]
     row = moments.period_row(name)
     expected = row.get("expected")
     if expected is None:  # no data in the period at all: every interval is missing
@@ -121,13 +143,12 @@ def _camera_summary(db: Database, name: str, moments: Moments, cmp: Moments | No
             summary.metrics[metric] = None
             continue
         cmp_n = int(cmp_row.get(f"{metric}_n", 0))
-        peak = db.query_one(PEAK_SQL.format(metric=ident(metric)), (name, start, end))
         summary.metrics[metric] = MetricSummary(
             n=n, total=int(row[f"{metric}_sum"]), stat=stat,
-            peak=Peak(int(peak[0]), int(peak[1])) if peak else None,
+            peak=_peak(raw[METRICS.index(metric)], end) if raw else None,
             compare_mean=int(cmp_row[f"{metric}_sum"]) / cmp_n if cmp_n else None)
-    if summary.intervals:
-        values = db.query_one(CLASSES_SQL, (name, start, end))
+    if summary.intervals and raw:
+        values = raw[len(METRICS):]
         classes = {c: (int(values[2 * i + 1]) if values[2 * i] else None)
                    for i, c in enumerate(VEHICLE_CLASSES)}
         if any(v is not None for v in classes.values()):

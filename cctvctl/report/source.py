@@ -13,16 +13,17 @@ in the period (the interval that covers most intervals, ties to the shorter).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
 from cctvctl.periods import Period, local_midnight_utc
 from cctvctl.stats.moments import (MOMENTS, combine, daily_intervals, daily_moments,
-                                   hourly_moments)
+                                   hourly_moments, int_array)
 
 DAY = 86400
 DEFAULT_K = 1.5
@@ -36,12 +37,15 @@ STORED_DAYS_SQL = (
     "SELECT camera, period_start, n, expected, interval_s, people_n, people_sum, people_sumsq, "
     "vehicle_n, vehicle_sum, vehicle_sumsq FROM stats "
     "WHERE grain = 'day' AND hour = -1 AND period_start >= ? AND period_start < ?{cameras}")
+#: hour-of-day moments summed over the period's days (what the report shows of hours)
 STORED_HOURS_SQL = (
-    "SELECT camera, period_start, hour, n, people_n, people_sum, people_sumsq, vehicle_n, "
-    "vehicle_sum, vehicle_sumsq FROM stats "
-    "WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras}")
+    "SELECT camera, hour, SUM(n), SUM(people_n), SUM(people_sum), SUM(people_sumsq), "
+    "SUM(vehicle_n), SUM(vehicle_sum), SUM(vehicle_sumsq) FROM stats "
+    "WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras} "
+    "GROUP BY camera, hour")
 IMPORTED_CAMERAS_SQL = ("SELECT DISTINCT camera FROM import_days "
                         "WHERE utc_day >= ? AND utc_day <= ?{cameras}")
+HAS_COUNTS_SQL = "SELECT 1 FROM counts WHERE camera = ? AND start_utc >= ? AND start_utc < ? LIMIT 1"
 LATEST_IMPORT_SQL = "SELECT MAX(import_id) FROM import_days WHERE utc_day >= ? AND utc_day <= ?{cameras}"
 
 _PERIOD_COLUMNS = ["camera", "n", "expected", "interval_s"] + list(MOMENTS[1:])
@@ -55,18 +59,20 @@ class Moments:
     k: float
     periods: pd.DataFrame  # camera, n, expected, interval_s, <metric>_n/_sum/_sumsq
     days: pd.DataFrame  # camera, day, n, expected, interval_s, moments
-    hours: pd.DataFrame | None = None  # camera, day, hour, moments
+    hours: pd.DataFrame | None = None  # camera, hour (of day, over the whole period), moments
     computed_at: int | None = None
     #: why the stats table was not used (computed moments only)
     reason: str | None = None
+    _rows: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def cameras(self) -> list[str]:
         return sorted(self.periods["camera"].tolist())
 
     def period_row(self, camera: str) -> dict:
-        rows = self.periods[self.periods["camera"] == camera]
-        return rows.iloc[0].to_dict() if len(rows) else {}
+        if self._rows is None:  # one dict per camera, built once (reports list 1,000s)
+            self._rows = {r["camera"]: r for r in self.periods.to_dict("records")}
+        return self._rows.get(camera, {})
 
     def interval(self, camera: str) -> int | None:
         value = self.period_row(camera).get("interval_s")
@@ -81,8 +87,15 @@ def _camera_filter(cameras: list[str] | None) -> tuple[str, list]:
 
 def _ints(frame: pd.DataFrame, columns) -> pd.DataFrame:
     for c in columns:
-        frame[c] = frame[c].fillna(0).map(int).astype("int64")
+        frame[c] = int_array(frame[c].tolist())
     return frame
+
+
+def frame_of(rows: list[tuple], columns: list[str], text: tuple[str, ...]) -> pd.DataFrame:
+    """Query rows → a frame column by column: ``text`` columns as objects, the rest int64."""
+    data = list(zip(*rows)) if rows else [()] * len(columns)
+    return pd.DataFrame({c: (np.array(v, dtype=object) if c in text else int_array(list(v)))
+                         for c, v in zip(columns, data)}, columns=columns)
 
 
 def day_length(d: date, tz: ZoneInfo) -> int:
@@ -132,9 +145,12 @@ def computed(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | No
     usual = usual_interval(daily)
     periods = combine(daily.drop(columns=["expected", "interval_s"]), ["camera"])
     periods["interval_s"] = [usual[c] for c in periods["camera"]]
-    periods["expected"] = [expected_intervals(daily[daily["camera"] == c], period.days,
-                                              {c: usual[c]}, tz) for c in periods["camera"]]
-    return Moments("computed", k, periods[_PERIOD_COLUMNS].reset_index(drop=True), daily, hourly)
+    per_camera = {c: part for c, part in daily.groupby("camera", sort=False)}
+    periods["expected"] = [expected_intervals(per_camera[c], period.days, {c: usual[c]}, tz)
+                           for c in periods["camera"]]
+    hours_of_day = combine(hourly, ["camera", "hour"]) if hourly is not None else None
+    return Moments("computed", k, periods[_PERIOD_COLUMNS].reset_index(drop=True), daily,
+                   hours_of_day)
 
 
 # -- from the stats table -------------------------------------------------------------------
@@ -157,7 +173,8 @@ def stored(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None
         return "aggregated in another zone"
     days_span = [start // DAY, (end - 1) // DAY]
     imported = {r[0] for r in db.query(IMPORTED_CAMERAS_SQL.format(cameras=where), days_span + values)}
-    if imported - set(periods["camera"]):
+    # UTC days overhang the local period: a camera imported there may have no interval inside
+    if any(db.query_one(HAS_COUNTS_SQL, (c, start, end)) for c in imported - set(periods["camera"])):
         return "a camera is not aggregated"
     state = AggState(db)
     marks = [state.watermark(g) for g in {"day", period.grain}]
@@ -171,8 +188,8 @@ def stored(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None
                           ["camera", "period_start", "n", "expected", "interval_s"] + list(MOMENTS[1:]))
     hourly = None
     if hours:
-        hourly = _stored_frame(db, STORED_HOURS_SQL.format(cameras=where), bounds + values,
-                               ["camera", "period_start", "hour", "n"] + list(MOMENTS[1:]))
+        hourly = frame_of(db.query(STORED_HOURS_SQL.format(cameras=where), bounds + values),
+                          ["camera", "hour", "n"] + list(MOMENTS[1:]), ("camera",))
     if not _consistent(periods, daily) or (hourly is not None and not _consistent(periods, hourly)):
         return "stats rows incomplete"
     return Moments("stats", float(periods["k"].iloc[0]), periods[_PERIOD_COLUMNS].copy(), daily,
@@ -180,10 +197,9 @@ def stored(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None
 
 
 def _stored_frame(db: Database, sql: str, params: list, columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(db.query(sql, params), columns=columns)
-    frame = _ints(frame, [c for c in columns if c not in ("camera", "period_start")])
-    frame["camera"] = frame["camera"].astype(object)
-    frame["day"] = frame["period_start"].map(date.fromisoformat).astype(object)
+    frame = frame_of(db.query(sql, params), columns, ("camera", "period_start"))
+    days = {text: date.fromisoformat(text) for text in set(frame["period_start"])}
+    frame["day"] = frame["period_start"].map(days).astype(object)
     return frame.drop(columns=["period_start"])
 
 

@@ -11,12 +11,14 @@ exact: a month's mean and standard deviation equal those computed over all its r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
+from cctvctl.periods import local_midnight_utc
 
 METRICS = ("people", "vehicle")
 MOMENTS = ("n", "people_n", "people_sum", "people_sumsq", "vehicle_n", "vehicle_sum",
@@ -27,11 +29,15 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _UTC = timezone.utc
 #: offsets are probed this often; zones never change offset twice within it
 _PROBE = 6 * HOUR
+_EXACT = 2 ** 53  # integers below this convert to float64 exactly
 
+#: SUMs cast to integers: MySQL returns DECIMAL otherwise, which PyMySQL turns into Decimal
+#: objects one by one (a second or more per million groups); SQLite reads SIGNED as NUMERIC.
 MOMENTS_SQL = (
     "SELECT camera, (start_utc + ?) - ((start_utc + ?) % ?) AS bucket, COUNT(*), "
-    "COUNT(people), SUM(people), SUM(people * people), "
-    "COUNT(vehicle), SUM(vehicle), SUM(vehicle * vehicle) "
+    "COUNT(people), CAST(SUM(people) AS SIGNED), CAST(SUM(people * people) AS SIGNED), "
+    "COUNT(vehicle), CAST(SUM(vehicle) AS SIGNED), CAST(SUM(vehicle * vehicle) AS SIGNED), "
+    "MIN(end_utc - start_utc), MAX(end_utc - start_utc) "
     "FROM counts WHERE start_utc >= ? AND start_utc < ?{cameras} "
     "GROUP BY camera, bucket")
 INTERVALS_SQL = (
@@ -39,6 +45,8 @@ INTERVALS_SQL = (
     "end_utc - start_utc AS length, COUNT(*) "
     "FROM counts WHERE start_utc >= ? AND start_utc < ?{cameras} "
     "GROUP BY camera, bucket, length")
+#: columns of one MOMENTS_SQL row
+_SCAN = ["camera", "bucket"] + list(MOMENTS) + ["len_min", "len_max"]
 
 
 @dataclass(frozen=True)
@@ -102,45 +110,103 @@ def camera_filter(cameras: list[str] | None) -> tuple[str, list]:
     return " AND camera IN (" + ", ".join("?" for _ in cameras) + ")", list(cameras)
 
 
+def _window_end(start: int, seg: Segment, size: int, buckets: int) -> int:
+    """The end of ``buckets`` whole local buckets of ``size`` seconds from ``start`` in ``seg``."""
+    wall = start + seg.offset
+    return min(seg.end, wall - wall % size + buckets * size - seg.offset)
+
+
 def _bucket_rows(db: Database, sql: str, tz: ZoneInfo, start_utc: int, end_utc: int,
                  cameras: list[str] | None, size: int) -> list[tuple]:
+    """Rows of ``sql`` (grouped by camera and local bucket) over ``[start_utc, end_utc)``.
+
+    One query per constant-offset segment, cut into pieces of whole buckets where the dialect
+    limits how many groups one GROUP BY should build (MariaDB/MySQL spill a large temporary
+    table to disk: an hourly GROUP BY of 100 cameras × 35 days ran 3× slower in one piece than
+    in weekly pieces). Without a camera list the piece size follows the groups seen so far.
+    """
+    if cameras is None and db.dialect.name_cameras:
+        cameras = sorted(row[0] for row in db.query(db.dialect.cameras_sql))
+        if not cameras:
+            return []
     where, values = camera_filter(cameras)
     statement = sql.format(cameras=where)
+    limit = db.dialect.max_groups
+    buckets = max(1, limit // len(cameras)) if limit and cameras else 1
     rows: list[tuple] = []
     for seg in offset_segments(tz, start_utc, end_utc):
-        rows.extend(db.query(statement, [seg.offset, seg.offset, size, seg.start, seg.end] + values))
+        a = seg.start
+        while a < seg.end:
+            b = _window_end(a, seg, size, buckets) if limit else seg.end
+            got = db.query(statement, [seg.offset, seg.offset, size, a, b] + values)
+            if limit and cameras is None:  # groups per bucket seen → buckets per piece
+                spanned = -(-(b - a) // size)
+                buckets = max(1, limit * spanned // len(got)) if got else buckets * 2
+            rows.extend(got)
+            a = b
     return rows
 
 
+_EMPTY: dict[tuple, pd.DataFrame] = {}
+
+
 def _empty(columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in columns})
-    frame["camera"] = pd.Series(dtype=object)
-    if "day" in frame:
-        frame["day"] = pd.Series(dtype=object)
-    return frame[columns]
+    key = tuple(columns)
+    if key not in _EMPTY:
+        frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in columns})
+        frame["camera"] = pd.Series(dtype=object)
+        if "day" in frame:
+            frame["day"] = pd.Series(dtype=object)
+        _EMPTY[key] = frame[columns]
+    return _EMPTY[key].copy()
+
+
+def _scan(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
+          cameras: list[str] | None, size: int) -> pd.DataFrame | None:
+    """MOMENTS_SQL over the range as a frame with ``day`` (and ``hour``); None without rows."""
+    if cameras is not None and not cameras:
+        return None
+    rows = _bucket_rows(db, MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
+    if not rows:
+        return None
+    columns = list(zip(*rows))
+    raw = pd.DataFrame({"camera": np.array(columns[0], dtype=object)})
+    for name, values in zip(_SCAN[1:], columns[1:]):
+        raw[name] = int_array(values)
+    day_start = raw["bucket"] // DAY * DAY
+    days = {b: local_day(b) for b in day_start.unique().tolist()}
+    raw["day"] = day_start.map(days).astype(object)
+    if size == HOUR:
+        raw["hour"] = ((raw["bucket"] % DAY) // HOUR).astype("int64")
+    return raw
+
+
+def int_array(values) -> np.ndarray:
+    """Driver values (int, Decimal, None or NaN) → int64, missing as 0 (an unknown metric sums
+    to 0)."""
+    try:  # in C: through float64, exact while every value is below 2**53
+        floats = np.array(values, dtype=np.float64)
+        if not len(floats) or np.nanmax(np.abs(floats), initial=0.0) < _EXACT:
+            return np.nan_to_num(floats, nan=0.0).astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return np.fromiter((0 if v is None or v != v else int(v) for v in values), dtype=np.int64,
+                       count=len(values))
+
+
+def _sum_moments(raw: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame:
+    columns = keys + list(MOMENTS)
+    if raw is None:
+        return _empty(columns)
+    # A repeated wall hour (DST fall-back) comes from two offset segments: add them up.
+    out = raw.groupby(keys, as_index=False, sort=True)[list(MOMENTS)].sum()
+    return out[columns].reset_index(drop=True)
 
 
 def _moments(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
              cameras: list[str] | None, size: int) -> pd.DataFrame:
-    hourly = size == HOUR
-    keys = ["camera", "day", "hour"] if hourly else ["camera", "day"]
-    columns = keys + list(MOMENTS)
-    if cameras is not None and not cameras:
-        return _empty(columns)
-    rows = _bucket_rows(db, MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
-    if not rows:
-        return _empty(columns)
-    raw = pd.DataFrame(rows, columns=["camera", "bucket"] + list(MOMENTS))
-    for c in ["bucket"] + list(MOMENTS):
-        raw[c] = raw[c].fillna(0).astype("int64")
-    raw["camera"] = raw["camera"].astype(object)
-    days = {b: local_day(b) for b in (raw["bucket"] // DAY * DAY).unique().tolist()}
-    raw["day"] = (raw["bucket"] // DAY * DAY).map(days).astype(object)
-    if hourly:
-        raw["hour"] = ((raw["bucket"] % DAY) // HOUR).astype("int64")
-    # A repeated wall hour (DST fall-back) comes from two offset segments: add them up.
-    out = raw.groupby(keys, as_index=False, sort=True)[list(MOMENTS)].sum()
-    return out[columns].reset_index(drop=True)
+    keys = ["camera", "day", "hour"] if size == HOUR else ["camera", "day"]
+    return _sum_moments(_scan(db, tz, start_utc, end_utc, cameras, size), keys)
 
 
 def hourly_moments(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
@@ -177,13 +243,66 @@ def daily_intervals(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
     raw = pd.DataFrame(rows, columns=["camera", "bucket", "interval_s", "count"])
     for c in ("bucket", "interval_s", "count"):
         raw[c] = raw[c].astype("int64")
-    raw = raw.groupby(["camera", "bucket", "interval_s"], as_index=False)["count"].sum()
-    raw = raw.sort_values(["camera", "bucket", "count", "interval_s"],
-                          ascending=[True, True, False, True])
-    best = raw.drop_duplicates(["camera", "bucket"], keep="first").copy()
-    best["camera"] = best["camera"].astype(object)
-    best["day"] = best["bucket"].map(local_day).astype(object)
-    return best[columns].reset_index(drop=True)
+    raw["camera"] = raw["camera"].astype(object)
+    raw["day"] = raw["bucket"].map(local_day).astype(object)
+    return _usual(raw[["camera", "day", "interval_s", "count"]])
+
+
+def _usual(lengths: pd.DataFrame) -> pd.DataFrame:
+    """(camera, day, interval_s, count) → the most common length per (camera, day)."""
+    lengths = lengths.groupby(["camera", "day", "interval_s"], as_index=False, sort=False)["count"].sum()
+    lengths = lengths.sort_values(["camera", "day", "count", "interval_s"],
+                                  ascending=[True, True, False, True])
+    best = lengths.drop_duplicates(["camera", "day"], keep="first")
+    return best[["camera", "day", "interval_s"]].reset_index(drop=True)
+
+
+@dataclass
+class HourlyScan:
+    """Hourly moments and each (camera, day)'s usual interval length, from one pass."""
+
+    hourly: pd.DataFrame  # columns of hourly_moments
+    intervals: pd.DataFrame  # columns of daily_intervals
+
+
+def hourly_with_intervals(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
+                          cameras: list[str] | None = None) -> HourlyScan:
+    """:func:`hourly_moments` and :func:`daily_intervals` from one scan of the counts.
+
+    Each hour group also carries the shortest and longest interval length in it. Where they
+    agree (every interval of the hour has one length, the usual case) the hour's count is
+    that length's count, exactly; a (camera, day) with a mixed hour is counted length by
+    length with ``INTERVALS_SQL``, for those days and cameras only.
+    """
+    raw = _scan(db, tz, start_utc, end_utc, cameras, HOUR)
+    hourly = _sum_moments(raw, ["camera", "day", "hour"])
+    if raw is None:
+        return HourlyScan(hourly, _empty(["camera", "day", "interval_s"]))
+    mixed = raw["len_min"] != raw["len_max"]
+    plain = raw.loc[~mixed, ["camera", "day", "len_min", "n"]]
+    plain = plain.rename(columns={"len_min": "interval_s", "n": "count"})
+    if not mixed.any():
+        return HourlyScan(hourly, _usual(plain))
+    pairs = set(zip(raw.loc[mixed, "camera"], raw.loc[mixed, "day"]))
+    keep = [(c, d) not in pairs for c, d in zip(plain["camera"], plain["day"])]
+    parts = [_usual(plain[keep])] if any(keep) else []
+    for first, last in _day_runs(sorted({d for _, d in pairs})):
+        names = sorted({c for c, d in pairs if first <= d <= last})
+        exact = daily_intervals(db, tz, local_midnight_utc(first, tz),
+                                local_midnight_utc(last + timedelta(days=1), tz), names)
+        parts.append(exact[[(c, d) in pairs for c, d in zip(exact["camera"], exact["day"])]])
+    intervals = pd.concat(parts, ignore_index=True)
+    return HourlyScan(hourly, intervals.sort_values(["camera", "day"]).reset_index(drop=True))
+
+
+def _day_runs(days: list[date]) -> list[tuple[date, date]]:
+    runs: list[tuple[date, date]] = []
+    for d in days:
+        if runs and (d - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
 
 
 def combine(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -194,6 +313,33 @@ def combine(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return frame.groupby(list(by), as_index=False, sort=True)[additive].sum()
 
 
+def _vector_figures(n, s, ss, index) -> tuple[pd.Series, pd.Series] | None:
+    """Mean and variance with numpy, bit for bit what the exact Python formula gives.
+
+    Only when every product involved stays below 2**53: then ``n·ss − s²`` is exact in int64,
+    both operands of each division convert to float64 exactly, and an IEEE division is
+    correctly rounded like Python's ``int / int``. Otherwise None (the caller loops in Python).
+    """
+    try:
+        ni = np.asarray(pd.Series(n, index=index), dtype=np.int64)
+        si = np.asarray(pd.Series(s, index=index), dtype=np.int64)
+        qi = np.asarray(pd.Series(ss, index=index), dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not len(ni):
+        empty = pd.Series([], index=index, dtype="float64")
+        return empty, empty.copy()
+    top_n, top_s, top_q = (int(np.abs(a).max()) for a in (ni, si, qi))
+    if max(top_n * top_n, top_n * top_q, top_s * top_s, top_s) >= _EXACT:
+        return None
+    ok = ni > 0
+    safe = np.where(ok, ni, 1)
+    mean = np.where(ok, si.astype(np.float64) / safe.astype(np.float64), np.nan)
+    num = ni * qi - si * si
+    var = np.where(ok, num.astype(np.float64) / (safe * safe).astype(np.float64), np.nan)
+    return pd.Series(mean, index=index, dtype="float64"), pd.Series(var, index=index, dtype="float64")
+
+
 def figures(n, s, ss, k: float = 1.5) -> Figures:
     """Exact mean, population std and ``ref = mean + k·std`` from integer moments.
 
@@ -202,14 +348,18 @@ def figures(n, s, ss, k: float = 1.5) -> Figures:
     """
     if isinstance(n, pd.Series):
         index = n.index
-        ns = [int(v) for v in n.tolist()]
-        sums = [int(v) for v in pd.Series(s, index=index).tolist()]
-        sqs = [int(v) for v in pd.Series(ss, index=index).tolist()]
-        nan = float("nan")
-        mean = pd.Series([a / c if c > 0 else nan for a, c in zip(sums, ns)], index=index,
-                         dtype="float64")
-        var = pd.Series([(c * q - a * a) / (c * c) if c > 0 else nan
-                         for a, q, c in zip(sums, sqs, ns)], index=index, dtype="float64")
+        fast = _vector_figures(n, s, ss, index)
+        if fast is not None:
+            mean, var = fast
+        else:
+            ns = [int(v) for v in n.tolist()]
+            sums = [int(v) for v in pd.Series(s, index=index).tolist()]
+            sqs = [int(v) for v in pd.Series(ss, index=index).tolist()]
+            nan = float("nan")
+            mean = pd.Series([a / c if c > 0 else nan for a, c in zip(sums, ns)], index=index,
+                             dtype="float64")
+            var = pd.Series([(c * q - a * a) / (c * c) if c > 0 else nan
+                             for a, q, c in zip(sums, sqs, ns)], index=index, dtype="float64")
         std = var.clip(lower=0.0) ** 0.5
         return Figures(mean=mean, std=std, ref=mean + k * std)
     n, s, ss = int(n), int(s), int(ss)

@@ -20,7 +20,8 @@ import pandas as pd
 from cctvctl.db.database import Database
 from cctvctl.periods import Period, local_midnight_utc, period_containing
 from cctvctl.stats.moments import (HOUR, METRICS, MOMENTS, camera_filter, combine, figures,
-                                   hourly_moments, daily_intervals, offset_segments)
+                                   hourly_with_intervals, offset_segments)
+from cctvctl.stats.upsert import upsert_frame
 
 #: grains of the JSON rows → (table, key column, key value)
 WEEKDAY_GRAINS = {"month_weekday": "month", "year_weekday": "year"}
@@ -125,21 +126,6 @@ def _clean(value):
     return value
 
 
-def _column(series: pd.Series) -> list:
-    """Python values (int, float, str) with None for NaN/NA: what both drivers bind."""
-    return series.astype(object).where(series.notna(), None).tolist()
-
-
-def _records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    """Frame → tuples for the upsert; a metric with no values stores NULL sums and figures."""
-    data = {c: _column(frame[c]) for c in columns}
-    for m in METRICS:
-        known = (frame[f"{m}_n"] > 0).tolist()
-        for c in (f"{m}_sum", f"{m}_sumsq"):
-            data[c] = [v if k else None for v, k in zip(data[c], known)]
-    return list(zip(*(data[c] for c in columns)))
-
-
 def _json(frame: pd.DataFrame, grain: str) -> list[dict]:
     rows = []
     cal = CALENDAR[grain]
@@ -163,14 +149,12 @@ def _write(db: Database, frame: pd.DataFrame, grain: str, keep: bool) -> Written
         return w
     if grain in WEEKDAY_GRAINS:
         frame = frame.assign(scope=WEEKDAY_GRAINS[grain])
-        sql = db.dialect.upsert("weekday_stats", WEEKDAY_COLUMNS, WEEKDAY_KEYS)
-        db.executemany(sql, _records(frame, WEEKDAY_COLUMNS))
+        upsert_frame(db, "weekday_stats", WEEKDAY_COLUMNS, WEEKDAY_KEYS, frame)
     else:
         frame = frame.assign(grain=grain)
         if "hour" not in frame:
             frame = frame.assign(hour=-1)
-        sql = db.dialect.upsert("stats", STATS_COLUMNS, STATS_KEYS)
-        db.executemany(sql, _records(frame, STATS_COLUMNS))
+        upsert_frame(db, "stats", STATS_COLUMNS, STATS_KEYS, frame)
     w.counts[grain] = len(frame)
     w.periods[grain] = set(frame["period_start"].tolist())
     w.cameras[grain] = set(frame["camera"].tolist())
@@ -187,27 +171,32 @@ def day_rows(db: Database, tz: ZoneInfo, first: date, last: date, *, k: float,
     ``only`` restricts the written rows to those (camera, day) pairs (late data).
     """
     start, end = _day_span(first, tz)[0], _day_span(last, tz)[1]
-    hourly = hourly_moments(db, tz, start, end, cameras)
+    scan = hourly_with_intervals(db, tz, start, end, cameras)
+    hourly, intervals = scan.hourly, scan.intervals
     if only is not None and not hourly.empty:
         mask = [(c, d) in only for c, d in zip(hourly["camera"], hourly["day"])]
         hourly = hourly[mask]
     if hourly.empty:
         return Written()
-    intervals = daily_intervals(db, tz, start, end, sorted(set(hourly["camera"])))
     hourly = hourly.merge(intervals, on=["camera", "day"], how="left")
     daily = combine(hourly, ["camera", "day"]).merge(intervals, on=["camera", "day"], how="left")
 
-    spans = {d: _day_span(d, tz) for d in set(daily["day"])}
-    daily["start_utc"] = [spans[d][0] for d in daily["day"]]
-    daily["end_utc"] = [spans[d][1] for d in daily["day"]]
-    daily["expected"] = [max(1, (spans[d][1] - spans[d][0]) // int(i))
-                         for d, i in zip(daily["day"], daily["interval_s"])]
-    hs = [hour_spans(d, tz).get(int(h), (0, 0, HOUR)) for d, h in zip(hourly["day"], hourly["hour"])]
-    hourly["start_utc"] = [s[0] for s in hs]
-    hourly["end_utc"] = [s[1] for s in hs]
-    hourly["expected"] = [max(1, s[2] // int(i)) for s, i in zip(hs, hourly["interval_s"])]
-    for frame in (daily, hourly):
-        frame["period_start"] = [d.isoformat() for d in frame["day"]]
+    # Spans per distinct day (and hour), joined on: a few rows of Python, not one per row.
+    day_list = sorted(set(daily["day"]))
+    days = pd.DataFrame({"day": day_list, "period_start": [d.isoformat() for d in day_list],
+                         "start_utc": [_day_span(d, tz)[0] for d in day_list],
+                         "end_utc": [_day_span(d, tz)[1] for d in day_list]})
+    daily = daily.merge(days, on="day", how="left")
+    daily["expected"] = ((daily["end_utc"] - daily["start_utc"]) // daily["interval_s"]).clip(lower=1)
+    hours = pd.DataFrame([(d, h, a, b, sec) for d in day_list for h, (a, b, sec) in hour_spans(d, tz).items()],
+                         columns=["day", "hour", "start_utc", "end_utc", "seconds"])
+    hours = hours.merge(days[["day", "period_start"]], on="day")
+    hourly = hourly.merge(hours, on=["day", "hour"], how="left")
+    missing = hourly["seconds"].isna()  # cannot happen: every bucket is a wall hour of its day
+    hourly.loc[missing, ["start_utc", "end_utc", "seconds"]] = (0, 0, HOUR)
+    hourly = hourly.astype({"start_utc": "int64", "end_utc": "int64", "seconds": "int64"})
+    hourly["expected"] = (hourly["seconds"] // hourly["interval_s"]).clip(lower=1)
+    hourly = hourly.drop(columns=["seconds"])
 
     written = Written()
     with db.atomic():
@@ -223,6 +212,8 @@ def stored_days(db: Database, first: date, end: date, cameras: list[str] | None)
         return pd.DataFrame(columns=cols)
     where, values = camera_filter(cameras)
     rows = db.query(DAY_ROWS_SQL.format(cameras=where), [first.isoformat(), end.isoformat()] + values)
+    if not rows:
+        return pd.DataFrame(columns=cols)
     frame = pd.DataFrame(rows, columns=cols)
     for c in cols[2:]:
         frame[c] = frame[c].fillna(0).astype("int64")

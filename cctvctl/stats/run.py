@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 from cctvctl.db.database import Database
 from cctvctl.errors import UsageError
-from cctvctl.periods import Period, last_complete, parse_date, period_containing, periods_between, today
+from cctvctl.periods import (Period, last_complete, local_midnight_utc, parse_date, period_containing,
+                             periods_between, today)
 from cctvctl.stats.rows import CALENDAR, WEEKDAY_GRAINS, Written, day_rows, period_rows
-from cctvctl.stats.state import AggState, all_cameras, changed_days, first_day, max_import
+from cctvctl.stats.state import AggState, all_cameras, changed_days, first_day, max_import, next_day
 
 #: what each ``aggregate`` argument computes (day is the base of every other grain)
 GRAINS = {
@@ -34,6 +35,9 @@ GRAINS = {
 #: order of grains in results
 ORDER = ["day", "hour", "week", "month", "year", "month_weekday", "year_weekday"]
 BATCH_DAYS = 31
+#: at most about this many hour rows are computed and written per step (memory stays flat:
+#: 1,000 cameras × 31 days in one step peaked near 1 GB)
+BATCH_HOUR_ROWS = 100_000
 BATCH_PERIODS = {"week": 53, "month": 12, "year": 1}
 LOCK_TIMEOUT = 600
 
@@ -116,24 +120,20 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _date_runs(days: set[Date]) -> list[list[Date]]:
-    """Consecutive days, in runs of at most BATCH_DAYS."""
+def batch_days(cameras: int) -> int:
+    """Days per step: BATCH_DAYS, fewer for many cameras (about BATCH_HOUR_ROWS hour rows)."""
+    return max(1, min(BATCH_DAYS, BATCH_HOUR_ROWS // (24 * max(1, cameras))))
+
+
+def _date_runs(days: set[Date], size: int = BATCH_DAYS) -> list[list[Date]]:
+    """Consecutive days, in runs of at most ``size``."""
     runs: list[list[Date]] = []
     for d in sorted(days):
-        if runs and d == runs[-1][-1] + timedelta(days=1) and len(runs[-1]) < BATCH_DAYS:
+        if runs and d == runs[-1][-1] + timedelta(days=1) and len(runs[-1]) < size:
             runs[-1].append(d)
         else:
             runs.append([d])
     return runs
-
-
-def _day_batches(first: Date, last: Date) -> list[tuple[Date, Date]]:
-    out = []
-    while first <= last:
-        end = min(last, first + timedelta(days=BATCH_DAYS - 1))
-        out.append((first, end))
-        first = end + timedelta(days=1)
-    return out
 
 
 class _Run:
@@ -146,6 +146,10 @@ class _Run:
         #: the user's --camera filter (None: all), and the cameras every query names
         self.filtered = cameras is not None
         self.cameras = cameras if cameras is not None else all_cameras(db)
+        #: what the statistics queries filter on: the names where the engine seeks by camera
+        #: (SQLite) or the user chose them; else none (MySQL scans the time range either way,
+        #: and a list of every camera only slowed each query down, 0.55 s against 0.31 s)
+        self.query_cameras = self.cameras if self.filtered or db.dialect.name_cameras else None
         self.written = Written()
         self.late: dict[str, int] = {}
         self.state = AggState(db)
@@ -164,16 +168,29 @@ class _Run:
 
     # -- day and hour rows, from raw counts ----------------------------------------------------
     def days(self, first: Date, last: Date, advance: bool) -> None:
-        for a, b in _day_batches(first, last):
+        size = batch_days(len(self.cameras))
+        a = first
+        while a <= last:
+            b = min(last, a + timedelta(days=size - 1))
             with self.db.atomic():
-                self.written.add(day_rows(self.db, self.tz, a, b, k=self.k, cameras=self.cameras,
-                                          keep=self.keep))
+                step = day_rows(self.db, self.tz, a, b, k=self.k, cameras=self.query_cameras,
+                                keep=self.keep)
+                self.written.add(step)
                 if advance:
                     self.state.set("through:day", b.isoformat())
+            a = b + timedelta(days=1)
+            if not step.counts and a <= last:  # no data here: step over the span without any
+                found = next_day(self.db, self.tz, self.cameras, local_midnight_utc(a, self.tz))
+                skip_to = min(last, found - timedelta(days=1)) if found else last
+                if skip_to >= a:
+                    if advance:
+                        with self.db.atomic():
+                            self.state.set("through:day", skip_to.isoformat())
+                    a = skip_to + timedelta(days=1)
 
     def late_days(self, pairs: set[tuple[str, Date]]) -> None:
         """Recompute exactly the (camera, day) rows that late data reached."""
-        runs = _date_runs({d for _, d in pairs})
+        runs = _date_runs({d for _, d in pairs}, batch_days(len({c for c, _ in pairs})))
         self.late["day"] = sum(len(r) for r in runs)
         for run in runs:
             only = {(c, d) for c, d in pairs if run[0] <= d <= run[-1]}
@@ -186,7 +203,7 @@ class _Run:
         for chunk in _chunks(periods, BATCH_PERIODS[CALENDAR[grain]]):
             with self.db.atomic():
                 self.written.add(period_rows(self.db, self.tz, grain, chunk, k=self.k,
-                                             cameras=self.cameras, keep=self.keep))
+                                             cameras=self.query_cameras, keep=self.keep))
                 if advance:
                     self.state.set(f"through:{grain}", chunk[-1].start.isoformat())
 
@@ -302,7 +319,7 @@ def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, dat
     with db.lock("aggregate", timeout=lock_timeout):
         run = _Run(db, tz, float(k), cams, _as_epoch(now), keep_rows)
         run.state.check_zone(tz)
-        if run.first_day() is not None and run.state.get("tz") is None:
+        if run.state.get("tz") is None and run.first_day() is not None:
             with db.atomic():
                 run.state.set("tz", tz.key)
         if explicit:

@@ -19,6 +19,7 @@ from cctvctl.stats.moments import DAY, camera_filter, local_day, offset_segments
 GET_STATE = "SELECT name, value FROM agg_state"
 MAX_IMPORT = "SELECT MAX(id) FROM imports"
 FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
+NEXT_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ? AND start_utc >= ?"
 TOUCHED_DAYS = ("SELECT DISTINCT camera, utc_day FROM import_days "
                 "WHERE import_id > ? AND import_id <= ?")
 CHANGED_DAYS = (
@@ -74,6 +75,17 @@ def all_cameras(db: Database) -> list[str]:
 def first_day(db: Database, tz: ZoneInfo, cameras: list[str]) -> date | None:
     """The local day of the earliest stored interval of ``cameras``, or None without data."""
     starts = [db.scalar(FIRST_START, (camera,)) for camera in cameras]
+    starts = [int(s) for s in starts if s is not None]
+    return local_date(min(starts), tz) if starts else None
+
+
+def next_day(db: Database, tz: ZoneInfo, cameras: list[str], after_utc: int) -> date | None:
+    """The local day of the first interval of ``cameras`` starting at or after ``after_utc``.
+
+    One index seek per camera: catch-up uses it to step over a long span without data (a
+    server that was off for months, or history that ends years before today) in one go.
+    """
+    starts = [db.scalar(NEXT_START, (camera, int(after_utc))) for camera in cameras]
     starts = [int(s) for s in starts if s is not None]
     return local_date(min(starts), tz) if starts else None
 

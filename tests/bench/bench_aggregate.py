@@ -1,114 +1,73 @@
-"""Aggregation timings: first run over the whole history, the no-op re-run, and the nightly run.
+"""Aggregation cases: ``cctvctl aggregate`` against the hand-written GROUP BY of the same rows.
 
-``python tests/bench/bench_aggregate.py [--cameras 50] [--days 70] [--backend sqlite|mysql|both]``
-
-The nightly case imports one more day for every camera (as the video team would), then times
-``cctvctl aggregate all``: it must touch only that day and the periods containing it, so its
-time should stay flat as history grows. The baseline is the bare GROUP BY of that one day. Nothing
-is asserted; the figures go into the README.
+The baseline is the one query a DBA would write for per-camera daily moments — n, sum and sum
+of squares of people and vehicle — over the same UTC range, run through the same driver with
+every result row fetched. Ours computes more than that (hour rows, coverage, mean/std/ref, the
+week/month/year/weekday roll-ups) and writes it; the ratio says what that costs.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from env import cctv, clear_stats, sql
+from harness import Result, Sample, compare, python_timed
 
-from datagen import write_counts  # noqa: E402
-
-CCTVCTL = shutil.which("cctvctl") or "cctvctl"
-TZ = "Asia/Seoul"
-MYSQL = "mysql://root@127.0.0.1:3306/cctv_bench_agg"
-DAY_SQL = ("SELECT camera, COUNT(*), SUM(people), SUM(people * people), SUM(vehicle), "
-           "SUM(vehicle * vehicle) FROM counts WHERE start_utc >= ? AND start_utc < ? "
-           "GROUP BY camera")
+MOMENTS = ("COUNT(*), SUM(people), SUM(people * people), SUM(vehicle), SUM(vehicle * vehicle)")
+ONE_DAY_SQL = f"SELECT camera, {MOMENTS} FROM counts WHERE start_utc >= ? AND start_utc < ? GROUP BY camera"
+PER_DAY_SQL = (f"SELECT camera, start_utc - (start_utc % 86400) AS day, {MOMENTS} FROM counts "
+               "GROUP BY camera, day")
 
 
-def run(*args: str, url: str) -> float:
-    env = {**os.environ, "CCTV_DB": url, "CCTV_TZ": TZ}
-    t = time.perf_counter()
-    subprocess.run([CCTVCTL, *args], env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
-
-
-def reset(url: str, work: Path) -> None:
+def hand_written(url: str, statement: str, params: tuple = ()) -> Sample:
+    """Time one statement through the driver (connection made before the clock starts)."""
     if url.startswith("mysql"):
-        import pymysql
+        from env import mysql_admin
 
-        conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+        conn = mysql_admin(url.rsplit("/", 1)[1])
         with conn.cursor() as cur:
-            cur.execute("DROP DATABASE IF EXISTS cctv_bench_agg")
-            cur.execute("CREATE DATABASE cctv_bench_agg CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            start = time.perf_counter()
+            cur.execute(statement.replace("%", "%%").replace("?", "%s"), params)
+            cur.fetchall()
+            elapsed = time.perf_counter() - start
         conn.close()
-    else:
-        for p in work.glob("agg.db*"):
-            p.unlink()
+        return Sample(elapsed)
+    import sqlite3
+
+    conn = sqlite3.connect(url.split("sqlite://", 1)[1])
+    start = time.perf_counter()
+    conn.execute(statement, params).fetchall()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return Sample(elapsed)
 
 
-def baseline(url: str, day: str) -> float:
-    from datetime import date
-    from zoneinfo import ZoneInfo
+def case_aggregate_day(url: str, backend: str, day: str, day_range: tuple[int, int], cameras: str,
+                       runs: int) -> list[Result]:
+    """``aggregate day --date D`` for one day of every camera, as cron runs it (a process)."""
 
-    from cctvctl.db import connect
-    from cctvctl.periods import period_containing
+    def forget() -> None:
+        sql(url, ["DELETE FROM stats WHERE period_start = ? AND grain IN ('day', 'hour')"], (day,))
 
-    with connect(url) as db:
-        a, b = period_containing("day", date.fromisoformat(day)).utc_range(ZoneInfo(TZ))
-        t = time.perf_counter()
-        db.query(DAY_SQL, (a, b))
-        return time.perf_counter() - t
-
-
-def bench(url: str, work: Path, cameras: int, days: int) -> dict:
-    reset(url, work)
-    history, extra = work / "history.csv", work / "extra.csv"
-    rows = write_counts(history, cameras, days, start="2021-01-04")
-    from datetime import date, timedelta
-
-    next_day = (date(2021, 1, 4) + timedelta(days=days)).isoformat()
-    write_counts(extra, cameras, 1, start=next_day, seed=9)
-    out = {"rows": rows, "cameras": cameras, "days": days}
-    out["import"] = run("import", str(history), "--no-detect", "--quiet", url=url)
-    out["first aggregate all"] = run("aggregate", "all", "--quiet", url=url)
-    out["no-op aggregate all"] = run("aggregate", "all", "--quiet", url=url)
-    run("import", str(extra), "--no-detect", "--quiet", url=url)
-    out["nightly aggregate all (1 new day)"] = run("aggregate", "all", "--quiet", url=url)
-    out["bare GROUP BY of that day"] = baseline(url, next_day)
-    out["cctvctl --help (start-up)"] = run("--help", url=url)
-    return out
+    cli = compare(f"aggregate day, 1 day of {cameras} cameras, {backend}",
+                  f"cctvctl aggregate day --date {day}", "GROUP BY camera over the day's UTC range",
+                  "≤ 1.3×", runs, lambda: cctv("aggregate", "day", "--date", day, db=url),
+                  lambda: hand_written(url, ONE_DAY_SQL, day_range), forget, max_ratio=1.3)
+    code = (f"import time\nfrom zoneinfo import ZoneInfo\nfrom cctvctl.db import connect\n"
+            f"from cctvctl.stats import run_aggregate\ndb = connect({url!r})\n"
+            f"t = time.perf_counter()\nrun_aggregate(db, 'day', ZoneInfo('UTC'), date={day!r}, "
+            f"keep_rows=False)\nelapsed = time.perf_counter() - t\n")
+    lib = compare(f"aggregate day, 1 day of {cameras} cameras, {backend} (library call)",
+                  "run_aggregate (start-up excluded)", "GROUP BY camera over the day's UTC range",
+                  "≤ 1.3×", runs, lambda: python_timed(code),
+                  lambda: hand_written(url, ONE_DAY_SQL, day_range), forget, max_ratio=1.3,
+                  note="the same work without interpreter start-up and imports")
+    return [cli, lib]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cameras", type=int, default=50)
-    ap.add_argument("--days", type=int, default=70)
-    ap.add_argument("--backend", choices=["sqlite", "mysql", "both"], default="both")
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        urls = []
-        if args.backend in ("sqlite", "both"):
-            urls.append(f"sqlite:///{work / 'agg.db'}")
-        if args.backend in ("mysql", "both"):
-            urls.append(MYSQL)
-        for url in urls:
-            figures = bench(url, work, args.cameras, args.days)
-            print(f"\n{url.split(':')[0]}: {figures['rows']:,} rows ({figures['cameras']} cameras × "
-                  f"{figures['days']} days of 5-minute counts)")
-            for name, value in figures.items():
-                if isinstance(value, float):
-                    print(f"  {name:<36} {value:8.2f} s")
-        if MYSQL in urls:
-            reset(MYSQL, work)
-
-
-if __name__ == "__main__":
-    main()
+def case_aggregate_all(url: str, backend: str, rows: str, runs: int) -> Result:
+    """The first full ``aggregate all`` (every grain from nothing) vs a GROUP BY per day."""
+    return compare(f"first aggregate all, {rows} rows, {backend}", "cctvctl aggregate all",
+                   "GROUP BY camera, day over all rows", "≤ 1.3×", runs,
+                   lambda: cctv("aggregate", "all", db=url), lambda: hand_written(url, PER_DAY_SQL),
+                   lambda: clear_stats(url), max_ratio=1.3)

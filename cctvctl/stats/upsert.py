@@ -1,0 +1,96 @@
+"""Write statistics rows: ``executemany`` of an upsert, or the server's bulk path when large.
+
+A first ``aggregate all`` writes an hour row per camera and hour — 876,000 rows for a year of
+100 cameras. Through PyMySQL every value of a multi-row INSERT is escaped in Python (about half
+the run on MariaDB), so on MySQL large batches go through ``LOAD DATA LOCAL INFILE … REPLACE`` of
+a tab-separated file written by pandas (guarded: only that file may be sent). Where the server
+refuses LOCAL INFILE, or on SQLite (whose ``executemany`` is already the bulk path), rows go
+through the dialect's upsert. Both store the same values: every column is written, so REPLACE
+equals the upsert.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import weakref
+
+import numpy as np
+import pandas as pd
+
+from cctvctl.db import local_infile
+from cctvctl.db.database import Database
+from cctvctl.errors import DatabaseError
+from cctvctl.stats.moments import METRICS
+
+#: smaller writes stay on executemany (no temporary file)
+BULK_MIN_ROWS = 2000
+_refused: "weakref.WeakKeyDictionary[Database, bool]" = weakref.WeakKeyDictionary()
+
+
+def upsert_frame(db: Database, table: str, columns: list[str], keys: list[str],
+                 frame: pd.DataFrame) -> None:
+    """Insert or replace ``frame``'s rows (a metric without values stores NULL sums)."""
+    if len(frame) >= BULK_MIN_ROWS and not _refused.get(db, False) \
+            and getattr(db.conn, "_local_infile", False):
+        try:
+            if _load(db, table, columns, frame):
+                return
+        except DatabaseError as exc:
+            if "LOCAL" not in str(exc).upper() or "refused the server" in str(exc):
+                raise
+            _refused[db] = True  # the server disallows LOCAL INFILE: upserts from now on
+    db.executemany(db.dialect.upsert(table, columns, keys), records(frame, columns))
+
+
+def _load(db: Database, table: str, columns: list[str], frame: pd.DataFrame) -> bool:
+    """Bulk-load ``frame``; False where the dialect has no bulk path."""
+    spool = tempfile.mkdtemp(prefix="cctvctl-stats-")
+    path = os.path.join(spool, f"{table}.tsv")
+    statement = db.dialect.bulk_replace(table, columns, path)
+    if statement is None:
+        os.rmdir(spool)
+        return False
+    out = frame[columns].copy()
+    for m in METRICS:
+        unknown = (out[f"{m}_n"] <= 0).to_numpy()
+        for c in (f"{m}_sum", f"{m}_sumsq"):
+            out[c] = out[c].astype("Int64").mask(unknown)  # NULL, and whole numbers stay exact
+    if "camera" in out:  # the one free text: backslash is the file's escape character
+        out["camera"] = out["camera"].str.replace("\\", "\\\\", regex=False)
+    try:
+        # floats are written in Python's shortest round-trip form: the server reads the same double
+        out.to_csv(path, sep="\t", header=False, index=False, na_rep="\\N", lineterminator="\n",
+                   quoting=csv.QUOTE_NONE, escapechar=None)
+        with local_infile.allow(db.conn, path):
+            db.execute(statement)
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+        os.rmdir(spool)
+    return True
+
+
+def _column(series: pd.Series) -> list:
+    """Python values (int, float, str) with None for NaN/NA: what both drivers bind."""
+    values = series.to_numpy()
+    if values.dtype.kind in "iub":
+        return values.tolist()
+    if values.dtype.kind == "f":
+        if not np.isnan(values).any():
+            return values.tolist()
+        return [None if v != v else v for v in values.tolist()]  # NaN → NULL
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Frame → tuples for the upsert; a metric with no values stores NULL sums and figures."""
+    data = {c: _column(frame[c]) for c in columns}
+    for m in METRICS:
+        known = (frame[f"{m}_n"] > 0).to_numpy()
+        if known.all():
+            continue
+        for c in (f"{m}_sum", f"{m}_sumsq"):
+            data[c] = [v if k else None for v, k in zip(data[c], known.tolist())]
+    return list(zip(*(data[c] for c in columns)))

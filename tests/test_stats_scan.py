@@ -1,0 +1,120 @@
+"""The one-pass statistics scan (performance paths) equals pandas on the raw rows.
+
+Two shortcuts are checked here, on both backends: the usual interval of a camera-day read from
+each hour's shortest/longest interval (with the exact per-length count only where an hour mixes
+lengths), and GROUP BY queries cut into time pieces so that MariaDB never builds a temporary
+table too large for memory (forced here with a tiny group limit on either backend).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from aggref import import_frame, make_counts
+from cctvctl.stats.moments import daily_intervals, hourly_moments, hourly_with_intervals
+
+ZONE = "America/New_York"
+FALL_BACK = date(2021, 11, 7)  # 01:00–02:00 happens twice
+
+
+def _switch(camera: str, day: date, first: int, second: int, at_minute: int, seed: int) -> pd.DataFrame:
+    """One local day of ``camera``: ``first``-second intervals until ``at_minute``, then ``second``."""
+    a = make_counts(ZONE, day, day, camera, first, seed=seed)
+    b = make_counts(ZONE, day, day, camera, second, seed=seed + 1)
+    start = int(pd.Timestamp(day).tz_localize(ZONE).timestamp())
+    return pd.concat([a[a["start_utc"] < start + at_minute * 60],
+                      b[b["start_utc"] >= start + at_minute * 60]], ignore_index=True)
+
+
+@pytest.fixture
+def raw() -> pd.DataFrame:
+    day = FALL_BACK
+    parts = [
+        make_counts(ZONE, day - timedelta(days=1), day + timedelta(days=1), "steady", seed=1),
+        # 300 s until 10:30 then 600 s: hour 10 mixes both (126 vs 81 intervals: 300 wins)
+        _switch("mixed", day + timedelta(days=1), 300, 600, 10 * 60 + 30, seed=3),
+        # 300 s until 08:00 then 600 s: no mixed hour, and a tie (96 each) goes to the shorter
+        _switch("tie", day - timedelta(days=1), 300, 600, 8 * 60, seed=5),
+        # 900 s until 14:10 then 300 s: hour 14 mixes; 300 s wins (118 vs 57)
+        _switch("late", day, 900, 300, 14 * 60 + 10, seed=7),
+        # 600 s until 16:05 then 300 s: 600 wins 97 to 95 only if hour 16 (one 600, eleven
+        # 300) is counted length by length
+        _switch("flip", day + timedelta(days=1), 600, 300, 16 * 60 + 5, seed=9),
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _pandas(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hourly moments and the usual interval per camera-day, straight from the raw rows."""
+    local = pd.to_datetime(raw["start_utc"], unit="s", utc=True).dt.tz_convert(ZONE)
+    frame = raw.assign(day=local.dt.date, hour=local.dt.hour, length=raw["end_utc"] - raw["start_utc"],
+                       people=raw["people"].astype("float64"), vehicle=raw["vehicle"].astype("float64"))
+    frame = frame.assign(psq=frame["people"] ** 2, vsq=frame["vehicle"] ** 2)
+    hourly = frame.groupby(["camera", "day", "hour"]).agg(
+        n=("start_utc", "size"), people_n=("people", "count"), people_sum=("people", "sum"),
+        people_sumsq=("psq", "sum"), vehicle_n=("vehicle", "count"), vehicle_sum=("vehicle", "sum"),
+        vehicle_sumsq=("vsq", "sum")).reset_index()
+    counts = frame.groupby(["camera", "day", "length"]).size().rename("k").reset_index()
+    counts = counts.sort_values(["camera", "day", "k", "length"], ascending=[True, True, False, True])
+    usual = counts.drop_duplicates(["camera", "day"])[["camera", "day", "length"]]
+    return (hourly.astype({c: "int64" for c in hourly.columns[3:]}).reset_index(drop=True),
+            usual.rename(columns={"length": "interval_s"}).reset_index(drop=True))
+
+
+def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    got = got.sort_values(list(got.columns[:3])).reset_index(drop=True)
+    want = want.sort_values(list(want.columns[:3])).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.astype({c: "int64" for c in got.columns[2:]}),
+                                  want.astype({c: "int64" for c in want.columns[2:]}), check_dtype=False)
+
+
+@pytest.mark.parametrize("max_groups", [None, 7, 60])
+@pytest.mark.parametrize("named", [False, True])
+def test_one_scan_equals_pandas_and_the_separate_queries(db, raw, max_groups, named):
+    import_frame(db, raw, ZONE)
+    db.dialect.max_groups = max_groups  # this connection's dialect only
+    tz = ZoneInfo(ZONE)
+    a = int(pd.Timestamp(FALL_BACK - timedelta(days=1)).tz_localize(ZONE).timestamp())
+    b = int(pd.Timestamp(FALL_BACK + timedelta(days=2)).tz_localize(ZONE).timestamp())
+    cameras = sorted(set(raw["camera"])) if named else None
+    scan = hourly_with_intervals(db, tz, a, b, cameras)
+    want_hourly, want_usual = _pandas(raw)
+    _same(scan.hourly, want_hourly)
+    _same(scan.intervals, want_usual)
+    # the mixed and tied days really are what the fixture says
+    usual = {(c, d): i for c, d, i in zip(want_usual["camera"], want_usual["day"], want_usual["interval_s"])}
+    assert usual[("mixed", FALL_BACK + timedelta(days=1))] == 300
+    assert usual[("tie", FALL_BACK - timedelta(days=1))] == 300
+    assert usual[("late", FALL_BACK)] == 300
+    assert usual[("flip", FALL_BACK + timedelta(days=1))] == 600
+    assert scan.hourly[(scan.hourly["camera"] == "steady") & (scan.hourly["day"] == FALL_BACK)
+                       & (scan.hourly["hour"] == 1)]["n"].item() == 24
+    _same(hourly_moments(db, tz, a, b, cameras), want_hourly)
+    _same(daily_intervals(db, tz, a, b, cameras), want_usual)
+
+
+def test_pieces_follow_the_limit(db, raw, monkeypatch):
+    """With a limit, no query returns more groups than it (plus one bucket's worth)."""
+    import_frame(db, raw, ZONE)
+    db.dialect.max_groups = 10
+    sizes = []
+    original = db.query
+
+    def spy(sql, params=()):
+        rows = original(sql, params)
+        if "GROUP BY camera, bucket" in sql:
+            sizes.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(db, "query", spy)
+    tz = ZoneInfo(ZONE)
+    a = int(pd.Timestamp(FALL_BACK - timedelta(days=1)).tz_localize(ZONE).timestamp())
+    hourly_moments(db, tz, a, a + 3 * 86400, ["flip", "late", "mixed", "steady", "tie"])
+    assert len(sizes) > 10 and max(sizes) <= 10
+    sizes.clear()
+    hourly_moments(db, tz, a, a + 3 * 86400)  # no camera list: sizes adapt after the first piece
+    assert max(sizes[1:]) <= 10 + 5
