@@ -85,8 +85,9 @@ def import_command(
                 _json_line(result.as_dict())
             elif not settings.quiet:
                 typer.echo(_summary(result))
-            if result.rejected and (settings.quiet or fmt == "json"):
-                # skipped rows must reach someone, also under cron (which mails stderr)
+            if result.rejected and settings.quiet:
+                # skipped rows must reach someone, also under cron (which mails stderr); the
+                # summary and the JSON object say it otherwise
                 sys.stderr.write(f"warning: {result.source}: {result.rejected} bad row(s) skipped, "
                                  f"listed with reasons in {result.rejected_file}\n")
     if failed:
