@@ -9,18 +9,12 @@ transaction's modified rows in ``information_schema.innodb_trx``). Then the proc
 from __future__ import annotations
 
 import os
-import selectors
-import shutil
-import signal
-import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fault_helpers import run_cctvctl  # noqa: E402
 from import_helpers import count_rows, fresh_url, shared_mysql_url, snapshot  # noqa: E402,F401
 
 from cctvctl.cli import app  # noqa: E402
@@ -58,39 +52,21 @@ def _writes_counts(debug_line: str) -> bool:
             or ("LOAD DATA" in debug_line and "INTO TABLE counts" in debug_line))
 
 
-def _kill_while_writing(url: str, path: Path, tmp_path: Path) -> list[str]:
-    exe = shutil.which("cctvctl")
-    assert exe, "the cctvctl entry point is not installed"
+def _kill_while_writing(url: str, path: Path) -> list[str]:
+    """SIGKILL the import as its second chunk of counts is announced (the first is written)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
     env["CCTV_TZ"] = "Asia/Seoul"
-    proc = subprocess.Popen([exe, "-v", "--db", url, "import", str(path), "--no-detect"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
-    seen: list[str] = []
-    inserts = 0
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stderr, selectors.EVENT_READ)
-    deadline = time.monotonic() + 120
-    try:
-        while inserts < 2:
-            assert time.monotonic() < deadline, "the import never reached its second chunk"
-            if not selector.select(timeout=1):
-                continue
-            line = proc.stderr.readline().decode("utf-8", "replace")
-            assert line, f"the import ended before it could be killed: {seen[-5:]}"
-            seen.append(line)
-            if _writes_counts(line):
-                inserts += 1
+
+    def second_chunk(lines: list[str]) -> bool:
+        if sum(_writes_counts(line) for line in lines) < 2:
+            return False
         if url.startswith("mysql"):
             assert _rows_modified_by_others(url) >= 50_000, "no uncommitted rows seen before the kill"
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        selector.close()
-        proc.stderr.close()
-    return seen
+        return True
+
+    run = run_cctvctl(["-v", "--db", url, "import", str(path), "--no-detect"], env, stop=second_chunk)
+    assert run.killed, f"the import ended before it could be killed: {run.lines[-5:]}"
+    return run.lines
 
 
 def test_sigkill_mid_import_leaves_nothing_and_a_rerun_completes(fresh_url, runner, tmp_path):
@@ -100,7 +76,7 @@ def test_sigkill_mid_import_leaves_nothing_and_a_rerun_completes(fresh_url, runn
     before = snapshot(fresh_url)
     path = big_file(tmp_path / "big.csv")
 
-    log = _kill_while_writing(fresh_url, path, tmp_path)
+    log = _kill_while_writing(fresh_url, path)
     assert sum(_writes_counts(line) for line in log) == 2
     assert snapshot(fresh_url) == before, "rows or ledger entries of the killed import survived"
     assert count_rows(fresh_url) == 1
