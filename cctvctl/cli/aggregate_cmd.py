@@ -45,15 +45,13 @@ def aggregate_command(
             --format json
     """
     from cctvctl.api import open_database
-    from cctvctl.stats import run_aggregate
+    from cctvctl.stats.run import requested_days, run_aggregate
 
     if grain not in GRAIN_CHOICES:
         raise UsageError(f"unknown grain {grain!r}: use {', '.join(GRAIN_CHOICES)}")
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
-    if date is not None and (since is not None or until is not None):
-        raise UsageError("--date cannot be combined with --since/--until")
-    _check_dates(since, until, date)  # bad usage is reported before the database is opened
+    requested_days(date, since, until)  # bad usage is reported before the database is opened
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     with open_database(settings.db_url, create=False) as database:
         result = run_aggregate(database, grain, settings.tz, k=k, date=date, since=since,
@@ -62,14 +60,6 @@ def aggregate_command(
         print_json(result.rows)
     elif not settings.quiet:
         _render(result)
-
-
-def _check_dates(since: str | None, until: str | None, date: str | None) -> None:
-    from cctvctl.periods import parse_date
-
-    first, last = (parse_date(v) if v else None for v in (since or date, until or date))
-    if first and last and first > last:
-        raise UsageError(f"--since {first.isoformat()} is after --until {last.isoformat()}")
 
 
 def _render(result) -> None:

@@ -294,6 +294,16 @@ class _Run:
         return out
 
 
+def requested_days(date=None, since=None, until=None) -> tuple[Date | None, Date | None]:
+    """``--date`` or ``--since``/``--until`` as (first, last) local days; UsageError if they clash."""
+    if date is not None and (since is not None or until is not None):
+        raise UsageError("--date cannot be combined with --since/--until")
+    since, until = (_as_date(date), _as_date(date)) if date is not None else (_as_date(since), _as_date(until))
+    if since and until and since > until:
+        raise UsageError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    return since, until
+
+
 def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, date=None,
                   since=None, until=None, cameras: list[str] | None = None, now=None,
                   keep_rows: bool = True, lock_timeout: float = LOCK_TIMEOUT) -> AggregateResult:
@@ -307,11 +317,7 @@ def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, dat
         raise UsageError(f"unknown grain {grain!r}: use day, week, month, year, weekday or all")
     if not (isinstance(k, (int, float)) and math.isfinite(k) and k >= 0):
         raise UsageError("--k must be a finite number ≥ 0")
-    if date is not None and (since is not None or until is not None):
-        raise UsageError("--date cannot be combined with --since/--until")
-    since, until = (_as_date(date), _as_date(date)) if date is not None else (_as_date(since), _as_date(until))
-    if since and until and since > until:
-        raise UsageError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    since, until = requested_days(date, since, until)
     cams = sorted(set(cameras)) if cameras else None
     grains = GRAINS[grain]
     explicit = since is not None or until is not None
