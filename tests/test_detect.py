@@ -409,6 +409,34 @@ def test_reading_only_suspect_hours_gives_what_reading_every_row_gives(mem_db):
         assert any(f.camera == "cam-5" for f in scanned.flags)
 
 
+def test_only_hours_that_hold_a_flag_have_their_rows_read(mem_db, monkeypatch):
+    """The pre-screen judges each hour on its smallest and largest value: an hour is read back
+    only if one of its intervals is flagged (not, say, every hour with a wide spread)."""
+    import cctvctl.detect.scan as scan
+
+    frame, _, _ = _small_injected()
+    five_min = series(30, step_min=5, camera="cam-5", seed=2)
+    five_min.loc[five_min["start"] == datetime(2021, 3, 25, 13, 5), "people"] = 200
+    load(mem_db, frame, detect=False)
+    load(mem_db, five_min, step_min=5, detect=False)
+    read: list[tuple] = []
+    real = scan._suspect_rows
+
+    def spy(db, tz, suspect, current, spans):
+        read.extend(zip(suspect["camera"], suspect["day"], suspect["hour"]))
+        return real(db, tz, suspect, current, spans)
+
+    monkeypatch.setattr(scan, "_suspect_rows", spy)
+    lo, hi = utc(datetime(2021, 3, 1)), utc(datetime(2021, 4, 12))
+    for method in ("seasonal", "threshold"):
+        read.clear()
+        result = detect_range(mem_db, SEOUL, lo, hi, method=method, store=False)
+        local = [datetime.fromtimestamp(f.start_utc, SEOUL) for f in result.flags]
+        flagged = {(f.camera, t.date().toordinal(), t.hour) for f, t in zip(result.flags, local)}
+        assert sorted(read) == sorted(flagged) and flagged
+        assert len(read) == len(set(read))
+
+
 def test_references_read_from_the_aggregated_hours_equal_those_from_raw_counts(db):
     from cctvctl.stats import run_aggregate
 

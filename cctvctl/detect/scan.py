@@ -1,13 +1,12 @@
 """Judge a chunk of spans while reading as few count rows as possible.
 
-The hourly moments of the chunk — which the seasonal baseline needs anyway — bound every
-interval of an hour: of ``n`` values with mean ``m`` and population std ``s`` each lies within
-``m ± s·sqrt(n − 1)`` (Samuelson's inequality), and counts lie in ``[0, sum]``. Each hour is
-first judged on those two bounds with the very same rules; only hours whose bounds leave the
-band ("suspect" hours) can hold a flag, and only their rows are read (in merged ranges, or the
-camera's whole span where that is cheaper) and judged one by one. On data at hourly
-resolution the bounds are the values themselves, so only flagged hours are read. Spans that
-do not start and end at local midnights are judged from all their rows.
+One aggregate scan of the judged rows gives each hour's moments (the baseline of later days
+needs them anyway) and each metric's smallest and largest value. An hour's intervals share one
+reference band, so an hour can hold a flag only if its extremes leave the band: each hour is
+first judged on its two extremes with the very same rules, and only those "suspect" hours
+have their rows read (in merged ranges, or the camera's whole span where that is cheaper) and
+judged one by one — on a typical night a few hundred of 24,000 camera-hours. Spans that do not
+start and end at local midnights are judged from all their rows.
 """
 
 from __future__ import annotations
@@ -23,9 +22,9 @@ from cctvctl.detect.engine import (_EPOCH_ORDINAL, _midnight, _with_ordinals, co
                                    evaluate, local_day_hour)
 from cctvctl.detect.methods import METRICS
 from cctvctl.detect.model import Flag
-from cctvctl.detect.source import DbMoments
+from cctvctl.detect.source import DbMoments, hours_with_extremes
 from cctvctl.detect.store import Span, read_rows
-from cctvctl.stats.moments import figures, offset_segments
+from cctvctl.stats.moments import offset_segments
 
 #: suspect hours closer than this are read with one query
 MERGE_GAP = 3 * 3600
@@ -78,14 +77,15 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
     window = params.window_days if method == "seasonal" else 0
     cameras = sorted({s.camera for s in spans})
     hint = collapse_hint(params, first, end - 1) if method == "seasonal" else None
-    hourly = _with_ordinals(source.hourly(_midnight(first - window, tz), _midnight(end, tz), cameras,
-                                          hint))
+    judged_hours = hours_with_extremes(db, tz, _midnight(first, tz), _midnight(end, tz), cameras)
+    history = source.hourly(_midnight(first - window, tz), _midnight(first, tz), cameras, hint) \
+        if window else judged_hours.iloc[:0]
+    hourly = pd.concat([_with_ordinals(history), judged_hours[list(history.columns)]], ignore_index=True)
     cached = CachedMoments(source, hourly, first - window, end, tz)
-    current = _inside(hourly, spans, days)
+    current = _inside(judged_hours, spans, days)
     if current.empty:
         return ChunkResult([], 0, 0, 0)
-    bounds = _bounds(current)
-    ev = evaluate(bounds, tz, method, params, cached, make_flags=False)
+    ev = evaluate(_bounds(current), tz, method, params, cached, make_flags=False)
     k = len(current)
     n = current["n"].to_numpy(np.int64)
     judged = ev.judged[:k] | ev.judged[k:]
@@ -117,22 +117,15 @@ def _inside(hourly: pd.DataFrame, spans: list[Span], days: list[tuple[int, int]]
 
 
 def _bounds(current: pd.DataFrame) -> pd.DataFrame:
-    """Two pseudo-rows per hour: the largest and the smallest value any of its intervals can hold."""
+    """Two pseudo-rows per hour: its largest and its smallest value of each metric."""
     k = len(current)
     out = {"camera": np.concatenate([current["camera"].to_numpy()] * 2),
            "start_utc": np.zeros(2 * k, dtype=np.int64),  # not used: day and hour are given
            "day": np.concatenate([current["day"].to_numpy(np.int64)] * 2),
            "hour": np.concatenate([current["hour"].to_numpy(np.int64)] * 2)}
-    for metric in METRICS:
-        n = current[f"{metric}_n"]
-        fig = figures(n, current[f"{metric}_sum"], current[f"{metric}_sumsq"])
-        spread = fig.std.to_numpy() * np.sqrt(np.maximum(n.to_numpy() - 1, 0))
-        mean = fig.mean.to_numpy()
-        total = current[f"{metric}_sum"].to_numpy(np.float64)
-        margin = 1e-6 * (1 + np.abs(mean))  # float rounding must never hide a flag
-        high = np.minimum(mean + spread, total) + margin
-        low = np.maximum(mean - spread, 0) - margin
-        out[metric] = np.concatenate([high, low])  # NaN where the metric is unknown
+    for metric in METRICS:  # NaN where the metric is unknown
+        out[metric] = np.concatenate([current[f"{metric}_max"].to_numpy(np.float64),
+                                      current[f"{metric}_min"].to_numpy(np.float64)])
     return pd.DataFrame(out)
 
 

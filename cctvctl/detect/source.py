@@ -20,7 +20,8 @@ from cctvctl.db.database import Database
 from cctvctl.detect.engine import local_day_hour
 from cctvctl.detect.methods import METRICS, day_ordinals
 from cctvctl.periods import local_date, local_midnight_utc
-from cctvctl.stats.moments import MOMENTS, camera_filter, daily_moments, hourly_moments
+from cctvctl.stats.moments import (_EPOCH_ORDINAL, DAY, HOUR, MOMENTS, _bucket_rows, camera_filter,
+                                   daily_moments, hourly_moments, int_array)
 from cctvctl.stats.state import AggState
 
 STORED_HOURS = ("SELECT camera, period_start, hour, " + ", ".join(MOMENTS) + " FROM stats "
@@ -30,6 +31,15 @@ COLLAPSED_HOURS = ("SELECT camera, hour, " + ", ".join(f"SUM({m})" for m in MOME
                    + ", ".join(f"SUM(CASE WHEN {m}_n > 0 THEN 1 ELSE 0 END)" for m in METRICS)
                    + " FROM stats WHERE camera = ? AND grain = 'hour' AND period_start >= ? "
                    "AND period_start < ? GROUP BY camera, hour")
+#: hourly moments of raw counts plus each metric's extremes: what the judged hours need
+JUDGED_HOURS_SQL = (
+    "SELECT camera, (start_utc + ?) - ((start_utc + ?) % ?) AS bucket, COUNT(*), "
+    "COUNT(people), CAST(SUM(people) AS SIGNED), CAST(SUM(people * people) AS SIGNED), "
+    "COUNT(vehicle), CAST(SUM(vehicle) AS SIGNED), CAST(SUM(vehicle * vehicle) AS SIGNED), "
+    "MIN(people), MAX(people), MIN(vehicle), MAX(vehicle) "
+    "FROM counts WHERE start_utc >= ? AND start_utc < ?{cameras} "
+    "GROUP BY camera, bucket")
+EXTREMES = tuple(f"{m}_{e}" for m in METRICS for e in ("min", "max"))
 TOUCHED_SINCE = "SELECT DISTINCT camera, utc_day FROM import_days WHERE import_id > ?"
 FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
 
@@ -158,6 +168,36 @@ class DbMoments:
             if value is not None:
                 firsts[camera] = local_date(int(value), self.tz).toordinal()
         return pd.Series(firsts, dtype="float64")
+
+
+def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
+                 cameras: list[str]) -> pd.DataFrame:
+    """Hourly moments of raw counts with ``{metric}_min``/``_max`` (NaN where unknown).
+
+    The columns of :meth:`DbMoments.hourly` plus :data:`EXTREMES`, in one scan of the judged
+    rows: the extremes tell which hours can hold a flag without reading their rows.
+    """
+    columns = ["camera", "day", "hour"] + list(MOMENTS) + [f"{m}_days" for m in METRICS] + list(EXTREMES)
+    rows = _bucket_rows(db, JUDGED_HOURS_SQL, tz, int(start_utc), int(end_utc), cameras, HOUR) \
+        if cameras else []
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "camera" else
+                                          np.float64 if c in EXTREMES else np.int64) for c in columns})
+    data = list(zip(*rows))
+    bucket = int_array(data[1])
+    frame = pd.DataFrame({"camera": np.array(data[0], dtype=object),
+                          "day": bucket // DAY + _EPOCH_ORDINAL, "hour": bucket % DAY // HOUR})
+    for name, values in zip(MOMENTS, data[2:2 + len(MOMENTS)]):
+        frame[name] = int_array(values)
+    for name, values in zip(EXTREMES, data[2 + len(MOMENTS):]):
+        frame[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    if frame.duplicated(["camera", "day", "hour"]).any():  # a repeated wall hour (DST fall-back)
+        how = {**{m: "sum" for m in MOMENTS}, **{e: e.rsplit("_", 1)[1] for e in EXTREMES}}
+        frame = frame.groupby(["camera", "day", "hour"], as_index=False, sort=False).agg(how)
+    frame = frame.sort_values(["camera", "day", "hour"], kind="stable")
+    for metric in METRICS:
+        frame[f"{metric}_days"] = (frame[f"{metric}_n"] > 0).astype(np.int64)
+    return frame[columns].reset_index(drop=True)
 
 
 def _frame(cameras, days, names: list[str], columns) -> pd.DataFrame:
