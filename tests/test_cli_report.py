@@ -142,6 +142,14 @@ def test_compare_last_year_and_none(runner, sample_db):
     assert run("--compare", "none")["compare"] is None
 
 
+def test_a_period_without_counts_says_so(runner, sample_db):
+    result = runner.invoke(app, ["report", "--month", "2030-01", "--db", sample_db, "--tz", "Asia/Seoul"])
+    assert result.exit_code == 0, result.output
+    assert "0 cameras: none\ncoverage: no intervals expected\n" in result.stdout
+    assert "statistics: none — no counts in this period\n" in result.stdout
+    assert "computed now" not in result.stdout and "no counts in this period" in result.stdout
+
+
 def test_installed_command_in_a_subprocess(sample_db, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
     env.update(CCTV_DB=sample_db, CCTV_TZ="Asia/Seoul", COLUMNS="80")

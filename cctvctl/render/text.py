@@ -85,7 +85,9 @@ def header_lines(report: Report) -> list[str]:
         f"coverage {cov * 100:.1f}% ({report.intervals:,} of {report.expected:,} intervals)"
         if cov is not None else "coverage: no intervals expected",
     ]
-    if report.source == "stats":
+    if not report.intervals:
+        lines.append("statistics: none — no counts in this period")
+    elif report.source == "stats":
         when = local_iso(report.computed_at, report.tz)[:16].replace("T", " ")
         lines.append(f"statistics: from the stats table (aggregated {when}), k = {report.k:g}")
     else:
