@@ -409,6 +409,26 @@ def test_reading_only_suspect_hours_gives_what_reading_every_row_gives(mem_db):
         assert any(f.camera == "cam-5" for f in scanned.flags)
 
 
+def test_the_repeated_hour_of_a_dst_night_is_screened_like_every_other(mem_db):
+    """Fall-back night in Berlin: wall hour 02 holds two real hours (both in one bucket); a spike
+    in its second half is found on whole days exactly as when every row is judged."""
+    berlin = ZoneInfo("Europe/Berlin")
+    instants = pd.date_range("2021-10-01", "2021-11-05", freq="5min", tz="UTC", inclusive="left")
+    frame = series(35, step_min=5, first=date(2021, 10, 1), seed=4)
+    frame["start"] = instants.tz_convert(berlin).tz_localize(None)  # 02:xx twice on 10-31
+    spike = instants.get_loc(pd.Timestamp("2021-10-31 01:10", tz="UTC"))  # the later 02:10
+    assert frame["start"].iloc[spike] == datetime(2021, 10, 31, 2, 10)
+    frame.loc[spike, "people"] = 300
+    load(mem_db, frame, tz=berlin, step_min=5, detect=False)
+    lo, hi = utc(datetime(2021, 10, 29), berlin), utc(datetime(2021, 11, 2), berlin)
+    scanned = detect_range(mem_db, berlin, lo, hi, store=False)
+    every = detect_range(mem_db, berlin, lo - 1, hi - 1, store=False)
+    key = [(f.camera, f.start_utc, f.metric, f.direction, f.expected) for f in scanned.flags]
+    assert key == [(f.camera, f.start_utc, f.metric, f.direction, f.expected) for f in every.flags]
+    assert (scanned.evaluated, scanned.fallback) == (every.evaluated, every.fallback)
+    assert any(f.start_utc == int(instants[spike].timestamp()) and f.metric == "people" for f in scanned.flags)
+
+
 def test_only_hours_that_hold_a_flag_have_their_rows_read(mem_db, monkeypatch):
     """The pre-screen judges each hour on its smallest and largest value: an hour is read back
     only if one of its intervals is flagged (not, say, every hour with a wide spread)."""
