@@ -18,7 +18,7 @@ reference it changed); :func:`detect_range` re-evaluates any range idempotently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterator
 from zoneinfo import ZoneInfo
@@ -121,8 +121,7 @@ def _judge_spans(db: Database, tz: ZoneInfo, spans: list[Span], method: str, par
     for chunk in time_chunks(spans, chunk_days, tz):
         judged = judge_chunk(db, tz, chunk, method, params)
         details = interval_details(db, {(f.camera, f.start_utc) for f in judged.flags})
-        flags = with_labels([replace(f, end_utc=details[(f.camera, f.start_utc)].end_utc)
-                             for f in judged.flags])
+        flags = with_labels(judged.flags, {key: d.end_utc for key, d in details.items()})
         if store:
             replace_flags(db, chunk, method, flags)
         run.flags += flags

@@ -75,15 +75,17 @@ def interval_label(flags: list[Flag]) -> str:
     return ", ".join(f"{f.metric} {f.direction}" for f in ordered)
 
 
-def with_labels(flags: list[Flag]) -> list[Flag]:
-    """The flags sorted by time, camera and metric, each carrying its interval's label."""
+def with_labels(flags: list[Flag], ends: dict[tuple[str, int], int] | None = None) -> list[Flag]:
+    """The flags sorted by time, camera and metric, each carrying its interval's label (and its
+    end, from ``ends`` keyed by camera and start, where given)."""
     groups: dict[tuple[str, int, str], list[Flag]] = {}
     for f in flags:
         groups.setdefault((f.camera, f.start_utc, f.method), []).append(f)
     out = []
-    for group in groups.values():
+    for (camera, start, _), group in groups.items():
         label = interval_label(group)
-        out.extend(Flag(**{**f.__dict__, "label": label}) for f in group)
+        extra = {"label": label} if ends is None else {"label": label, "end_utc": ends[(camera, start)]}
+        out.extend(Flag(**{**f.__dict__, **extra}) for f in group)
     out.sort(key=lambda f: (f.start_utc, f.camera, METRIC_ORDER.get(f.metric, 9), f.method))
     return out
 
