@@ -227,19 +227,22 @@ def _threshold(rows: pd.DataFrame, tz: ZoneInfo, params: ThresholdParams, source
 
 
 def _threshold_params(params: ThresholdParams, thr: _ThresholdRefs):
+    base = params.as_dict()
+
     def build(i: int) -> dict:
         grain = str(thr.grain[i])
-        return {**params.as_dict(), "grain": grain, "period": period_label(grain, thr.period[i])}
+        return {**base, "grain": grain, "period": period_label(grain, thr.period[i])}
 
     return build
 
 
 def _fallback_params(fallback: ThresholdParams, thr: _ThresholdRefs, seasonal: SeasonalParams):
     plain = _threshold_params(fallback, thr)
+    extra = {"fallback": "threshold", "min_days": seasonal.required_days, "weeks": seasonal.weeks,
+             "slot": seasonal.slot}
 
     def build(i: int) -> dict:
-        return {**plain(i), "fallback": "threshold", "min_days": seasonal.required_days,
-                "weeks": seasonal.weeks, "slot": seasonal.slot}
+        return {**plain(i), **extra}
 
     return build
 
