@@ -1,7 +1,7 @@
 """Statistics written through MySQL's bulk path are the rows the upsert path writes, exactly.
 
 Large batches of statistics rows go through ``LOAD DATA LOCAL INFILE … REPLACE`` of a file
-written by pandas. Here every batch takes that path (the row threshold is lowered) and the
+written by cctvctl. Here every batch takes that path (the row threshold is lowered) and the
 stored tables are compared value for value — floats bit for bit, NULLs as NULLs — with a run
 that used the upsert, and with pandas on the raw rows.
 """

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from aggref import import_frame, make_counts
-from cctvctl.stats.moments import daily_intervals, hourly_moments, hourly_with_intervals
+from cctvctl.stats.moments import (ORDERED_MOMENTS_SQL, daily_intervals, hourly_moments,
+                                   hourly_with_intervals)
 
 ZONE = "America/New_York"
 FALL_BACK = date(2021, 11, 7)  # 01:00–02:00 happens twice
@@ -118,3 +119,29 @@ def test_pieces_follow_the_limit(db, raw, monkeypatch):
     sizes.clear()
     hourly_moments(db, tz, a, a + 3 * 86400)  # no camera list: sizes adapt after the first piece
     assert max(sizes[1:]) <= 10 + 5
+
+
+@pytest.mark.parametrize("zone, day", [("America/New_York", FALL_BACK), ("America/New_York", date(2021, 3, 14)),
+                                       ("Australia/Lord_Howe", date(2021, 4, 4)),  # 30-minute fall-back
+                                       ("Asia/Kolkata", date(2021, 6, 1))])
+def test_sqlite_sort_free_scan_equals_the_group_by(db, zone, day, monkeypatch):
+    """SQLite's scan driven by ordered camera and bucket tables returns the rows of the plain
+    GROUP BY (forced here with a group limit), on DST days and in half-hour zones too."""
+    raw = pd.concat([make_counts(zone, day - timedelta(days=1), day + timedelta(days=1), "a", seed=1),
+                     make_counts(zone, day, day, "b", 900, seed=2, vehicle=False),
+                     _switch("c", day, 300, 600, 10 * 60 + 30, seed=3)], ignore_index=True)
+    import_frame(db, raw, zone)
+    tz = ZoneInfo(zone)
+    a = int(pd.Timestamp(day - timedelta(days=1)).tz_localize(zone).timestamp())
+    b = int(pd.Timestamp(day + timedelta(days=2)).tz_localize(zone).timestamp())
+    cameras = ["a", "b", "c", "absent"]
+    statements = []
+    original = db.query
+    monkeypatch.setattr(db, "query", lambda sql, params=(): statements.append(sql) or original(sql, params))
+    sort_free = hourly_with_intervals(db, tz, a, b, cameras)
+    assert (ORDERED_MOMENTS_SQL in statements) == (db.backend == "sqlite")
+    db.dialect.max_groups = 10**6  # this connection's dialect only: the plain GROUP BY
+    plain = hourly_with_intervals(db, tz, a, b, cameras)
+    pd.testing.assert_frame_equal(sort_free.hourly, plain.hourly)
+    pd.testing.assert_frame_equal(sort_free.intervals, plain.intervals)
+    assert set(sort_free.hourly["camera"]) == {"a", "b", "c"}

@@ -37,6 +37,9 @@ class Dialect:
     #: statistics queries over a time range name every camera (camera-first key: a seek per
     #: camera, where a bare time range would scan the whole table)
     name_cameras = False
+    #: statistics scans may drive the GROUP BY from small ordered temporary tables (cameras,
+    #: local buckets as UTC ranges) so the groups arrive sorted (see cctvctl.stats.moments)
+    sort_free_scan = False
 
     def sql(self, statement: str) -> str:
         return statement
@@ -62,6 +65,7 @@ class SqliteDialect(Dialect):
     counts_primary_key = "camera, start_utc"
     counts_secondary_index = None
     name_cameras = True
+    sort_free_scan = True
     # DISTINCT scans the whole table here; a recursive CTE seeks camera by camera instead.
     cameras_sql = ("WITH RECURSIVE cams(camera) AS (SELECT MIN(camera) FROM counts UNION ALL "
                    "SELECT (SELECT MIN(c.camera) FROM counts c WHERE c.camera > cams.camera) "

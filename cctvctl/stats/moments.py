@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -47,6 +48,27 @@ INTERVALS_SQL = (
     "GROUP BY camera, bucket, length")
 #: columns of one MOMENTS_SQL row
 _SCAN = ["camera", "bucket"] + list(MOMENTS) + ["len_min", "len_max"]
+
+#: SQLite sorts every row of a ``GROUP BY camera, bucket`` into a temporary B-tree (the bucket
+#: is an expression, so the camera-first key gives no order): about half of the scan. Driving
+#: the same scan from two small ordered tables — the cameras, and the local buckets as UTC
+#: ranges — makes the groups arrive in (camera, bucket) order and the sort disappears
+#: (a month of 100 cameras hourly: 0.63 s → 0.36 s). A repeated wall hour (DST fall-back)
+#: has two ranges with one bucket; they form one group, the sum of both.
+_ORDERED_TABLES = (
+    "CREATE TEMP TABLE IF NOT EXISTS cctv_scan_cameras (camera VARCHAR(64) NOT NULL PRIMARY KEY)"
+    " WITHOUT ROWID",
+    "CREATE TEMP TABLE IF NOT EXISTS cctv_scan_buckets (bucket BIGINT NOT NULL, lo BIGINT NOT NULL,"
+    " hi BIGINT NOT NULL, PRIMARY KEY (bucket, lo)) WITHOUT ROWID",
+)
+ORDERED_MOMENTS_SQL = (
+    "SELECT cm.camera, bk.bucket, COUNT(*), "
+    "COUNT(people), CAST(SUM(people) AS SIGNED), CAST(SUM(people * people) AS SIGNED), "
+    "COUNT(vehicle), CAST(SUM(vehicle) AS SIGNED), CAST(SUM(vehicle * vehicle) AS SIGNED), "
+    "MIN(end_utc - start_utc), MAX(end_utc - start_utc) "
+    "FROM temp.cctv_scan_cameras cm CROSS JOIN temp.cctv_scan_buckets bk CROSS JOIN counts c "
+    "ON c.camera = cm.camera AND c.start_utc >= bk.lo AND c.start_utc < bk.hi "
+    "GROUP BY cm.camera, bk.bucket")
 
 
 @dataclass(frozen=True)
@@ -161,24 +183,69 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return _EMPTY[key].copy()
 
 
+def _ordered_rows(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
+                  cameras: list[str], size: int) -> list[tuple]:
+    """MOMENTS_SQL's rows through ORDERED_MOMENTS_SQL (SQLite: no sort of the scanned rows)."""
+    buckets = []
+    for seg in offset_segments(tz, start_utc, end_utc):
+        a = seg.start
+        while a < seg.end:
+            b = _window_end(a, seg, size, 1)
+            buckets.append((a + seg.offset - (a + seg.offset) % size, a, b))
+            a = b
+    for statement in _ORDERED_TABLES:
+        db.execute(statement)
+    db.execute("DELETE FROM temp.cctv_scan_cameras")
+    db.execute("DELETE FROM temp.cctv_scan_buckets")
+    db.executemany("INSERT INTO temp.cctv_scan_cameras (camera) VALUES (?)",
+                   [(c,) for c in sorted(set(cameras))])
+    db.executemany("INSERT INTO temp.cctv_scan_buckets (bucket, lo, hi) VALUES (?, ?, ?)", buckets)
+    return db.query(ORDERED_MOMENTS_SQL)
+
+
+def _ordered(db: Database, cameras: list[str] | None) -> bool:
+    """Whether the sort-free scan applies: the dialect allows it, cameras named, no group limit."""
+    return db.dialect.sort_free_scan and cameras is not None and db.dialect.max_groups is None
+
+
 def _scan(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
-          cameras: list[str] | None, size: int) -> pd.DataFrame | None:
-    """MOMENTS_SQL over the range as a frame with ``day`` (and ``hour``); None without rows."""
+          cameras: list[str] | None, size: int, ordered: bool = False) -> pd.DataFrame | None:
+    """MOMENTS_SQL over the range as a frame with ``day`` (and ``hour``); None without rows.
+
+    ``ordered`` lets SQLite use :data:`ORDERED_MOMENTS_SQL` (the same rows, no sort).
+    """
     if cameras is not None and not cameras:
         return None
-    rows = _bucket_rows(db, MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
+    if ordered and _ordered(db, cameras):
+        rows = _ordered_rows(db, tz, int(start_utc), int(end_utc), cameras, size)
+    else:
+        rows = _bucket_rows(db, MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
     if not rows:
         return None
-    columns = list(zip(*rows))
-    raw = pd.DataFrame({"camera": np.array(columns[0], dtype=object)})
-    for name, values in zip(_SCAN[1:], columns[1:]):
-        raw[name] = int_array(values)
+    raw = pd.DataFrame({"camera": np.array([r[0] for r in rows], dtype=object)})
+    for name, values in zip(_SCAN[1:], _int_columns(rows, len(_SCAN) - 1)):
+        raw[name] = values
     day_start = raw["bucket"] // DAY * DAY
     days = {b: local_day(b) for b in day_start.unique().tolist()}
     raw["day"] = day_start.map(days).astype(object)
     if size == HOUR:
         raw["hour"] = ((raw["bucket"] % DAY) // HOUR).astype("int64")
     return raw
+
+
+def _int_columns(rows: list[tuple], width: int) -> list[np.ndarray]:
+    """Columns 1…width of driver rows as int64 arrays (what :func:`int_array` gives each).
+
+    In one C pass where every value is an int (the usual case; NULL sums or MySQL Decimals
+    take the column by column path).
+    """
+    try:
+        flat = np.fromiter(chain.from_iterable(islice(r, 1, None) for r in rows), dtype=np.int64,
+                           count=len(rows) * width)
+        return list(flat.reshape(len(rows), width).T.copy())
+    except (TypeError, ValueError, OverflowError):
+        columns = list(zip(*rows))
+        return [int_array(values) for values in columns[1:width + 1]]
 
 
 def int_array(values) -> np.ndarray:
@@ -274,7 +341,7 @@ def hourly_with_intervals(db: Database, tz: ZoneInfo, start_utc: int, end_utc: i
     that length's count, exactly; a (camera, day) with a mixed hour is counted length by
     length with ``INTERVALS_SQL``, for those days and cameras only.
     """
-    raw = _scan(db, tz, start_utc, end_utc, cameras, HOUR)
+    raw = _scan(db, tz, start_utc, end_utc, cameras, HOUR, ordered=True)
     hourly = _sum_moments(raw, ["camera", "day", "hour"])
     if raw is None:
         return HourlyScan(hourly, _empty(["camera", "day", "interval_s"]))

@@ -3,7 +3,7 @@
 A first ``aggregate all`` writes an hour row per camera and hour — 876,000 rows for a year of
 100 cameras. Through PyMySQL every value of a multi-row INSERT is escaped in Python (about half
 the run on MariaDB), so on MySQL large batches go through ``LOAD DATA LOCAL INFILE … REPLACE`` of
-a tab-separated file written by pandas (guarded: only that file may be sent). Where the server
+a tab-separated file (guarded: only that file may be sent). Where the server
 refuses LOCAL INFILE, or on SQLite (whose ``executemany`` is already the bulk path), rows go
 through the dialect's upsert. Both store the same values: every column is written, so REPLACE
 equals the upsert.
@@ -11,7 +11,6 @@ equals the upsert.
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 import weakref
@@ -52,17 +51,9 @@ def _load(db: Database, table: str, columns: list[str], frame: pd.DataFrame) -> 
     if statement is None:
         os.rmdir(spool)
         return False
-    out = frame[columns].copy()
-    for m in METRICS:
-        unknown = (out[f"{m}_n"] <= 0).to_numpy()
-        for c in (f"{m}_sum", f"{m}_sumsq"):
-            out[c] = out[c].astype("Int64").mask(unknown)  # NULL, and whole numbers stay exact
-    if "camera" in out:  # the one free text: backslash is the file's escape character
-        out["camera"] = out["camera"].str.replace("\\", "\\\\", regex=False)
     try:
-        # floats are written in Python's shortest round-trip form: the server reads the same double
-        out.to_csv(path, sep="\t", header=False, index=False, na_rep="\\N", lineterminator="\n",
-                   quoting=csv.QUOTE_NONE, escapechar=None)
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(tsv(frame, columns))
         with local_infile.allow(db.conn, path):
             db.execute(statement)
     finally:
@@ -70,6 +61,46 @@ def _load(db: Database, table: str, columns: list[str], frame: pd.DataFrame) -> 
             os.unlink(path)
         os.rmdir(spool)
     return True
+
+
+NULL_TEXT = "\\N"
+
+
+def _text(series: pd.Series, name: str) -> list[str]:
+    """One column as the file's text: integers as digits, floats in Python's shortest
+    round-trip form (the server reads back the same double), NULL/NaN as ``\\N``, and text
+    with its backslashes doubled (the file's escape character; names hold no control
+    characters, the import refuses them)."""
+    values = series.to_numpy()
+    kind = values.dtype.kind
+    if kind in "iub":
+        return list(map(str, values.tolist()))
+    if kind == "f":
+        out = list(map(repr, values.tolist()))
+        if np.isnan(values).any():
+            out = [NULL_TEXT if v == "nan" else v for v in out]
+        return out
+    missing = series.isna().to_numpy().tolist()
+    out = [NULL_TEXT if m else str(v) for v, m in zip(series.astype(object).tolist(), missing)]
+    if name == "camera":
+        out = [v.replace("\\", "\\\\") if "\\" in v else v for v in out]
+    return out
+
+
+def tsv(frame: pd.DataFrame, columns: list[str]) -> str:
+    """The bulk file of ``frame``: tab-separated ``columns``, one row a line; a metric without
+    values stores NULL sums (as :func:`records`)."""
+    data = {c: _text(frame[c], c) for c in columns}
+    for m in METRICS:
+        for c in (f"{m}_sum", f"{m}_sumsq"):
+            if frame[c].dtype.kind == "f":  # whole numbers stay whole (and exact)
+                data[c] = _text(frame[c].astype("Int64"), c)
+        unknown = (frame[f"{m}_n"] <= 0).to_numpy()
+        if not unknown.any():
+            continue
+        for c in (f"{m}_sum", f"{m}_sumsq"):
+            data[c] = [NULL_TEXT if u else v for v, u in zip(data[c], unknown.tolist())]
+    return "\n".join(map("\t".join, zip(*(data[c] for c in columns)))) + "\n"
 
 
 def _column(series: pd.Series) -> list:
