@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from cctvctl.errors import UsageError
+
+if TYPE_CHECKING:  # imported where used: --help need not load the zone database
+    from zoneinfo import ZoneInfo
 
 ENV_DB = "CCTV_DB"
 ENV_TZ = "CCTV_TZ"
@@ -58,6 +61,8 @@ def resolve_tz(flag: str | None) -> ZoneInfo:
 
 
 def load_zone(name: str) -> ZoneInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):

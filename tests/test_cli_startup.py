@@ -17,10 +17,11 @@ from cctvctl.cli import app
 HEAVY = ("pandas", "numpy", "pymysql", "pydantic", "click")
 
 
-def _modules_after(args: list[str]) -> set[str]:
+def _modules_after(args: list[str], top_level: bool = True) -> set[str]:
+    names = "{m.split('.')[0] for m in sys.modules}" if top_level else "set(sys.modules)"
     code = ("import sys\nsys.argv = ['cctvctl', *sys.argv[1:]]\nfrom cctvctl.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n")
+            f"print(' '.join(sorted({names})), file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=60)
     return set(done.stderr.strip().splitlines()[-1].split())
@@ -31,6 +32,51 @@ def _modules_after(args: list[str]) -> set[str]:
 def test_help_imports_nothing_heavy(args):
     loaded = _modules_after(args)
     assert not loaded & set(HEAVY), f"{' '.join(args)} imported {sorted(loaded & set(HEAVY))}"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["import", "--help"], ["db", "--help"], ["import"]])
+def test_help_is_drawn_without_typers_rich_formatter(args):
+    """Typer's Rich help module loads Markdown, syntax highlighting and tracebacks: ~60 ms."""
+    loaded = _modules_after(args, top_level=False)
+    assert ("rich.console" in loaded) == ("--help" in args)  # help panels are Rich; usage errors plain
+    assert not loaded & {"typer.rich_utils", "rich.markdown", "rich.syntax", "rich.traceback", "pygments"}
+
+
+def test_a_usage_error_is_clicks_three_lines_with_plain_names(runner):
+    result = runner.invoke(app, ["import"])
+    assert result.exit_code == 2
+    assert result.stderr == ("Usage: cctvctl import [OPTIONS] FILES...\nTry 'cctvctl import -h' for help.\n\n"
+                             "Error: Missing argument 'files'.\n")
+
+
+def _params(command) -> list:
+    return [p for p in command.params if not getattr(p, "hidden", False)]
+
+
+def test_every_command_documents_every_option_its_default_and_env_var(runner):
+    import typer.main
+
+    root = typer.main.get_command(app)
+    paths = [[]] + [[name] for name in root.commands] + [["db", name] for name in root.commands["db"].commands]
+    for path in paths:
+        command = root
+        for name in path:
+            command = command.commands[name]
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.output)
+        text = result.stdout
+        assert text.startswith(f"\n Usage: cctvctl {' '.join(path)}".rstrip() + " [OPTIONS]"), (path, text[:80])
+        for param in _params(command):
+            names = param.opts if param.param_type_name == "option" else [param.name.upper()]
+            assert all(n in text for n in names), (path, names)
+            if param.param_type_name == "option" and param.help:
+                assert param.help.split()[0] in text, (path, param.name)
+        if path == ["import"]:
+            assert "--interval FLOAT" in text and "[default: 5]" in text and "FILES..." in text
+            assert "[required]" in text and "--detect / --no-detect" in text
+        if path == []:
+            assert "[env var: CCTV_DB]" in text and "Commands" in text
+            assert all(f" {name} " in text for name in root.commands)
 
 
 def test_a_bad_number_is_still_refused_by_typer(runner, sqlite_url):

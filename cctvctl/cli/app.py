@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import traceback
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from cctvctl import __version__
-from cctvctl.cli import fastparams
+from cctvctl.cli import fastparams, help
 from cctvctl.cli.options import DbOpt, QuietOpt, RootOptions, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
 from cctvctl.errors import CctvError
@@ -32,7 +31,34 @@ def _verbose_requested(ctx: click.Context) -> bool:
 _PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException)
 
 
-class ErrorMappingGroup(TyperGroup):
+class HelpCommand(TyperCommand):
+    """A command whose ``--help`` is drawn by :mod:`cctvctl.cli.help` (fast Rich panels)."""
+
+    def format_help(self, ctx: click.Context, formatter) -> None:
+        help.render(self, ctx)
+
+    def get_usage(self, ctx: click.Context) -> str:  # also the first line of a usage error
+        return help.value_name(super().get_usage(ctx))
+
+
+class HelpGroup(TyperGroup):
+    """A command group whose ``--help`` is drawn by :mod:`cctvctl.cli.help`."""
+
+    def format_help(self, ctx: click.Context, formatter) -> None:
+        help.render(self, ctx)
+
+    def get_usage(self, ctx: click.Context) -> str:
+        return help.value_name(super().get_usage(ctx))
+
+
+class CctvTyper(typer.Typer):
+    """A Typer app whose commands are :class:`HelpCommand` unless told otherwise."""
+
+    def command(self, *args, cls=None, **kwargs):
+        return super().command(*args, cls=cls or HelpCommand, **kwargs)
+
+
+class ErrorMappingGroup(HelpGroup):
     """Turns library errors into the documented exit codes, for every subcommand."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -46,6 +72,8 @@ class ErrorMappingGroup(TyperGroup):
             raise
         except CctvError as exc:
             if _verbose_requested(ctx):
+                import traceback
+
                 traceback.print_exc()
             error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
@@ -56,16 +84,18 @@ class ErrorMappingGroup(TyperGroup):
             raise typer.Exit(0) from None
         except Exception as exc:  # a bug: still one line, traceback with -v
             if _verbose_requested(ctx):
+                import traceback
+
                 traceback.print_exc()
             error_line(f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)")
             raise typer.Exit(1) from None
 
 
-app = typer.Typer(
+app = CctvTyper(
     cls=ErrorMappingGroup,
     name="cctvctl",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # help: cctvctl.cli.help; usage errors: Click's three plain lines
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},

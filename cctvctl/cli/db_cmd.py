@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 
 from cctvctl.cli import app
+from cctvctl.cli.app import CctvTyper, HelpGroup
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import print_json, stdout_console
 from cctvctl.errors import UsageError
 
-db_app = typer.Typer(help="Create, migrate and inspect the database.", no_args_is_help=True)
+db_app = CctvTyper(cls=HelpGroup, help="Create, migrate and inspect the database.", no_args_is_help=True,
+                   rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
 

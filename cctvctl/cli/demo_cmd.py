@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -45,6 +44,8 @@ def demo_command(
     zone = load_zone(tz)
     console = stdout_console()
     if directory is None:
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="cctvctl-demo-") as tmp:
             result = run_demo(Path(tmp), zone, db_url=db, say=console.out)
             _show(result, console, print_table, kept=None)

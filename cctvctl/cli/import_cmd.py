@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Optional
 
@@ -96,6 +95,8 @@ def import_command(
 
 def _json_line(obj: dict) -> None:
     """One compact JSON object per file and line (JSON Lines: several files stay parseable)."""
+    import json
+
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 

@@ -6,15 +6,16 @@ the root options (``cctvctl --db … import …``), the environment and the defa
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Optional
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from cctvctl import config
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar=config.ENV_DB, show_envvar=True,
@@ -80,5 +81,7 @@ def _pick(ctx, name: str, own, root_value):
 
 def configure_logging(verbose: bool) -> None:
     if verbose:
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")

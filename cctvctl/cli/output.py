@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -33,4 +32,6 @@ def error_line(message: str) -> None:
 
 
 def print_json(obj) -> None:
+    import json
+
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -26,7 +26,7 @@ def report_command(
     compare: Annotated[str, typer.Option(help="Change against the previous period, the same period last year (last-year), or none.")] = "previous",
     fmt: Annotated[str, typer.Option("--format", help="table, markdown, csv or json.")] = "table",
     section: Annotated[Optional[list[str]], typer.Option(help="Only these sections (repeat): period, cameras, summary, classes, breakdown, weekday, hour, outliers. With csv and one section the output is that plain table.")] = None,
-    plot: Annotated[Optional[str], typer.Option(metavar="FILE.png", help="Also write a PNG chart: counts over the breakdown, the reference band, the outliers (needs pip install 'cctvctl\\[plot]').")] = None,
+    plot: Annotated[Optional[str], typer.Option(metavar="FILE.png", help="Also write a PNG chart: counts over the breakdown, the reference band, the outliers (needs pip install 'cctvctl[plot]').")] = None,
     top: Annotated[int, typer.Option(help="Show the N most extreme outlier episodes (runs of consecutive flagged intervals); 0 shows all.")] = 20,
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False,
 ) -> None:

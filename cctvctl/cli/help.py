@@ -1,0 +1,78 @@
+"""``--help`` in Rich panels, without ``typer.rich_utils``.
+
+Typer's Rich formatter imports Markdown, syntax highlighting and Rich tracebacks at module
+level: about 60 ms, more than ``import typer`` itself, on every ``--help``. Issue 6 wants the
+cold start within 2× ``import typer``. This lays out Click's own help records (option names and
+value, help text with ``[default: …]``, ``[env var: …]``, ``[required]``) in the same panels,
+importing only Rich's console, panel, table and text.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
+
+#: Typer's value names (``<str>``, ``<list[str]>``, ``{files}``) → the usual upper-case words
+_VALUE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": ""}
+_ANGLE = re.compile(r"<(?:list\[)?(\w+)\]?>")
+_BRACED = re.compile(r"\{(\w+)\}")
+
+
+def value_name(text: str) -> str:
+    """``--map <list[str]>`` → ``--map TEXT``; ``{files}...`` → ``FILES...``."""
+    text = _ANGLE.sub(lambda m: _VALUE_NAMES.get(m.group(1), m.group(1).upper()), text)
+    return _BRACED.sub(lambda m: m.group(1).upper(), text).strip()
+
+
+def render(command: click.Command, ctx: click.Context) -> None:
+    """Print the help of ``command`` (a group lists its commands too)."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    console.print()
+    console.print(Text(" " + command.get_usage(ctx), style="bold"))
+    console.print()
+    if command.help:
+        first, _, rest = inspect.cleandoc(command.help).partition("\f")[0].partition("\n\n")
+        console.print(Text(" " + first.replace("\n", " "), style="bold"))
+        if rest:
+            console.print()
+            console.print(Text("\n".join(" " + line if line else "" for line in rest.splitlines()), style="dim"))
+        console.print()
+
+    def panel(title: str, rows: list[tuple[str, str]]) -> None:
+        if not rows:
+            return
+        table = Table(show_header=False, box=None, expand=True, padding=(0, 1), pad_edge=False)
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column(ratio=1)
+        for name, text in rows:
+            table.add_row(Text(name), Text(text))  # not markup: "[default: 5]" is literal
+        console.print(Panel(table, title=title, title_align="left", border_style="dim"))
+
+    arguments, options = [], []
+    for param in command.get_params(ctx):
+        record = None if getattr(param, "hidden", False) else param.get_help_record(ctx)
+        if record is None:
+            continue
+        text = record[1].replace("  [", "\n[")
+        if param.param_type_name == "argument":
+            arguments.append((record[0].split()[0].upper(), text))
+        else:
+            options.append((value_name(record[0]), text))
+    panel("Arguments", arguments)
+    panel("Options", options)
+    if hasattr(command, "list_commands"):
+        rows = []
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None and not sub.hidden:
+                rows.append((name, sub.get_short_help_str(limit=console.width)))
+        panel("Commands", rows)
