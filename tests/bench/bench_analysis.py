@@ -71,7 +71,7 @@ def case_melbourne(url: str, backend: str, data: Path, runs: int, reset) -> list
         single(f"{name}: import", "cctvctl import (documented options, detection on)",
                steps["import"]),
         single(f"{name}: aggregate", "cctvctl aggregate all", steps["aggregate"]),
-        single(f"{name}: report", "cctvctl report --month 2014-02", steps["month"]),
-        single(f"{name}: report", "cctvctl report --year 2014", steps["year"]),
+        single(f"{name}: report --month", "cctvctl report --month 2014-02", steps["month"]),
+        single(f"{name}: report --year", "cctvctl report --year 2014", steps["year"]),
         single(f"{name}: end to end", "the four commands above", total),
     ]
