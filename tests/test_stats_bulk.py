@@ -88,3 +88,48 @@ def test_sqlite_writes_through_executemany(sqlite_url, monkeypatch):
     _aggregate(sqlite_url, _raw(), True, monkeypatch, expect_bulk=False)
     with connect(sqlite_url) as db:
         assert db.dialect.bulk_replace("stats", ["camera"], "/tmp/x") is None
+
+
+def test_bulk_text_formats_each_distinct_value_once_and_identically():
+    """The bulk file's columns come from formatting each distinct value once: the text must be
+    exactly the value-by-value text (floats' shortest round-trip form, NaN as NULL, -0.0 kept,
+    backslashes doubled in names)."""
+    import numpy as np
+
+    floats = pd.Series([1.5, np.nan, 1.5, 0.1 + 0.2, 0.3, 2 / 3, 2 / 3, float("inf"), 1e-300])
+    cases = [(floats, "people_mean"), (pd.Series([0.0, -0.0, 0.0]), "people_std"),
+             (pd.Series([7, 7, -1, 2**62]), "n"), (pd.Series([True, False, True]), "flag"),
+             (pd.Series(["gate\\north", "roof", "gate\\north"], dtype=object), "camera"),
+             (pd.Series(["gate\\north", "roof", "roof"], dtype="str"), "camera"),
+             (pd.Series(["2021-01-01", "2021-01-01"], dtype=object), "period_start"),
+             (pd.Series([1, 1.0, True], dtype=object), "mixed")]  # equal keys, different text
+    for series, name in cases:
+        assert upsert._text(series, name) == upsert._text_each(series, name), name
+    assert upsert._text(pd.Series([0.0, -0.0]), "x") == ["0.0", "-0.0"]
+    assert upsert._text(floats, "x")[1] == upsert.NULL_TEXT
+    # sums that arrive as floats stay whole numbers, NaN as NULL
+    assert upsert._whole(pd.Series([3.0, np.nan, 2.0**60])) == ["3", upsert.NULL_TEXT, str(2**60)]
+
+
+def test_day_and_hour_rows_are_one_write(db_url, monkeypatch):
+    """A step's day and hour rows reach ``stats`` in one statement (one bulk file on MySQL when
+    large, one executemany otherwise), and every row is stored."""
+    raw = _raw()
+    statements = []
+    with connect(db_url) as db:
+        import_frame(db, raw, TZ)
+        original = db.executemany
+        monkeypatch.setattr(db, "executemany",
+                            lambda sql, rows: statements.append((sql, len(rows))) or original(sql, rows))
+        loads = []
+        original_load = upsert._load
+        monkeypatch.setattr(upsert, "_load", lambda *a: loads.append(sum(len(f) for f in a[3]))
+                            or original_load(*a))
+        result = run_aggregate(db, "day", ZoneInfo(TZ), date="2021-11-07", keep_rows=True)
+        grains = {r["grain"] for r in result.rows}
+        assert grains == {"day", "hour"}
+        writes = [n for sql, n in statements if "stats" in sql] + loads
+        assert writes == [len(result.rows)]
+        assert len(result.rows) == 2 * (1 + 24)  # the repeated wall hour is one row
+        stored_rows = db.query("SELECT COUNT(*) FROM stats WHERE period_start = '2021-11-07'")
+        assert stored_rows[0][0] == len(result.rows)

@@ -145,3 +145,70 @@ def test_sqlite_sort_free_scan_equals_the_group_by(db, zone, day, monkeypatch):
     pd.testing.assert_frame_equal(sort_free.hourly, plain.hourly)
     pd.testing.assert_frame_equal(sort_free.intervals, plain.intervals)
     assert set(sort_free.hourly["camera"]) == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("zone, day", [("America/New_York", FALL_BACK), ("Asia/Kolkata", date(2021, 6, 1))])
+def test_packed_scan_equals_the_plain_one(db, zone, day, monkeypatch):
+    """MySQL reads the nine figures of a group as one CONCAT_WS text parsed by numpy: the same
+    moments as the plain columns, with a metric that has no values at all (NULL sums) and a
+    camera whose intervals change length mid-hour."""
+    from cctvctl.stats import moments
+
+    raw = pd.concat([make_counts(zone, day - timedelta(days=1), day + timedelta(days=1), "a", seed=1),
+                     make_counts(zone, day, day, "b", 900, seed=2, vehicle=False),
+                     _switch("c", day, 300, 600, 10 * 60 + 30, seed=3)], ignore_index=True)
+    import_frame(db, raw, zone)
+    tz = ZoneInfo(zone)
+    a = int(pd.Timestamp(day - timedelta(days=1)).tz_localize(zone).timestamp())
+    b = int(pd.Timestamp(day + timedelta(days=2)).tz_localize(zone).timestamp())
+    statements = []
+    original = db.query
+    monkeypatch.setattr(db, "query", lambda sql, params=(): statements.append(sql) or original(sql, params))
+    packed = hourly_with_intervals(db, tz, a, b)
+    assert any("CONCAT_WS" in s for s in statements) == (db.backend == "mysql")
+    monkeypatch.setattr(moments, "_packs", lambda db: False)
+    plain = hourly_with_intervals(db, tz, a, b)
+    pd.testing.assert_frame_equal(packed.hourly, plain.hourly)
+    pd.testing.assert_frame_equal(packed.intervals, plain.intervals)
+    local = pd.to_datetime(raw["start_utc"], unit="s", utc=True).dt.tz_convert(zone)
+    want = raw.assign(day=local.dt.date, hour=local.dt.hour).groupby(["camera", "day", "hour"]).agg(
+        n=("start_utc", "size"), vehicle_n=("vehicle", "count"), vehicle_sum=("vehicle", "sum"))
+    got = packed.hourly.set_index(["camera", "day", "hour"])[["n", "vehicle_n", "vehicle_sum"]]
+    pd.testing.assert_frame_equal(got.sort_index(), want.astype("int64").sort_index(), check_names=False,
+                                  check_index_type=False)
+    assert (got.loc["b", "vehicle_n"] == 0).all() and (got.loc["b", "vehicle_sum"] == 0).all()
+
+
+def test_packed_columns_parse_text_and_bytes():
+    from cctvctl.stats.moments import _SCAN, _int_columns, _packed_columns
+
+    rows = [("a", 3600, "12,12,30,100,0,0,0,300,300"), ("b", 7200, "3,2,-4,10,3,9,27,60,900")]
+    plain = [(c, bucket, *map(int, text.split(","))) for c, bucket, text in rows]
+    want = _int_columns(plain, len(_SCAN) - 1)
+    for got in (_packed_columns(rows), _packed_columns([(c, b, t.encode()) for c, b, t in rows])):
+        assert [g.tolist() for g in got] == [w.tolist() for w in want]
+    with pytest.raises(ValueError):
+        _packed_columns([("a", 3600, "12,12,30")])  # a field missing never passes silently
+
+
+def test_sum_moments_skips_the_group_by_only_for_unique_sorted_keys():
+    from cctvctl.stats.moments import MOMENTS, _strictly_increasing, _sum_moments
+
+    def frame(cameras, buckets):
+        out = pd.DataFrame({"camera": pd.Series(cameras, dtype=object), "bucket": buckets})
+        for i, m in enumerate(MOMENTS):
+            out[m] = [(j + 1) * (i + 2) for j in range(len(cameras))]
+        out["day"] = pd.Series([date(2021, 1, 1 + b // 86400) for b in buckets], dtype=object)
+        out["hour"] = [(b % 86400) // 3600 for b in buckets]
+        return out
+
+    cases = [(["a", "a", "b"], [0, 3600, 0], True),
+             (["a", "a", "b"], [3600, 0, 0], False),  # unsorted
+             (["a", "a", "b"], [3600, 3600, 0], False),  # a repeated hour (DST fall-back)
+             (["b", "a"], [0, 0], False), (["a"], [0], True)]
+    keys = ["camera", "day", "hour"]
+    for cameras, buckets, increasing in cases:
+        raw = frame(cameras, buckets)
+        assert _strictly_increasing(raw) == increasing
+        want = raw.groupby(keys, as_index=False, sort=True)[list(MOMENTS)].sum()
+        pd.testing.assert_frame_equal(_sum_moments(raw, keys), want[keys + list(MOMENTS)])

@@ -40,6 +40,9 @@ class Dialect:
     #: statistics scans may drive the GROUP BY from small ordered temporary tables (cameras,
     #: local buckets as UTC ranges) so the groups arrive sorted (see cctvctl.stats.moments)
     sort_free_scan = False
+    #: statistics scans return a group's figures as one CONCAT_WS text (a driver that decodes
+    #: every field in Python pays per field; see cctvctl.stats.moments.PACKED_MOMENTS_SQL)
+    packed_scan = False
 
     def sql(self, statement: str) -> str:
         return statement
@@ -96,6 +99,7 @@ class MysqlDialect(Dialect):
     # A GROUP BY keeps its groups in an in-memory temporary table of at most tmp_table_size
     # (16 MB by default, ~400 bytes a group here) and spills to disk beyond it, 3× slower.
     max_groups = 20_000
+    packed_scan = True
 
     def sql(self, statement: str) -> str:
         return _to_format_style(statement)

@@ -21,7 +21,7 @@ from cctvctl.db.database import Database
 from cctvctl.periods import Period, local_midnight_utc, period_containing
 from cctvctl.stats.moments import (HOUR, METRICS, MOMENTS, camera_filter, combine, figures,
                                    hourly_with_intervals, offset_segments)
-from cctvctl.stats.upsert import upsert_frame
+from cctvctl.stats.upsert import upsert_frames
 
 #: grains of the JSON rows → (table, key column, key value)
 WEEKDAY_GRAINS = {"month_weekday": "month", "year_weekday": "year"}
@@ -144,22 +144,38 @@ def _json(frame: pd.DataFrame, grain: str) -> list[dict]:
 
 
 def _write(db: Database, frame: pd.DataFrame, grain: str, keep: bool) -> Written:
+    return _write_all(db, [(frame, grain)], keep)
+
+
+def _write_all(db: Database, parts: list[tuple[pd.DataFrame, str]], keep: bool) -> Written:
+    """Upsert frames of several grains, one statement per table (the day and hour rows of a
+    step are one bulk file or one ``executemany``, not two)."""
     w = Written()
-    if frame.empty:
-        return w
-    if grain in WEEKDAY_GRAINS:
-        frame = frame.assign(scope=WEEKDAY_GRAINS[grain])
-        upsert_frame(db, "weekday_stats", WEEKDAY_COLUMNS, WEEKDAY_KEYS, frame)
-    else:
-        frame = frame.assign(grain=grain)
-        if "hour" not in frame:
-            frame = frame.assign(hour=-1)
-        upsert_frame(db, "stats", STATS_COLUMNS, STATS_KEYS, frame)
-    w.counts[grain] = len(frame)
-    w.periods[grain] = set(frame["period_start"].tolist())
-    w.cameras[grain] = set(frame["camera"].tolist())
-    if keep:
-        w.rows = _json(frame, grain)
+    tables: dict[str, list[pd.DataFrame]] = {}
+    shaped = []
+    for frame, grain in parts:
+        if frame.empty:
+            continue
+        if grain in WEEKDAY_GRAINS:
+            frame = frame.assign(scope=WEEKDAY_GRAINS[grain])
+            tables.setdefault("weekday_stats", []).append(frame)
+        else:
+            frame = frame.assign(grain=grain)
+            if "hour" not in frame:
+                frame = frame.assign(hour=-1)
+            tables.setdefault("stats", []).append(frame)
+        shaped.append((frame, grain))
+    for table, frames in tables.items():
+        if table == "stats":
+            upsert_frames(db, table, STATS_COLUMNS, STATS_KEYS, frames)
+        else:
+            upsert_frames(db, table, WEEKDAY_COLUMNS, WEEKDAY_KEYS, frames)
+    for frame, grain in shaped:
+        w.counts[grain] = len(frame)
+        w.periods[grain] = set(frame["period_start"].unique().tolist())
+        w.cameras[grain] = set(frame["camera"].unique().tolist())
+        if keep:
+            w.rows.extend(_json(frame, grain))
     return w
 
 
@@ -198,11 +214,8 @@ def day_rows(db: Database, tz: ZoneInfo, first: date, last: date, *, k: float,
     hourly["expected"] = (hourly["seconds"] // hourly["interval_s"]).clip(lower=1)
     hourly = hourly.drop(columns=["seconds"])
 
-    written = Written()
     with db.atomic():
-        written.add(_write(db, _finish(daily, k), "day", keep))
-        written.add(_write(db, _finish(hourly, k), "hour", keep))
-    return written
+        return _write_all(db, [(_finish(daily, k), "day"), (_finish(hourly, k), "hour")], keep)
 
 
 def stored_days(db: Database, first: date, end: date, cameras: list[str] | None) -> pd.DataFrame:

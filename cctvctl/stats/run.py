@@ -158,7 +158,7 @@ class _Run:
 
     def first_day(self) -> Date | None:
         if not self._first:
-            self._first.append(first_day(self.db, self.tz, self.cameras))
+            self._first.append(first_day(self.db, self.tz, self.query_cameras))
         return self._first[0]
 
     def changed(self, after: int, upto: int) -> set[tuple[str, Date]]:
@@ -180,7 +180,8 @@ class _Run:
                     self.state.set("through:day", b.isoformat())
             a = b + timedelta(days=1)
             if not step.counts and a <= last:  # no data here: step over the span without any
-                found = next_day(self.db, self.tz, self.cameras, local_midnight_utc(a, self.tz))
+                found = next_day(self.db, self.tz, self.query_cameras,
+                                 local_midnight_utc(a, self.tz))
                 skip_to = min(last, found - timedelta(days=1)) if found else last
                 if skip_to >= a:
                     if advance:

@@ -20,6 +20,10 @@ GET_STATE = "SELECT name, value FROM agg_state"
 MAX_IMPORT = "SELECT MAX(id) FROM imports"
 FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
 NEXT_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ? AND start_utc >= ?"
+#: every camera at once, where the key leads with time (MySQL): one seek, not one per camera
+#: (1,000 round trips were 0.04 s of a nightly run)
+FIRST_START_ALL = "SELECT MIN(start_utc) FROM counts"
+NEXT_START_ALL = "SELECT MIN(start_utc) FROM counts WHERE start_utc >= ?"
 TOUCHED_DAYS = ("SELECT DISTINCT camera, utc_day FROM import_days "
                 "WHERE import_id > ? AND import_id <= ?")
 CHANGED_DAYS = (
@@ -72,20 +76,29 @@ def all_cameras(db: Database) -> list[str]:
     return sorted(row[0] for row in db.query(db.dialect.cameras_sql))
 
 
-def first_day(db: Database, tz: ZoneInfo, cameras: list[str]) -> date | None:
-    """The local day of the earliest stored interval of ``cameras``, or None without data."""
-    starts = [db.scalar(FIRST_START, (camera,)) for camera in cameras]
+def first_day(db: Database, tz: ZoneInfo, cameras: list[str] | None) -> date | None:
+    """The local day of the earliest stored interval of ``cameras`` (None: of any camera), or
+    None without data."""
+    if cameras is None:
+        starts = [db.scalar(FIRST_START_ALL)]
+    else:
+        starts = [db.scalar(FIRST_START, (camera,)) for camera in cameras]
     starts = [int(s) for s in starts if s is not None]
     return local_date(min(starts), tz) if starts else None
 
 
-def next_day(db: Database, tz: ZoneInfo, cameras: list[str], after_utc: int) -> date | None:
-    """The local day of the first interval of ``cameras`` starting at or after ``after_utc``.
+def next_day(db: Database, tz: ZoneInfo, cameras: list[str] | None, after_utc: int) -> date | None:
+    """The local day of the first interval of ``cameras`` (None: any camera) starting at or
+    after ``after_utc``.
 
-    One index seek per camera: catch-up uses it to step over a long span without data (a
-    server that was off for months, or history that ends years before today) in one go.
+    One index seek per camera (or one in all, where the key leads with time): catch-up uses it
+    to step over a long span without data (a server that was off for months, or history that
+    ends years before today) in one go.
     """
-    starts = [db.scalar(NEXT_START, (camera, int(after_utc))) for camera in cameras]
+    if cameras is None:
+        starts = [db.scalar(NEXT_START_ALL, (int(after_utc),))]
+    else:
+        starts = [db.scalar(NEXT_START, (camera, int(after_utc))) for camera in cameras]
     starts = [int(s) for s in starts if s is not None]
     return local_date(min(starts), tz) if starts else None
 

@@ -31,20 +31,33 @@ _refused: "weakref.WeakKeyDictionary[Database, bool]" = weakref.WeakKeyDictionar
 def upsert_frame(db: Database, table: str, columns: list[str], keys: list[str],
                  frame: pd.DataFrame) -> None:
     """Insert or replace ``frame``'s rows (a metric without values stores NULL sums)."""
-    if len(frame) >= BULK_MIN_ROWS and not _refused.get(db, False) \
+    upsert_frames(db, table, columns, keys, [frame])
+
+
+def upsert_frames(db: Database, table: str, columns: list[str], keys: list[str],
+                  frames: list[pd.DataFrame]) -> None:
+    """:func:`upsert_frame` of several frames in one statement (one bulk file, or one
+    ``executemany``): the day and hour rows of a step go to ``stats`` together."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return
+    if sum(len(f) for f in frames) >= BULK_MIN_ROWS and not _refused.get(db, False) \
             and getattr(db.conn, "_local_infile", False):
         try:
-            if _load(db, table, columns, frame):
+            if _load(db, table, columns, frames):
                 return
         except DatabaseError as exc:
             if "LOCAL" not in str(exc).upper() or "refused the server" in str(exc):
                 raise
             _refused[db] = True  # the server disallows LOCAL INFILE: upserts from now on
-    db.executemany(db.dialect.upsert(table, columns, keys), records(frame, columns))
+    rows = records(frames[0], columns)
+    for frame in frames[1:]:
+        rows += records(frame, columns)
+    db.executemany(db.dialect.upsert(table, columns, keys), rows)
 
 
-def _load(db: Database, table: str, columns: list[str], frame: pd.DataFrame) -> bool:
-    """Bulk-load ``frame``; False where the dialect has no bulk path."""
+def _load(db: Database, table: str, columns: list[str], frames: list[pd.DataFrame]) -> bool:
+    """Bulk-load ``frames`` (one file); False where the dialect has no bulk path."""
     spool = tempfile.mkdtemp(prefix="cctvctl-stats-")
     path = os.path.join(spool, f"{table}.tsv")
     statement = db.dialect.bulk_replace(table, columns, path)
@@ -53,7 +66,8 @@ def _load(db: Database, table: str, columns: list[str], frame: pd.DataFrame) -> 
         return False
     try:
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(tsv(frame, columns))
+            for frame in frames:
+                fh.write(tsv(frame, columns))
         with local_infile.allow(db.conn, path):
             db.execute(statement)
     finally:
@@ -70,7 +84,34 @@ def _text(series: pd.Series, name: str) -> list[str]:
     """One column as the file's text: integers as digits, floats in Python's shortest
     round-trip form (the server reads back the same double), NULL/NaN as ``\\N``, and text
     with its backslashes doubled (the file's escape character; names hold no control
-    characters, the import refuses them)."""
+    characters, the import refuses them).
+
+    Each distinct value is formatted once (a column of 24,000 hour rows holds a few hundred to
+    a few thousand distinct values, and constant columns one): ``repr`` of every float was
+    half the time of writing the file.
+    """
+    values = series.to_numpy()
+    kind = values.dtype.kind
+    if kind == "f" and bool(np.any(np.signbit(values) & (values == 0))):
+        return _text_each(series, name)  # -0.0 and 0.0 are one key below, but print apart
+    if kind not in "iubf" and not pd.api.types.is_string_dtype(series):
+        return _text_each(series, name)  # mixed objects: 1, 1.0 and True would be one key
+    codes, uniques = pd.factorize(values)  # NaN / None / NA → code -1
+    uniques = np.asarray(uniques)
+    if kind in "iub":
+        texts = list(map(str, uniques.tolist()))
+    elif kind == "f":
+        texts = list(map(repr, uniques.tolist()))
+    else:
+        texts = [str(v) for v in uniques.tolist()]
+        if name == "camera":
+            texts = [v.replace("\\", "\\\\") if "\\" in v else v for v in texts]
+    table = np.array(texts + [NULL_TEXT], dtype=object)  # code -1 → the last entry, NULL
+    return table[codes].tolist()
+
+
+def _text_each(series: pd.Series, name: str) -> list[str]:
+    """:func:`_text` value by value (the reference the factorized form must equal)."""
     values = series.to_numpy()
     kind = values.dtype.kind
     if kind in "iub":
@@ -87,6 +128,12 @@ def _text(series: pd.Series, name: str) -> list[str]:
     return out
 
 
+def _whole(series: pd.Series) -> list[str]:
+    """A float column of whole numbers (sums) as digits, NaN as NULL. (Not through ``Int64``:
+    pandas 3 turns an Int64 column holding NA back into floats, ``1.0``.)"""
+    return [NULL_TEXT if v != v else str(int(v)) for v in series.to_numpy(dtype=np.float64).tolist()]
+
+
 def tsv(frame: pd.DataFrame, columns: list[str]) -> str:
     """The bulk file of ``frame``: tab-separated ``columns``, one row a line; a metric without
     values stores NULL sums (as :func:`records`)."""
@@ -94,7 +141,7 @@ def tsv(frame: pd.DataFrame, columns: list[str]) -> str:
     for m in METRICS:
         for c in (f"{m}_sum", f"{m}_sumsq"):
             if frame[c].dtype.kind == "f":  # whole numbers stay whole (and exact)
-                data[c] = _text(frame[c].astype("Int64"), c)
+                data[c] = _whole(frame[c])
         unknown = (frame[f"{m}_n"] <= 0).to_numpy()
         if not unknown.any():
             continue
