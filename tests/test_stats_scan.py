@@ -121,12 +121,9 @@ def test_pieces_follow_the_limit(db, raw, monkeypatch):
     assert max(sizes[1:]) <= 10 + 5
 
 
-@pytest.mark.parametrize("zone, day", [("America/New_York", FALL_BACK), ("America/New_York", date(2021, 3, 14)),
-                                       ("Australia/Lord_Howe", date(2021, 4, 4)),  # 30-minute fall-back
-                                       ("Asia/Kolkata", date(2021, 6, 1))])
-def test_sqlite_sort_free_scan_equals_the_group_by(db, zone, day, monkeypatch):
-    """SQLite's scan driven by ordered camera and bucket tables returns the rows of the plain
-    GROUP BY (forced here with a group limit), on DST days and in half-hour zones too."""
+def _three_cameras_around(db, zone: str, day: date) -> tuple[pd.DataFrame, ZoneInfo, int, int]:
+    """Cameras a (three days), b (15-minute intervals, no vehicle column) and c (interval length
+    changes mid-hour) imported around ``day``: the rows, the zone and the UTC range of the three days."""
     raw = pd.concat([make_counts(zone, day - timedelta(days=1), day + timedelta(days=1), "a", seed=1),
                      make_counts(zone, day, day, "b", 900, seed=2, vehicle=False),
                      _switch("c", day, 300, 600, 10 * 60 + 30, seed=3)], ignore_index=True)
@@ -134,6 +131,16 @@ def test_sqlite_sort_free_scan_equals_the_group_by(db, zone, day, monkeypatch):
     tz = ZoneInfo(zone)
     a = int(pd.Timestamp(day - timedelta(days=1)).tz_localize(zone).timestamp())
     b = int(pd.Timestamp(day + timedelta(days=2)).tz_localize(zone).timestamp())
+    return raw, tz, a, b
+
+
+@pytest.mark.parametrize("zone, day", [("America/New_York", FALL_BACK), ("America/New_York", date(2021, 3, 14)),
+                                       ("Australia/Lord_Howe", date(2021, 4, 4)),  # 30-minute fall-back
+                                       ("Asia/Kolkata", date(2021, 6, 1))])
+def test_sqlite_sort_free_scan_equals_the_group_by(db, zone, day, monkeypatch):
+    """SQLite's scan driven by ordered camera and bucket tables returns the rows of the plain
+    GROUP BY (forced here with a group limit), on DST days and in half-hour zones too."""
+    raw, tz, a, b = _three_cameras_around(db, zone, day)
     cameras = ["a", "b", "c", "absent"]
     statements = []
     original = db.query
@@ -154,13 +161,7 @@ def test_packed_scan_equals_the_plain_one(db, zone, day, monkeypatch):
     camera whose intervals change length mid-hour."""
     from cctvctl.stats import moments
 
-    raw = pd.concat([make_counts(zone, day - timedelta(days=1), day + timedelta(days=1), "a", seed=1),
-                     make_counts(zone, day, day, "b", 900, seed=2, vehicle=False),
-                     _switch("c", day, 300, 600, 10 * 60 + 30, seed=3)], ignore_index=True)
-    import_frame(db, raw, zone)
-    tz = ZoneInfo(zone)
-    a = int(pd.Timestamp(day - timedelta(days=1)).tz_localize(zone).timestamp())
-    b = int(pd.Timestamp(day + timedelta(days=2)).tz_localize(zone).timestamp())
+    raw, tz, a, b = _three_cameras_around(db, zone, day)
     statements = []
     original = db.query
     monkeypatch.setattr(db, "query", lambda sql, params=(): statements.append(sql) or original(sql, params))
