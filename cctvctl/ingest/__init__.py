@@ -327,8 +327,11 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
             bad_rows.add(problems)
             done.problems.extend(problems[: max(0, SHOWN_PROBLEMS - len(done.problems))])
 
-    # The database writes chunk k (one thread, in order) while this thread parses chunk k+1:
-    # the drivers release the GIL while the database works, so both cores are busy.
+    # The database writes chunk k (one thread, in order) while this thread parses chunk k+1.
+    # This thread also formats each chunk for the bulk path (writer.stage), so the writer
+    # thread spends its time in one GIL-free database call per chunk (SQLite's json_each
+    # INSERT, MySQL's LOAD DATA): row-by-row binding there would hand the GIL back and forth
+    # and leave one core idle.
     # Written even once the file is refused (rolled back at the end): only the writer finds
     # conflicts with stored rows and keys repeated across chunks, and the count must be complete.
     pending = None
@@ -336,9 +339,10 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
         try:
             for chunk in reader.chunks():
                 done.read += chunk.read
+                staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
-                pending = ((chunk,), pool.submit(writer.write, chunk.rows))
+                pending = ((chunk,), pool.submit(writer.write, chunk.rows, staged))
                 if progress:  # the fast path reads by name: estimate from the rows read
                     estimate = size * done.read // max(scan.lines, 1)
                     progress(min(max(raw.tell(), estimate), size), size)
