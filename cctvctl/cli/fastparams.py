@@ -57,6 +57,8 @@ class _Passthrough:
             return () if (param.multiple or param.nargs == -1) else None
         if self._valid(value):
             return tuple(value) if self._multi and isinstance(value, list) else value
+        if self._leaf is float and not self._multi and type(value) is int:  # a default of 5 for a float
+            return float(value)
         if self._full is None:
             from typer._coercion import build_runtime_param
 
