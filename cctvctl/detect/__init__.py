@@ -19,7 +19,6 @@ reference it changed); :func:`detect_range` re-evaluates any range idempotently.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
@@ -27,14 +26,13 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
-from cctvctl.detect.engine import local_day_hour
+from cctvctl.detect.engine import midnight_of, local_day_hour, local_day_of
 from cctvctl.detect.methods import FLOORS, SLOTS, SeasonalParams, ThresholdParams
 from cctvctl.detect.model import RECORD_KEYS, DetectResult, Flag, interval_label, with_labels
 from cctvctl.detect.scan import judge_chunk
 from cctvctl.detect.store import (Span, cameras_between, import_days, interval_details,
                                   last_starts, load_flags, replace_flags)
 from cctvctl.errors import UsageError
-from cctvctl.periods import local_midnight_utc
 
 METHODS = ("seasonal", "threshold")
 #: detection waits for a running import (and vice versa) so it never judges half-written data
@@ -136,14 +134,13 @@ def time_chunks(spans: list[Span], chunk_days: int, tz: ZoneInfo) -> Iterator[li
     """The spans cut at every ``chunk_days``-th local midnight, one list per chunk of time."""
     if not spans:
         return
-    first = local_day_hour(np.array([min(s.start_utc for s in spans)]), tz)[0][0]
+    day = local_day_of(min(s.start_utc for s in spans), tz)
     end = max(s.end_utc for s in spans)
-    day = int(first)
     while True:
-        lo = local_midnight_utc(date.fromordinal(day), tz)
+        lo = midnight_of(day, tz)
         if lo >= end:
             return
-        hi = local_midnight_utc(date.fromordinal(day + chunk_days), tz)
+        hi = midnight_of(day + chunk_days, tz)
         part = [Span(s.camera, max(s.start_utc, lo), min(s.end_utc, hi)) for s in spans
                 if s.start_utc < hi and s.end_utc > lo]
         if part:
@@ -153,12 +150,17 @@ def time_chunks(spans: list[Span], chunk_days: int, tz: ZoneInfo) -> Iterator[li
 
 def affected_spans(touched: list[tuple[str, int]], tz: ZoneInfo, window_days: int) -> list[Span]:
     """Per camera, the local days an import touched plus the ``window_days`` after each, as runs."""
-    frame = pd.DataFrame(touched, columns=["camera", "utc_day"])
+    cameras = np.array([c for c, _ in touched], dtype=object)
+    first_second = np.array([d for _, d in touched], dtype=np.int64) * 86400
+    pairs = pd.DataFrame({"camera": np.concatenate([cameras, cameras]),  # a UTC day spans two local days
+                          "day": np.concatenate([local_day_hour(first_second, tz)[0],
+                                                 local_day_hour(first_second + 86399, tz)[0]])})
+    pairs = pairs.drop_duplicates().sort_values(["camera", "day"], kind="stable")
+    names, all_days = pairs["camera"].to_numpy(), pairs["day"].to_numpy(np.int64)
+    cuts = np.flatnonzero(names[1:] != names[:-1]) + 1
     spans: list[Span] = []
-    for camera, group in frame.groupby("camera", sort=True):
-        first_second = group["utc_day"].to_numpy(np.int64) * 86400
-        days = np.unique(np.concatenate([local_day_hour(first_second, tz)[0],
-                                         local_day_hour(first_second + 86399, tz)[0]]))
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(names)]):
+        camera, days = names[lo], all_days[lo:hi]
         run_start, run_end = int(days[0]), int(days[0]) + window_days
         for d in days[1:]:
             d = int(d)
@@ -173,12 +175,11 @@ def affected_spans(touched: list[tuple[str, int]], tz: ZoneInfo, window_days: in
 
 def _next_midnight(epoch: int, tz: ZoneInfo) -> int:
     """The local midnight that ends the day of ``epoch``."""
-    return local_midnight_utc(date.fromordinal(int(local_day_hour(np.array([epoch]), tz)[0][0]) + 1), tz)
+    return midnight_of(local_day_of(epoch, tz) + 1, tz)
 
 
 def _span(camera: str, first: int, last: int, tz: ZoneInfo) -> Span:
-    return Span(str(camera), local_midnight_utc(date.fromordinal(first), tz),
-                local_midnight_utc(date.fromordinal(last + 1), tz))
+    return Span(str(camera), midnight_of(first, tz), midnight_of(last + 1, tz))
 
 
 __all__ = ["FLOORS", "METHODS", "RECORD_KEYS", "SLOTS", "DetectResult", "Flag", "SeasonalParams",

@@ -8,7 +8,8 @@ this module only chooses which moments form each interval's reference and applie
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -75,8 +76,16 @@ def collapse_hint(params: SeasonalParams, first: int, last: int) -> tuple[int, i
     return last - window, first
 
 
-def _midnight(ordinal: int, tz: ZoneInfo) -> int:
+@lru_cache(maxsize=65_536)
+def midnight_of(ordinal: int, tz: ZoneInfo) -> int:
+    """The first instant of a local day (memoised: a run asks for the same few days per camera)."""
     return local_midnight_utc(date.fromordinal(int(ordinal)), tz)
+
+
+@lru_cache(maxsize=65_536)
+def local_day_of(epoch: int, tz: ZoneInfo) -> int:
+    """The local day (date ordinal) of one instant: :func:`local_day_hour` for a single value."""
+    return datetime.fromtimestamp(int(epoch), tz).toordinal()
 
 
 def _with_ordinals(frame: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +169,7 @@ def _seasonal(rows: pd.DataFrame, tz: ZoneInfo, params: SeasonalParams,
     """Per metric the seasonal verdict of each row, and which rows have too short a history."""
     cameras = sorted(rows["camera"].unique().tolist())
     first, last = int(rows["day"].min()), int(rows["day"].max())
-    hourly = source.hourly(_midnight(first - params.window_days, tz), _midnight(last, tz), cameras,
+    hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras,
                            collapse_hint(params, first, last))
     keys, at = _keys(rows, with_hour=True)
     base = seasonal_baseline(_with_ordinals(hourly), keys, params)
@@ -204,7 +213,7 @@ def _threshold(rows: pd.DataFrame, tz: ZoneInfo, params: ThresholdParams, source
     cameras = sorted(wanted["camera"].unique().tolist())
     first, last = int(wanted["day"].min()), int(wanted["day"].max())
     lo = date(date.fromordinal(first).year - 1, 1, 1).toordinal()
-    daily = _with_ordinals(source.daily(_midnight(lo, tz), _midnight(last, tz), cameras))
+    daily = _with_ordinals(source.daily(midnight_of(lo, tz), midnight_of(last, tz), cameras))
     keys, at = _keys(wanted, with_hour=False)
     refs = threshold_refs(daily, source.first_days(cameras), keys, combine)
     out = {}

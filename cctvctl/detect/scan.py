@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
-from cctvctl.detect.engine import (_EPOCH_ORDINAL, _midnight, _with_ordinals, collapse_hint,
-                                   evaluate, local_day_hour)
+from cctvctl.detect.engine import (_EPOCH_ORDINAL, midnight_of, _with_ordinals, collapse_hint,
+                                   evaluate, local_day_hour, local_day_of)
 from cctvctl.detect.methods import METRICS
 from cctvctl.detect.model import Flag
 from cctvctl.detect.source import DbMoments, hours_with_extremes
@@ -52,9 +52,9 @@ class CachedMoments:
 
     def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
                collapse: tuple[int, int] | None = None) -> pd.DataFrame:
-        d0, d1 = (int(local_day_hour(np.array([t]), self.tz)[0][0]) for t in (start_utc, end_utc))
-        if (self.first_day <= d0 and d1 <= self.end_day and start_utc == _midnight(d0, self.tz)
-                and end_utc == _midnight(d1, self.tz)):
+        d0, d1 = local_day_of(start_utc, self.tz), local_day_of(end_utc, self.tz)
+        if (self.first_day <= d0 and d1 <= self.end_day and start_utc == midnight_of(d0, self.tz)
+                and end_utc == midnight_of(d1, self.tz)):
             f = self.frame
             return f[(f["day"] >= d0) & (f["day"] < d1) & f["camera"].isin(cameras)]
         return self.db.hourly(start_utc, end_utc, cameras, collapse)
@@ -77,8 +77,8 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
     window = params.window_days if method == "seasonal" else 0
     cameras = sorted({s.camera for s in spans})
     hint = collapse_hint(params, first, end - 1) if method == "seasonal" else None
-    judged_hours = hours_with_extremes(db, tz, _midnight(first, tz), _midnight(end, tz), cameras)
-    history = source.hourly(_midnight(first - window, tz), _midnight(first, tz), cameras, hint) \
+    judged_hours = hours_with_extremes(db, tz, midnight_of(first, tz), midnight_of(end, tz), cameras)
+    history = source.hourly(midnight_of(first - window, tz), midnight_of(first, tz), cameras, hint) \
         if window else judged_hours.iloc[:0]
     hourly = pd.concat([_with_ordinals(history), judged_hours[list(history.columns)]], ignore_index=True)
     cached = CachedMoments(source, hourly, first - window, end, tz)
@@ -100,8 +100,8 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
 
 def _days_of(span: Span, tz: ZoneInfo) -> tuple[int, int] | None:
     """The span as local days ``[first, end)``, or None where it does not start/end at midnight."""
-    first, end = (int(local_day_hour(np.array([t]), tz)[0][0]) for t in (span.start_utc, span.end_utc))
-    if _midnight(first, tz) != span.start_utc or _midnight(end, tz) != span.end_utc:
+    first, end = local_day_of(span.start_utc, tz), local_day_of(span.end_utc, tz)
+    if midnight_of(first, tz) != span.start_utc or midnight_of(end, tz) != span.end_utc:
         return None
     return first, end
 
@@ -137,7 +137,7 @@ def _suspect_rows(db: Database, tz: ZoneInfo, suspect: pd.DataFrame, current: pd
     whole span is cheaper (many scattered suspects).
     """
     days = current["day"].to_numpy(np.int64)
-    segments = offset_segments(tz, _midnight(int(days.min()), tz), _midnight(int(days.max()) + 1, tz))
+    segments = offset_segments(tz, midnight_of(int(days.min()), tz), midnight_of(int(days.max()) + 1, tz))
     lo_off = min(s.offset for s in segments)
     hi_off = max(s.offset for s in segments)
     wall = ((suspect["day"].to_numpy(np.int64) - _EPOCH_ORDINAL) * 86400

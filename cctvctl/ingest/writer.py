@@ -13,7 +13,6 @@ overwrite with ``replace``) and from a key repeated within this same file in an 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
