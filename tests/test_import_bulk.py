@@ -212,3 +212,22 @@ def test_a_key_repeated_in_a_later_chunk_is_still_found(fresh_url, tmp_path):
             import_file(db, path, ImportOptions(tz=ZoneInfo("UTC"), detect=False, chunk_rows=4))
         assert any(":12: duplicate of an earlier row" in p for p in err.value.problems)
         assert db.scalar("SELECT COUNT(*) FROM counts") == 0
+
+
+@pytest.mark.parametrize("body", ["cam-1,2021-01-01 00:{m:02d},{n}\n", 'cam-1,"2021-01-01 00:{m:02d}",{n}\n'])
+def test_the_file_hash_is_sha256_of_every_byte_in_order(tmp_path, body):
+    """The hash runs on its own thread a few blocks behind the line checks: over many blocks,
+    with the fast path kept (plain lines) or given up early (quotes), it is still the sha256
+    of the whole file, and the checks see what they saw before."""
+    import hashlib
+
+    from cctvctl.ingest.scan import HASH_AHEAD, scan_file
+
+    path = tmp_path / "big.csv"
+    rows = "".join(body.format(m=i % 60, n=i % 997) for i in range(400_000))  # ~12 MB: > HASH_AHEAD blocks
+    path.write_bytes(("camera,start,people\n" + rows).encode())
+    assert path.stat().st_size > (HASH_AHEAD + 2) << 20
+    scan = scan_file(str(path), "utf-8-sig", None)
+    assert scan.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert scan.lines == 400_001 and scan.delimiter == ","
+    assert scan.uniform == ('"' not in body)

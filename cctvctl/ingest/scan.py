@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+#: blocks handed to the hashing thread and not yet hashed (memory stays at a few MB)
+HASH_AHEAD = 4
 
 #: the csv module's default field size limit: longer lines take the exact reader, which names them
 MAX_LINE = 131072
@@ -46,9 +51,13 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileSca
     seen_cr = False
     line_start = 0  # offset of the current line's start, relative to the current block
     lines = 0
-    with open(path, "rb") as fh:
+    # sha256 releases the GIL on large buffers: it runs on a second thread beside the checks
+    pending: deque = deque()
+    with open(path, "rb") as fh, ThreadPoolExecutor(1, thread_name_prefix="cctvctl-hash") as hasher:
         for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+            pending.append(hasher.submit(h.update, block))  # one worker: blocks hashed in order
+            if len(pending) > HASH_AHEAD:
+                pending.popleft().result()
             lines += block.count(b"\n")
             if not uniform:
                 continue
@@ -86,6 +95,8 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileSca
                 line_start -= len(block)
             if -line_start > MAX_LINE:
                 uniform = False
+        for job in pending:
+            job.result()
     if uniform and carry not in (0, expected):  # a last line without a newline
         uniform = False
     if uniform and seen_cr:
