@@ -179,6 +179,7 @@ def test_an_import_re_judges_the_window_after_the_days_it_touched():
     start = utc(datetime(2021, 3, 1), ZoneInfo("UTC"))
     assert [(s.camera, s.start_utc, s.end_utc) for s in spans] == [
         ("a", start, start + 10 * 86400), ("b", start, start + 8 * 86400)]
+    assert affected_spans([], ZoneInfo("UTC"), 7) == []  # an import that touched nothing
 
 
 # -- the original scenario, through a real import ----------------------------------------
@@ -427,6 +428,33 @@ def test_the_repeated_hour_of_a_dst_night_is_screened_like_every_other(mem_db):
     assert key == [(f.camera, f.start_utc, f.metric, f.direction, f.expected) for f in every.flags]
     assert (scanned.evaluated, scanned.fallback) == (every.evaluated, every.fallback)
     assert any(f.start_utc == int(instants[spike].timestamp()) and f.metric == "people" for f in scanned.flags)
+
+
+def test_fallback_and_unjudged_tallies_count_rows_not_hours(mem_db):
+    """Files of one camera with different columns: a people-only history, then hours that mix
+    people-only, vehicle-only and empty rows. The whole-day pre-screen tallies what judging every
+    row tallies: people (18 days of history) is judged by its season, vehicle (none before) is
+    unjudged on the first day and falls back to the threshold rule on the second."""
+    rows = []
+    for i, t in enumerate(range(0, 20 * 86400, 300)):
+        if t < 18 * 86400:
+            if i % 2 == 0:
+                rows.append({"camera": "a", "start": t, "people": 5 + i % 3})
+        else:
+            kind = i % 3  # people only, vehicle only, neither
+            rows.append({"camera": "a", "start": t, "people": 5 if kind == 0 else None,
+                         "vehicle": 1 if kind == 1 else None})
+    mem_db.executemany("INSERT INTO imports (source, sha256, options_sha256, tz, status, started_at) "
+                       "VALUES ('t', 'x', 'y', 'UTC', 'ok', 0)", [()])
+    mem_db.executemany("INSERT INTO counts (camera, start_utc, end_utc, people, vehicle, import_id) "
+                       "VALUES (?, ?, ?, ?, ?, 1)",
+                       [(r["camera"], r["start"], r["start"] + 300, r.get("people"), r.get("vehicle"))
+                        for r in rows])
+    utc = ZoneInfo("UTC")
+    whole = detect_range(mem_db, utc, 18 * 86400, 20 * 86400, cameras=["a"], store=False)
+    every = detect_range(mem_db, utc, 18 * 86400 - 1, 20 * 86400 - 1, cameras=["a"], store=False)
+    assert (whole.evaluated, whole.fallback, whole.unjudged) == \
+           (every.evaluated, every.fallback, every.unjudged) == (576, 96, 288)
 
 
 def test_only_hours_that_hold_a_flag_have_their_rows_read(mem_db, monkeypatch):

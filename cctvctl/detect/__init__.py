@@ -150,6 +150,8 @@ def time_chunks(spans: list[Span], chunk_days: int, tz: ZoneInfo) -> Iterator[li
 
 def affected_spans(touched: list[tuple[str, int]], tz: ZoneInfo, window_days: int) -> list[Span]:
     """Per camera, the local days an import touched plus the ``window_days`` after each, as runs."""
+    if not touched:
+        return []
     cameras = np.array([c for c, _ in touched], dtype=object)
     first_second = np.array([d for _, d in touched], dtype=np.int64) * 86400
     pairs = pd.DataFrame({"camera": np.concatenate([cameras, cameras]),  # a UTC day spans two local days

@@ -47,6 +47,9 @@ class Evaluation:
     fallback: np.ndarray  # some metric was judged by the threshold fallback
     #: some metric of the row is outside its band
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: per metric: the row's value had a reference / was judged by the threshold fallback
+    judged_by: dict[str, np.ndarray] = field(default_factory=dict)
+    fallback_by: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def evaluated(self) -> int:
@@ -108,11 +111,14 @@ def evaluate(rows: pd.DataFrame, tz: ZoneInfo, method: str, params, source: Mome
     judged = np.zeros(len(rows), dtype=bool)
     fallback_rows = np.zeros(len(rows), dtype=bool)
     flagged = np.zeros(len(rows), dtype=bool)
+    judged_by = {m: np.zeros(len(rows), dtype=bool) for m in METRICS}
+    fallback_by = {m: np.zeros(len(rows), dtype=bool) for m in METRICS}
     flags: list[Flag] = []
 
     def take(metric, verdict: Judgement, use: np.ndarray, method_name: str, params_of) -> None:
         nonlocal judged, flagged, flags
         judged |= use
+        judged_by[metric] |= use
         hit = use & (verdict.direction != "")
         flagged |= hit
         if make_flags:
@@ -131,10 +137,11 @@ def evaluate(rows: pd.DataFrame, tz: ZoneInfo, method: str, params, source: Mome
                 use = thr.judgement.judged & short[:, i]
                 take(metric, thr.judgement, use, "seasonal", _fallback_params(fallback, thr, params))
                 fallback_rows |= use
+                fallback_by[metric] |= use
     else:
         for metric, thr in _threshold(rows, tz, params, source, only=None).items():
             take(metric, thr.judgement, thr.judgement.judged, "threshold", _threshold_params(params, thr))
-    return Evaluation(flags, judged, fallback_rows, flagged)
+    return Evaluation(flags, judged, fallback_rows, flagged, judged_by, fallback_by)
 
 
 def _keys(rows: pd.DataFrame, with_hour: bool) -> tuple[pd.DataFrame, np.ndarray]:

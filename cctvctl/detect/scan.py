@@ -22,7 +22,7 @@ from cctvctl.detect.engine import (_EPOCH_ORDINAL, midnight_of, _with_ordinals, 
                                    evaluate, local_day_hour, local_day_of)
 from cctvctl.detect.methods import METRICS
 from cctvctl.detect.model import Flag
-from cctvctl.detect.source import DbMoments, hours_with_extremes
+from cctvctl.detect.source import NO_VALUE, DbMoments, hours_with_extremes
 from cctvctl.detect.store import Span, read_rows
 from cctvctl.stats.moments import offset_segments
 
@@ -87,15 +87,30 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
         return ChunkResult([], 0, 0, 0)
     ev = evaluate(_bounds(current), tz, method, params, cached, make_flags=False)
     k = len(current)
-    n = current["n"].to_numpy(np.int64)
-    judged = ev.judged[:k] | ev.judged[k:]
-    fallback = ev.fallback[:k] | ev.fallback[k:]
     suspect = current[ev.flagged[:k] | ev.flagged[k:]]
     flags: list[Flag] = []
     if not suspect.empty:
         rows = _suspect_rows(db, tz, suspect, current, spans)
         flags = evaluate(rows, tz, method, params, cached).flags
-    return ChunkResult(flags, int(n.sum()), int(n[fallback].sum()), int(n[~judged].sum()))
+    evaluated, fallback, unjudged = _tallies(current, ev, k)
+    return ChunkResult(flags, evaluated, fallback, unjudged)
+
+
+def _tallies(current: pd.DataFrame, ev, k: int) -> tuple[int, int, int]:
+    """Intervals evaluated, judged by the fallback, and without any reference — per row, as
+    judging every row counts them. Within an hour a metric is judged (or falls back) alike for
+    every row that has it, so each pattern of known metrics is counted from the hour's n's."""
+    n = current["n"].to_numpy(np.int64)
+    people, vehicle = (current[f"{m}_n"].to_numpy(np.int64) for m in METRICS)
+    none = current[NO_VALUE].to_numpy(np.int64)
+    both = people + vehicle - (n - none)
+    only = {"people": people - both, "vehicle": vehicle - both}
+    judged = {m: ev.judged_by[m][:k] | ev.judged_by[m][k:] for m in METRICS}
+    fell = {m: ev.fallback_by[m][:k] | ev.fallback_by[m][k:] for m in METRICS}
+    fallback = both * (fell["people"] | fell["vehicle"]) + sum(only[m] * fell[m] for m in METRICS)
+    unjudged = (none + both * ~(judged["people"] | judged["vehicle"])
+                + sum(only[m] * ~judged[m] for m in METRICS))
+    return int(n.sum()), int(fallback.sum()), int(unjudged.sum())
 
 
 def _days_of(span: Span, tz: ZoneInfo) -> tuple[int, int] | None:

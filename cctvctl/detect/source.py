@@ -36,10 +36,14 @@ JUDGED_HOURS_SQL = (
     "SELECT camera, (start_utc + ?) - ((start_utc + ?) % ?) AS bucket, COUNT(*), "
     "COUNT(people), CAST(SUM(people) AS SIGNED), CAST(SUM(people * people) AS SIGNED), "
     "COUNT(vehicle), CAST(SUM(vehicle) AS SIGNED), CAST(SUM(vehicle * vehicle) AS SIGNED), "
-    "MIN(people), MAX(people), MIN(vehicle), MAX(vehicle) "
+    "MIN(people), MAX(people), MIN(vehicle), MAX(vehicle), "
+    "SUM(CASE WHEN people IS NULL AND vehicle IS NULL THEN 1 ELSE 0 END) "
     "FROM counts WHERE start_utc >= ? AND start_utc < ?{cameras} "
     "GROUP BY camera, bucket")
 EXTREMES = tuple(f"{m}_{e}" for m in METRICS for e in ("min", "max"))
+#: intervals of the hour with no value at all (with n and each ``{metric}_n``, every row's
+#: pattern of known metrics is counted: the judged/fallback tallies are per row, not per hour)
+NO_VALUE = "none_n"
 TOUCHED_SINCE = "SELECT DISTINCT camera, utc_day FROM import_days WHERE import_id > ?"
 FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
 
@@ -177,7 +181,8 @@ def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int
     The columns of :meth:`DbMoments.hourly` plus :data:`EXTREMES`, in one scan of the judged
     rows: the extremes tell which hours can hold a flag without reading their rows.
     """
-    columns = ["camera", "day", "hour"] + list(MOMENTS) + [f"{m}_days" for m in METRICS] + list(EXTREMES)
+    columns = (["camera", "day", "hour"] + list(MOMENTS) + [f"{m}_days" for m in METRICS]
+               + list(EXTREMES) + [NO_VALUE])
     rows = _bucket_rows(db, JUDGED_HOURS_SQL, tz, int(start_utc), int(end_utc), cameras, HOUR) \
         if cameras else []
     if not rows:
@@ -191,8 +196,9 @@ def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int
         frame[name] = int_array(values)
     for name, values in zip(EXTREMES, data[2 + len(MOMENTS):]):
         frame[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    frame[NO_VALUE] = int_array(data[-1])
     if frame.duplicated(["camera", "day", "hour"]).any():  # a repeated wall hour (DST fall-back)
-        how = {**{m: "sum" for m in MOMENTS}, **{e: e.rsplit("_", 1)[1] for e in EXTREMES}}
+        how = {**{m: "sum" for m in MOMENTS + (NO_VALUE,)}, **{e: e.rsplit("_", 1)[1] for e in EXTREMES}}
         frame = frame.groupby(["camera", "day", "hour"], as_index=False, sort=False).agg(how)
     frame = frame.sort_values(["camera", "day", "hour"], kind="stable")
     for metric in METRICS:
