@@ -108,3 +108,16 @@ def test_an_import_with_default_options_needs_no_pydantic(tmp_path):
 
     with connect(url) as db:  # the default 5 minutes reached the import
         assert db.query("SELECT end_utc - start_utc FROM counts") == [(300,)]
+
+
+def test_help_prose_reflows_to_the_terminal_and_examples_keep_their_lines(runner):
+    from cctvctl.cli.help import reflow
+
+    assert reflow("A file is\nrejected whole.") == "A file is rejected whole."
+    example = "Example:\n    cctvctl import a.csv\n    cctvctl import - --camera x"
+    assert reflow(example) == example
+    result = runner.invoke(app, ["sample", "--help"], env={"COLUMNS": "60"})
+    assert result.exit_code == 0
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert all(line.startswith((" ", "╭", "│", "╰")) for line in lines), lines  # wraps stay indented
+    assert "(import them with the same --tz)." in " ".join(line.strip() for line in lines)

@@ -28,6 +28,15 @@ def value_name(text: str) -> str:
     return _BRACED.sub(lambda m: m.group(1).upper(), text).strip()
 
 
+def reflow(paragraph: str) -> str:
+    """Prose joins into one line (the terminal wraps it); a block with indented lines (an
+    example) keeps its lines."""
+    lines = paragraph.splitlines()
+    if any(line.startswith(" ") for line in lines):
+        return paragraph
+    return " ".join(line.strip() for line in lines)
+
+
 def render(command: click.Command, ctx: click.Context) -> None:
     """Print the help of ``command`` (a group lists its commands too)."""
     from rich.console import Console
@@ -35,16 +44,18 @@ def render(command: click.Command, ctx: click.Context) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from rich.padding import Padding
+
     console = Console(highlight=False)
     console.print()
-    console.print(Text(" " + command.get_usage(ctx), style="bold"))
+    console.print(Padding(Text(command.get_usage(ctx), style="bold"), (0, 0, 0, 1)))
     console.print()
     if command.help:
-        first, _, rest = inspect.cleandoc(command.help).partition("\f")[0].partition("\n\n")
-        console.print(Text(" " + first.replace("\n", " "), style="bold"))
-        if rest:
+        first, *rest = inspect.cleandoc(command.help).partition("\f")[0].split("\n\n")
+        console.print(Padding(Text(first.replace("\n", " "), style="bold"), (0, 0, 0, 1)))
+        for paragraph in rest:
             console.print()
-            console.print(Text("\n".join(" " + line if line else "" for line in rest.splitlines()), style="dim"))
+            console.print(Padding(Text(reflow(paragraph), style="dim"), (0, 0, 0, 1)))
         console.print()
 
     def panel(title: str, rows: list[tuple[str, str]]) -> None:
