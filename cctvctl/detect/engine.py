@@ -21,9 +21,8 @@ from cctvctl.detect.methods import (METRICS, Judgement, SeasonalParams, Threshol
                                     seasonal_baseline, threshold_refs)
 from cctvctl.detect.model import Flag
 from cctvctl.periods import local_midnight_utc
-from cctvctl.stats.moments import combine, figures, offset_segments
+from cctvctl.stats.moments import EPOCH_ORDINAL, combine, figures, offset_segments
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 ROW_COLUMNS = ["camera", "start_utc", "people", "vehicle"]
 
 
@@ -65,7 +64,7 @@ def local_day_hour(start_utc: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, np.
     starts = np.array([s.start for s in segments], dtype=np.int64)
     offsets = np.array([s.offset for s in segments], dtype=np.int64)
     wall = t + offsets[np.searchsorted(starts, t, side="right") - 1]
-    return wall // 86400 + _EPOCH_ORDINAL, (wall % 86400) // 3600
+    return wall // 86400 + EPOCH_ORDINAL, (wall % 86400) // 3600
 
 
 def collapse_hint(params: SeasonalParams, first: int, last: int) -> tuple[int, int] | None:

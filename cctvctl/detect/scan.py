@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
-from cctvctl.detect.engine import (_EPOCH_ORDINAL, midnight_of, _with_ordinals, collapse_hint,
-                                   evaluate, local_day_hour, local_day_of)
+from cctvctl.detect.engine import (_with_ordinals, collapse_hint, evaluate, local_day_hour,
+                                   local_day_of, midnight_of)
 from cctvctl.detect.methods import METRICS
 from cctvctl.detect.model import Flag
 from cctvctl.detect.source import NO_VALUE, DbMoments, hours_with_extremes
 from cctvctl.detect.store import Span, read_rows
-from cctvctl.stats.moments import offset_segments
+from cctvctl.stats.moments import EPOCH_ORDINAL, offset_segments
 
 #: suspect hours closer than this are read with one query
 MERGE_GAP = 3 * 3600
@@ -155,7 +155,7 @@ def _suspect_rows(db: Database, tz: ZoneInfo, suspect: pd.DataFrame, current: pd
     segments = offset_segments(tz, midnight_of(int(days.min()), tz), midnight_of(int(days.max()) + 1, tz))
     lo_off = min(s.offset for s in segments)
     hi_off = max(s.offset for s in segments)
-    wall = ((suspect["day"].to_numpy(np.int64) - _EPOCH_ORDINAL) * 86400
+    wall = ((suspect["day"].to_numpy(np.int64) - EPOCH_ORDINAL) * 86400
             + suspect["hour"].to_numpy(np.int64) * 3600)
     ranges = pd.DataFrame({"camera": suspect["camera"].to_numpy(), "lo": wall - hi_off,
                            "hi": wall + 3600 - lo_off, "n": suspect["n"].to_numpy()})

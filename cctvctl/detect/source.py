@@ -20,7 +20,7 @@ from cctvctl.db.database import Database
 from cctvctl.detect.engine import local_day_hour
 from cctvctl.detect.methods import METRICS, day_ordinals
 from cctvctl.periods import local_date, local_midnight_utc
-from cctvctl.stats.moments import (_EPOCH_ORDINAL, DAY, HOUR, MOMENTS, _bucket_rows, camera_filter,
+from cctvctl.stats.moments import (DAY, EPOCH_ORDINAL, HOUR, MOMENTS, bucket_rows, camera_filter,
                                    daily_moments, hourly_moments, int_array)
 from cctvctl.stats.state import AggState
 
@@ -183,7 +183,7 @@ def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int
     """
     columns = (["camera", "day", "hour"] + list(MOMENTS) + [f"{m}_days" for m in METRICS]
                + list(EXTREMES) + [NO_VALUE])
-    rows = _bucket_rows(db, JUDGED_HOURS_SQL, tz, int(start_utc), int(end_utc), cameras, HOUR) \
+    rows = bucket_rows(db, JUDGED_HOURS_SQL, tz, int(start_utc), int(end_utc), cameras, HOUR) \
         if cameras else []
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "camera" else
@@ -191,7 +191,7 @@ def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int
     data = list(zip(*rows))
     bucket = int_array(data[1])
     frame = pd.DataFrame({"camera": np.array(data[0], dtype=object),
-                          "day": bucket // DAY + _EPOCH_ORDINAL, "hour": bucket % DAY // HOUR})
+                          "day": bucket // DAY + EPOCH_ORDINAL, "hour": bucket % DAY // HOUR})
     for name, values in zip(MOMENTS, data[2:2 + len(MOMENTS)]):
         frame[name] = int_array(values)
     for name, values in zip(EXTREMES, data[2 + len(MOMENTS):]):

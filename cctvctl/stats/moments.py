@@ -26,7 +26,8 @@ MOMENTS = ("n", "people_n", "people_sum", "people_sumsq", "vehicle_n", "vehicle_
            "vehicle_sumsq")
 HOUR = 3600
 DAY = 86400
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+#: date ordinal of 1970-01-01: epoch days + EPOCH_ORDINAL = a local day's ordinal
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _UTC = timezone.utc
 #: offsets are probed this often; zones never change offset twice within it
 _PROBE = 6 * HOUR
@@ -135,7 +136,7 @@ def offset_segments(tz: ZoneInfo, start_utc: int, end_utc: int) -> list[Segment]
 
 def local_day(bucket_seconds: int) -> date:
     """Local wall-clock seconds since 1970-01-01 00:00 (local) → that local date."""
-    return date.fromordinal(_EPOCH_ORDINAL + bucket_seconds // DAY)
+    return date.fromordinal(EPOCH_ORDINAL + bucket_seconds // DAY)
 
 
 def camera_filter(cameras: list[str] | None) -> tuple[str, list]:
@@ -151,7 +152,7 @@ def _window_end(start: int, seg: Segment, size: int, buckets: int) -> int:
     return min(seg.end, wall - wall % size + buckets * size - seg.offset)
 
 
-def _bucket_rows(db: Database, sql: str, tz: ZoneInfo, start_utc: int, end_utc: int,
+def bucket_rows(db: Database, sql: str, tz: ZoneInfo, start_utc: int, end_utc: int,
                  cameras: list[str] | None, size: int) -> list[tuple]:
     """Rows of ``sql`` (grouped by camera and local bucket) over ``[start_utc, end_utc)``.
 
@@ -233,10 +234,10 @@ def _scan(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
     if ordered and _ordered(db, cameras):
         rows = _ordered_rows(db, tz, int(start_utc), int(end_utc), cameras, size)
     elif _packs(db):
-        rows = _bucket_rows(db, PACKED_MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
+        rows = bucket_rows(db, PACKED_MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
         packed = True
     else:
-        rows = _bucket_rows(db, MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
+        rows = bucket_rows(db, MOMENTS_SQL, tz, int(start_utc), int(end_utc), cameras, size)
     if not rows:
         return None
     columns = _packed_columns(rows) if packed else _int_columns(rows, len(_SCAN) - 1)
@@ -357,7 +358,7 @@ def daily_intervals(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
     columns = ["camera", "day", "interval_s"]
     if cameras is not None and not cameras:
         return _empty(columns)
-    rows = _bucket_rows(db, INTERVALS_SQL, tz, int(start_utc), int(end_utc), cameras, DAY)
+    rows = bucket_rows(db, INTERVALS_SQL, tz, int(start_utc), int(end_utc), cameras, DAY)
     if not rows:
         return _empty(columns)
     raw = pd.DataFrame(rows, columns=["camera", "bucket", "interval_s", "count"])
