@@ -151,3 +151,26 @@ def test_import_time_flags_equal_detect_flags_after_late_data(db, robust_imports
     kinds = {(f.metric, f.direction, f.params["kind"]) for f in stored}
     assert ("people", "high", "outlier") in kinds and ("people", "low", "silent") in kinds
     assert all(f.basis for f in stored)
+
+
+def test_like_day_references_read_from_aggregated_hours_equal_those_from_raw_counts(db):
+    from cctvctl.stats import run_aggregate
+
+    frame = series(35, seed=21)
+    load(db, frame, detect=False)
+
+    def references():  # a tiny k and no guard flag nearly everything: every reference shows
+        params = dict(k=0.001, k_single=0.002, k_learning=0.002, rel=0.0, abs_min=0.0, run=1)
+        from cctvctl.detect import _run_range
+        result = _run_range(db, TZ, utc(datetime(2021, 3, 29), TZ), utc(datetime(2021, 4, 5), TZ),
+                            None, "robust", RobustParams(**params), False)
+        return {(f.start_utc, f.metric): (f.expected, f.params["sigma"], f.params["like_days"])
+                for f in result.flags}
+
+    from_raw = references()
+    run_aggregate(db, "day", TZ, now=datetime(2021, 4, 1, 12, tzinfo=TZ))
+    assert db.scalar("SELECT value FROM agg_state WHERE name = 'through:day'") == "2021-03-31"
+    assert references() == from_raw and len(from_raw) > 200
+    when = datetime(2021, 4, 2, 13)  # a Friday: the four Fridays before it
+    assert from_raw[(utc(when, TZ), "people")][0] == pytest.approx(pandas_like_day_median(frame, when))
+    assert from_raw[(utc(when, TZ), "people")][2] == 4
