@@ -36,15 +36,16 @@ def at(frame: pd.DataFrame, lo: str, hi: str) -> pd.Series:
     return (frame["start"] >= pd.Timestamp(lo)) & (frame["start"] < pd.Timestamp(hi))
 
 
-def pandas_like_day_median(frame: pd.DataFrame, when: datetime, metric: str = "people",
-                           weeks: int = 8) -> float:
+def pandas_like_day_median(frame: pd.DataFrame, when: datetime, metric: str = "people") -> float:
     """Independent: median of the hour's mean on the same like days (Mon–Thu/Fri/Sat/Sun, a day
-    starting at 05:00) over the previous ``weeks`` weeks, before the interval's calendar day."""
+    starting at 05:00) before the interval's calendar day: the last 3 weeks for Mon–Thu (12 like
+    days), the last 8 for Fri, Sat and Sun."""
     def like(ts: pd.Series) -> pd.Series:
         wd = (ts - pd.Timedelta(hours=5)).dt.day_of_week
         return wd.clip(lower=3) - 3
 
     day = pd.Timestamp(when).normalize()
+    weeks = 3 if like(pd.Series([pd.Timestamp(when)])).iloc[0] == 0 else 8
     f = frame[(frame["start"] >= day - pd.Timedelta(weeks=weeks)) & (frame["start"] < day)
               & (frame["start"].dt.hour == when.hour)]
     f = f[like(f["start"]) == like(pd.Series([pd.Timestamp(when)])).iloc[0]]
@@ -174,3 +175,6 @@ def test_like_day_references_read_from_aggregated_hours_equal_those_from_raw_cou
     when = datetime(2021, 4, 2, 13)  # a Friday: the four Fridays before it
     assert from_raw[(utc(when, TZ), "people")][0] == pytest.approx(pandas_like_day_median(frame, when))
     assert from_raw[(utc(when, TZ), "people")][2] == 4
+    when = datetime(2021, 4, 1, 13)  # a Thursday: the Mon–Thu of the three weeks before it
+    assert from_raw[(utc(when, TZ), "people")][0] == pytest.approx(pandas_like_day_median(frame, when))
+    assert from_raw[(utc(when, TZ), "people")][2] == 12

@@ -9,8 +9,9 @@ Sat, Sun; a day runs from 05:00 so a Friday night stays a Friday) over the trail
 - practical significance: at least ``rel`` (50%) and ``abs_min`` (10 counts) away from the centre;
 - persistence: one interval alone needs ``k_single`` σ, a run of ``run`` consecutive intervals
   ``k`` σ each (only earlier intervals count, so the verdict is causal);
-- ``silent``: one value repeated (zeros, a stuck counter) where the like days expect at least
-  ``silent_min`` more counts over the run (looked back at most :data:`LOOKBACK` seconds);
+- ``silent``: zeros (2+ intervals) or one non-zero value repeated (:data:`STUCK_RUN`+) where
+  the like days expect at least ``silent_min`` more counts over the run, and at least twice
+  what it holds (looked back at most :data:`LOOKBACK` seconds);
 - learning: a camera-hour with fewer than ``min_days`` like days is judged on extremes only
   (``k_learning`` σ, no runs, no silence).
 """
@@ -33,6 +34,9 @@ CLASS_NAMES = {"week4": ("Mon–Thu", "Fri", "Sat", "Sun"), "daytype": ("workday
 LOOKBACK = 6 * 3600
 #: intervals further apart than this do not continue a run
 MAX_GAP = 3600
+#: a repeated non-zero value is a stuck counter only after this many intervals (two equal
+#: hourly counts in a row happen by chance; two zeros where dozens are expected do not)
+STUCK_RUN = 4
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ class RobustParams:
     k_learning: float = 10.0
     silent_min: float = 20.0
     share: float = 0.4
+    #: like days a reference aims at: a class looks back ceil(like_days / its days a week)
+    #: weeks, at most ``weeks`` (Mon–Thu: 3 weeks; Fri, Sat, Sun: 8)
+    like_days: int = 12
 
     def __post_init__(self) -> None:
         if not self.k > 0 or not self.k_single > 0 or not self.k_learning > 0:
@@ -70,6 +77,28 @@ class RobustParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def class_windows(self) -> np.ndarray:
+        """Days looked back, per like-day class."""
+        per_week = np.array(CLASS_DAYS[self.days])
+        return 7 * np.minimum(self.weeks, -(-self.like_days // per_week))
+
+
+#: calendar days a week of each like-day class
+CLASS_DAYS = {"week4": (4, 1, 1, 1), "daytype": (5, 2)}
+
+
+def needed_days(first: int, last: int, params: RobustParams) -> tuple[list[int], list[int]]:
+    """Calendar days whose hours the references of days ``first..last`` use: for hours from
+    ``day_start`` on, and for the hours before it (which belong to the day before)."""
+    windows = params.class_windows()
+    late, early = set(), set()
+    for day in range(first, last + 1):
+        for hour, bucket in ((params.day_start, late), (0, early)):
+            cls = like_class(np.array([day]), np.array([hour]), params)[0]
+            back = np.arange(day - windows[cls], day)
+            bucket.update(back[like_class(back, np.full(len(back), hour), params) == cls].tolist())
+    return sorted(late), sorted(early)
 
 
 def like_class(day: np.ndarray, hour: np.ndarray, params: RobustParams) -> np.ndarray:
@@ -105,7 +134,7 @@ def robust_baseline(hourly: pd.DataFrame, keys: pd.DataFrame, params: RobustPara
         within = np.maximum(hist[f"{metric}_sumsq"].to_numpy(np.float64) / np.maximum(n, 1) - mean ** 2, 0)
         h_day, h_hour = hist["day"].to_numpy(np.int64), hist["hour"].to_numpy(np.int64)
         values, m = _gather(hist["camera"], h_day, h_hour, like_class(h_day, h_hour, params),
-                            keys["camera"], q_day, q_hour, q_cls, params.window_days,
+                            keys["camera"], q_day, q_hour, q_cls, params.class_windows()[q_cls],
                             np.stack([mean, within], axis=1))
         centre = _median(values[..., 0], m)
         sigma_between = _shorth_sigma(values[..., 0], m, params.share)
@@ -116,9 +145,10 @@ def robust_baseline(hourly: pd.DataFrame, keys: pd.DataFrame, params: RobustPara
     return out
 
 
-def _gather(h_cam, h_day, h_hour, h_cls, q_cam, q_day, q_hour, q_cls, window: int,
+def _gather(h_cam, h_day, h_hour, h_cls, q_cam, q_day, q_hour, q_cls, window: np.ndarray,
             values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per query: the history values of its (camera, hour, class) in ``[day - window, day)``,
+    """Per query: the history values of its (camera, hour, class) in ``[day - window, day)``
+    (``window`` per query),
     sorted ascending along axis 1 (``inf`` padding), and how many there are."""
     nq = len(q_day)
     if not len(h_day) or not nq:
@@ -126,7 +156,7 @@ def _gather(h_cam, h_day, h_hour, h_cls, q_cam, q_day, q_hour, q_cls, window: in
     codes, _ = pd.factorize(pd.concat([pd.Series(np.asarray(h_cam, dtype=object)),
                                        pd.Series(np.asarray(q_cam, dtype=object))], ignore_index=True))
     cam_h, cam_q = codes[:len(h_day)].astype(np.int64), codes[len(h_day):].astype(np.int64)
-    day0 = int(min(h_day.min(), q_day.min())) - window - 1
+    day0 = int(min(h_day.min(), q_day.min())) - int(window.max()) - 1
     span = int(max(h_day.max(), q_day.max())) - day0 + 1
     key_h = ((cam_h * 24 + h_hour) * 8 + h_cls) * span + (h_day - day0)
     key_q = ((cam_q * 24 + q_hour) * 8 + q_cls) * span + (q_day - day0)
@@ -263,5 +293,6 @@ def _silences(camera, start, observed, centre, normal, consecutive, params: Robu
     length = idx + 1 - begin
     value = np.nan_to_num(observed)
     got = value * length
-    silent = (normal & (length >= 2) & (expected - got >= params.silent_min) & (got <= 0.5 * expected))
+    silent = (normal & (length >= np.where(value == 0, 2, STUCK_RUN))
+              & (expected - got >= params.silent_min) & (got <= 0.5 * expected))
     return silent, length, expected

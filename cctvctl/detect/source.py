@@ -72,19 +72,24 @@ class DbMoments:
 
     # -- hourly ---------------------------------------------------------------------------
     def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
-               collapse: tuple[int, int] | None = None) -> pd.DataFrame:
+               collapse: tuple[int, int] | None = None,
+               only_days: tuple[int, list[int], list[int]] | None = None) -> pd.DataFrame:
         """Columns of :func:`~cctvctl.stats.moments.hourly_moments`, ``day`` as a date ordinal.
+
+        ``only_days = (h, late, early)``: only hours from ``h`` on of the days ``late`` and the
+        hours before ``h`` of the days ``early`` are needed (others may be left out).
 
         ``collapse = (lo, hi)`` (ordinals) allows stored days ``[lo, hi)`` to come back summed
         into one row per camera and hour, dated ``hi - 1``, with ``{metric}_days`` saying how
         many days it stands for (every judged day has all of them in its window).
         """
         first, end = local_date(start_utc, self.tz), local_date(end_utc, self.tz)
+        self._only_days = only_days
         state = self._stored_state()
         aligned = (start_utc == local_midnight_utc(first, self.tz)
                    and end_utc == local_midnight_utc(end, self.tz))
         if state is None or not aligned or first > state[0] or not cameras:
-            return _ordinals(hourly_moments(self.db, self.tz, start_utc, end_utc, cameras))
+            return _only(_ordinals(hourly_moments(self.db, self.tz, start_utc, end_utc, cameras)), only_days)
         through, watermark = state
         mid = min(end, through + timedelta(days=1))
         stale = {(c, d) for c, d in self._touched_since(watermark) if first <= d < mid and c in cameras}
@@ -115,7 +120,7 @@ class DbMoments:
             for metric in METRICS:
                 if f"{metric}_days" not in part:
                     part[f"{metric}_days"] = (part[f"{metric}_n"] > 0).astype(np.int64)
-        return pd.concat(parts, ignore_index=True)
+        return _only(pd.concat(parts, ignore_index=True), only_days)
 
     def _stored_state(self) -> tuple[date, int] | None:
         """(last day the aggregation completed, its import watermark) if usable in this zone."""
@@ -156,11 +161,26 @@ class DbMoments:
             frame = frame[~pd.MultiIndex.from_frame(frame[["camera", "day"]]).isin(gone)]
         return frame
 
+    def _days_filter(self) -> tuple[str, list]:
+        """SQL (and values) keeping only the hours ``only_days`` asks for."""
+        only = getattr(self, "_only_days", None)
+        if only is None:
+            return "", []
+        hour, late, early = only
+        clauses, values = [], []
+        for cmp, days in ((">=", late), ("<", early)):
+            if days:
+                clauses.append(f"(hour {cmp} ? AND period_start IN ({', '.join('?' for _ in days)}))")
+                values += [hour] + [date.fromordinal(d).isoformat() for d in days]
+        return (" AND (" + " OR ".join(clauses) + ")", values) if clauses else (" AND 0 = 1", [])
+
     def _plain(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame | None:
         """Stored hour rows of ``[first, end)``, one driver row each (SQLite: its C rows are
         cheaper than building one text per camera)."""
         where, names = camera_filter(cameras)
-        rows = self.db.query(STORED_HOURS.format(cameras=where), [first.isoformat(), end.isoformat()] + names)
+        more, values = self._days_filter()
+        rows = self.db.query(STORED_HOURS.format(cameras=where) + more,
+                             [first.isoformat(), end.isoformat()] + names + values)
         if not rows:
             return None
         cams, texts = zip(*((r[0], r[1]) for r in rows))
@@ -178,8 +198,9 @@ class DbMoments:
             self.db.execute(GROUP_CONCAT_MAX)
             self._concat_ready = True
         where, names = camera_filter(cameras)
-        rows = self.db.query(PACKED_HOURS[dialect].format(cameras=where),
-                             [first.isoformat(), end.isoformat()] + names)
+        more, values = self._days_filter()
+        rows = self.db.query(PACKED_HOURS[dialect].format(cameras=where + more),
+                             [first.isoformat(), end.isoformat()] + names + values)
         width = 2 + len(MOMENTS)
         texts = [r[1] for r in rows if r[1]]
         if not texts:
@@ -258,6 +279,17 @@ def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int
     for metric in METRICS:
         frame[f"{metric}_days"] = (frame[f"{metric}_n"] > 0).astype(np.int64)
     return frame[columns].reset_index(drop=True)
+
+
+def _only(frame: pd.DataFrame, only_days) -> pd.DataFrame:
+    """The rows of ``frame`` that ``only_days`` (see :meth:`DbMoments.hourly`) asks for."""
+    if only_days is None or frame.empty:
+        return frame
+    hour, late, early = only_days
+    h = frame["hour"].to_numpy(np.int64)
+    day = frame["day"].to_numpy(np.int64)
+    keep = np.where(h >= hour, np.isin(day, late), np.isin(day, early))
+    return frame[keep].reset_index(drop=True)
 
 
 def _int_columns(rows: list[tuple], width: int, skip: int) -> list[np.ndarray]:

@@ -203,8 +203,8 @@ def prepare(s: Set, url: str):
 
 
 def robust_grid():
-    for k, k_single, run, rel, abs_min in itertools.product((3.0, 4.0, 5.0), (5.0, 6.0, 7.5, 10.0),
-                                                            (2, 3), (0.3, 0.5), (5.0, 10.0)):
+    for k, k_single, run, rel, abs_min in itertools.product((4.0, 5.0, 6.0, 8.0), (7.5, 10.0, 12.0, 15.0),
+                                                            (2, 3), (0.5, 1.0), (10.0, 20.0)):
         if k_single > k:
             yield dict(k=k, k_single=k_single, run=run, rel=rel, abs_min=abs_min)
 
@@ -217,16 +217,17 @@ def robust_scores(s: Set, hourly: pd.DataFrame) -> dict:
     keys, at = _keys(rows, with_hour=True)
     h = _with_ordinals(hourly)
     out = {}
-    for weeks, days in itertools.product((4, 8), ("week4", "daytype")):
-        base = robust_baseline(h, keys, RobustParams(weeks=weeks, days=days))["people"]
+    for share, days in itertools.product((0.4, 0.6), ("week4", "daytype")):
+        weeks = 8
+        base = robust_baseline(h, keys, RobustParams(weeks=weeks, days=days, share=share))["people"]
         b = Baseline(base.centre[at], base.sigma[at], base.days[at])
         cam, start, obs = rows["camera"].to_numpy(), rows["start_utc"].to_numpy(np.int64), rows["people"].to_numpy()
         for g in robust_grid():
-            p = RobustParams(weeks=weeks, days=days, **g)
+            p = RobustParams(weeks=weeks, days=days, share=share, **g)
             v = judge_robust(cam, start, obs, b, p)
             hit = v.direction != ""
             flags = pd.DataFrame({"camera": cam[hit], "start_utc": start[hit], "direction": v.direction[hit]})
-            out[json.dumps({"weeks": weeks, "days": days, **g}, sort_keys=True)] = score(s, flags)
+            out[json.dumps({"share": share, "days": days, **g}, sort_keys=True)] = score(s, flags)
     return out
 
 
