@@ -1,12 +1,13 @@
 """The robust seasonal method's maths on arrays (no database).
 
 An interval is compared with the same camera's same local hour on *like days* (Mon–Thu, Fri,
-Sat, Sun; a day runs from 05:00 so a Friday night stays a Friday) over the trailing weeks:
+Sat, Sun; a day runs from 05:00 so a Friday night stays a Friday): the last ~12 of them within
+the trailing weeks:
 
 - centre = the median of those days' hour means, spread = the width of the tightest window
   holding 40% of them (scaled to σ), plus the median within-hour spread, floored at
   max(sqrt(centre), 1): recurring surges and past outliers cannot inflate it;
-- practical significance: at least ``rel`` (50%) and ``abs_min`` (10 counts) away from the centre;
+- practical significance: at least ``rel`` (50%) and ``abs_min`` (20 counts) away from the centre;
 - persistence: one interval alone needs ``k_single`` σ, a run of ``run`` consecutive intervals
   ``k`` σ each (only earlier intervals count, so the verdict is causal);
 - ``silent``: zeros (2+ intervals) or one non-zero value repeated (:data:`STUCK_RUN`+) where
@@ -43,16 +44,16 @@ STUCK_RUN = 4
 class RobustParams:
     """Parameters of the robust method (defaults chosen across all visible sets, docs/detection.md)."""
 
-    k: float = 5.0
-    k_single: float = 7.5
+    k: float = 10.0
+    k_single: float = 20.0
     run: int = 2
     weeks: int = 8
     days: str = "week4"
     day_start: int = 5
     rel: float = 0.5
-    abs_min: float = 10.0
+    abs_min: float = 20.0
     min_days: int = 3
-    k_learning: float = 10.0
+    k_learning: float = 20.0
     silent_min: float = 20.0
     share: float = 0.4
     #: like days a reference aims at: a class looks back ceil(like_days / its days a week)
