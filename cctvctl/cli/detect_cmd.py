@@ -10,7 +10,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import (CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt,
                                  VerboseOpt)
-from cctvctl.cli.output import print_json, stdout_console
+from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
 
 FORMATS = ("table", "csv", "json")
@@ -78,12 +78,13 @@ def _print_csv(records: list[dict]) -> None:
     import sys
 
     from cctvctl.detect import RECORD_KEYS
+    from cctvctl.safetext import csv_cell
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(RECORD_KEYS)
-    for r in records:
+    for r in records:  # text cells through csv_cell: no spreadsheet formula, no raw control
         writer.writerow(["" if r[key] is None else
-                         json.dumps(r[key], sort_keys=True) if key == "params" else r[key]
+                         json.dumps(r[key], sort_keys=True) if key == "params" else csv_cell(r[key])
                          for key in RECORD_KEYS])
 
 
@@ -102,9 +103,10 @@ def _print_table(result, records: list[dict], first, last) -> None:
         for r in records:
             high = f"{r['band_high']:.0f}"
             band = f"≤{high}" if r["band_low"] is None else f"{r['band_low']:.0f}–{high}"
-            table.add_row(r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
-                          f"{r['metric']} {r['direction']}", f"{r['observed']:g}",
-                          f"{r['expected']:.0f}", band, f"{r['score']:+.1f}", r["basis"])
+            table.add_row(*map(text_cell, (
+                r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
+                f"{r['metric']} {r['direction']}", f"{r['observed']:g}", f"{r['expected']:.0f}",
+                band, f"{r['score']:+.1f}", r["basis"])))
         console.print(table)
     stored = "stored" if result.stored else "not stored (--dry-run)"
     note = f"; {result.fallback} judged by the threshold fallback" if result.fallback else ""
