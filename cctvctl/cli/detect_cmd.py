@@ -22,9 +22,9 @@ def detect_command(
     since: SinceOpt = None,
     until: UntilOpt = None,
     camera: CameraOpt = None,
-    method: Annotated[str, typer.Option(help="seasonal (same hour slot over the trailing weeks, both directions) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day).")] = "seasonal",
-    k: Annotated[Optional[float], typer.Option("--k", help="Band width in σ (seasonal, default 4) or the std multiplier of the reference (threshold, default 1.5).")] = None,
-    weeks: Annotated[Optional[int], typer.Option(help="Seasonal: trailing weeks of history per slot (default 8).")] = None,
+    method: Annotated[Optional[str], typer.Option(help="robust (median of like days at the same hour, runs, silences; see docs/detection.md), seasonal (mean ± k·σ of the same hour slot over the trailing weeks) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day). Default: the method imports use.")] = None,
+    k: Annotated[Optional[float], typer.Option("--k", help="Robust: σ a run of intervals needs (default 5); seasonal: band width in σ (default 4); threshold: the std multiplier of the reference (default 1.5).")] = None,
+    weeks: Annotated[Optional[int], typer.Option(help="Robust and seasonal: trailing weeks of history (default 8).")] = None,
     slot: Annotated[Optional[str], typer.Option(help="Seasonal: hour (default), daytype-hour (workdays and weekends apart) or weekday-hour.")] = None,
     floor: Annotated[Optional[str], typer.Option(help="Seasonal: σ floor, sqrt = max(sqrt(mean), 1) (default) or one = 1.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the flags without storing them.")] = False,
@@ -109,7 +109,9 @@ def _print_table(result, records: list[dict], first, last) -> None:
                 band, f"{r['score']:+.1f}", r["basis"])))
         console.print(table)
     stored = "stored" if result.stored else "not stored (--dry-run)"
-    note = f"; {result.fallback} judged by the threshold fallback" if result.fallback else ""
+    how = "learning (short history: extremes only)" if result.method == "robust" \
+        else "judged by the threshold fallback"
+    note = f"; {result.fallback} {how}" if result.fallback else ""
     console.print(f"{first} … {last}: {result.intervals} interval(s) flagged, {len(result.flags)} "
                   f"flag(s), {result.evaluated} evaluated with {result.method}{note}; {stored}",
                   markup=False)

@@ -25,7 +25,7 @@ def import_command(
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
     on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
     rejected: Annotated[Optional[str], typer.Option(help="Where --on-error skip writes bad rows (default FILE.rejected.csv).")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ (whatever earlier imports of the file did; undoable).")] = False,
     nonexistent: Annotated[str, typer.Option(help="Local times in a DST gap: reject, shift-forward or shift-backward.")] = "reject",
     ambiguous: Annotated[str, typer.Option(help="Local times repeated at the DST change: infer (1st = earlier, 2nd = later), earliest, latest or reject.")] = "infer",
     dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February.")] = False,
@@ -38,8 +38,9 @@ def import_command(
     """Import count files into the database, validating every row.
 
     A file with any bad row is rejected whole (exit 2, nothing written) unless
-    --on-error skip. Re-importing identical content is a no-op. Each file is one
-    transaction.
+    --on-error skip. Re-importing identical content is a no-op, except with
+    --replace, which compares the file with the stored rows again. Each file is one
+    transaction; cctvctl imports undo ID takes one back.
 
     Example:
         cctvctl import counts.csv

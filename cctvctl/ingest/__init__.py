@@ -4,7 +4,8 @@ One import is one transaction. Every row is validated; by default a file with an
 rejected whole (nothing written) with ``file:line: reason`` problems, and with
 ``on_error="skip"`` the good rows are imported and every bad row goes, with its reason, to a
 ``*.rejected.csv`` beside the input. Identical content imported again with the same options is
-recognised by its sha256 in the ``imports`` ledger and is a no-op.
+recognised by its sha256 in the ``imports`` ledger and is a no-op — except with ``replace``,
+which always compares the file with the rows stored now (other imports may have changed them).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class ImportOptions:
                    "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
                    "time_format": self.time_format, "max_count": self.max_count,
                    "on_error": self.on_error}
+        if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
+            meaning["replace"] = True
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
@@ -233,7 +236,9 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
     scan = scan_file(path, options.encoding, options.delimiter)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
     with db.lock("import", timeout=600):
-        previous = db.query_one(FIND_IMPORT, (scan.sha256, fingerprint))
+        # --replace always compares with what is stored now: a later import (or an undo) may
+        # have changed the rows since these bytes were last imported
+        previous = None if options.replace else db.query_one(FIND_IMPORT, (scan.sha256, fingerprint))
         if previous:
             result.status = "unchanged"
             result.previous_import = int(previous[0])
