@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cctvctl.db import local_infile
 from cctvctl.db.database import Database
+from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
 from cctvctl.db.schema import COUNT_COLUMNS
 
@@ -251,11 +251,11 @@ class CountWriter:
         path = staged if staged is not None else self.stage(rows).path
         try:
             # IGNORE keeps stored keys (counted below); no escapes: names have no control chars
-            sql = (f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
-                   "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' "
-                   f"({', '.join(columns)})")
-            with local_infile.allow(self.db.conn, path):
-                return self.db.execute(sql)
+            sql = (f"LOAD DATA LOCAL INFILE ? IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
+                   f"{LOAD_DATA_RAW_FORMAT} ({', '.join(columns)})")
+            result = self.db.load_file(sql, path, (path,))
+            result.check(path, len(rows), skipped_ok=True)
+            return result.affected
         finally:
             os.unlink(path)
 
