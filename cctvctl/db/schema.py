@@ -121,10 +121,24 @@ def _v2(db: Database) -> list[str]:
             "ALTER TABLE weekday_stats ADD COLUMN interval_s BIGINT"]
 
 
+def _v5(db: Database) -> list[str]:
+    """Which episodes each alert consumer has been told (``cctvctl alerts``)."""
+    return [f"""CREATE TABLE alert_marks (
+  consumer VARCHAR(80) NOT NULL,
+  camera {CAMERA_TYPE} NOT NULL,
+  metric VARCHAR(16) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  start_utc BIGINT NOT NULL,
+  marked_at BIGINT NOT NULL,
+  PRIMARY KEY (consumer, camera, metric, kind, start_utc)
+){db.dialect.table_options}"""]
+
+
 #: (version, description, statements builder). Append only; never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (1, "counts, imports, stats, weekday_stats, outliers", _v1),
     (2, "interval length of statistics rows", _v2),
+    (5, "alert consumers' marks", _v5),
 ]
 
 LATEST = MIGRATIONS[-1][0]
