@@ -79,9 +79,12 @@ def header_lines(report: Report) -> list[str]:
     span = f"{first[:16].replace('T', ' ')} → {last[:16].replace('T', ' ')}"
     offsets = sorted({first[19:], last[19:]})
     cov = report.coverage
+    days = len(report.period.local_days(report.tz))
+    skipped = len(report.period.days) - days
     lines = [
         f"cctvctl report · {report.period.grain} {report.period.label} · {report.tz.key}",
-        f"{span} ({' / '.join(offsets)}) · {len(report.period.days)} days",
+        f"{span} ({' / '.join(offsets)}) · {days} days"
+        + (f" ({skipped} skipped)" if skipped else ""),
         _cameras_line(report),
         f"coverage {cov * 100:.1f}% ({report.intervals:,} of {report.expected:,} intervals)"
         if cov is not None else "coverage: no intervals expected",
