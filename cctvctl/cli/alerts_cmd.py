@@ -12,6 +12,7 @@ from cctvctl.cli import app
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line, print_json, stdout_console
 from cctvctl.errors import CctvError, UsageError
+from cctvctl.safetext import shown
 
 FORMATS = ("table", "json")
 
@@ -58,27 +59,26 @@ def alerts_command(
     if not (0 < timeout <= 3600):
         raise UsageError(f"--timeout must be between 0 and 3600 seconds, not {timeout:g}")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    now_utc = _now_utc(now, settings.tz)
-    if since is None:
-        first = datetime.fromtimestamp(now_utc, settings.tz).date() - timedelta(days=7)
-    else:
-        first = parse_date(since)
-    since_utc = local_midnight_utc(first, settings.tz)
-    if since_utc >= now_utc:
-        raise UsageError(f"--since {first} is not before --now")
-    dark = None if dark_after == 0 else int(dark_after * 3600)
-
-    if command is not None:
-        deliver = exec_delivery(command, settings.tz, timeout, consumer)
-    else:
-        def deliver(found):
-            _print(found, fmt, settings)
-            return [(e, None) for e in found]
-
     with open_database(settings.db_url, create=False) as database:
+        zone = settings.zone(database).tz
+        now_utc = _now_utc(now, zone)
+        if since is None:
+            first = datetime.fromtimestamp(now_utc, zone).date() - timedelta(days=7)
+        else:
+            first = parse_date(since)
+        since_utc = local_midnight_utc(first, zone)
+        if since_utc >= now_utc:
+            raise UsageError(f"--since {first} is not before --now")
+        dark = None if dark_after == 0 else int(dark_after * 3600)
+        if command is not None:
+            deliver = exec_delivery(command, zone, timeout, consumer)
+        else:
+            def deliver(found):
+                _print(found, fmt, zone)
+                return [(e, None) for e in found]
         run = run_alerts(database, consumer, since_utc, now_utc, deliver, dark_after_s=dark)
     for episode, reason in run.failed:
-        error_line(f"alert for camera {episode.camera} ({episode.kind}) not delivered: {reason}; "
+        error_line(f"alert for camera {shown(episode.camera)} ({episode.kind}) not delivered: {reason}; "
                    "it is retried on the next run")
     if run.failed:
         raise DeliveryFailed(f"{len(run.failed)} of {len(run.pending)} alert(s) not delivered "
@@ -102,11 +102,11 @@ def _now_utc(text: str | None, tz) -> int:
     return int(moment.replace(tzinfo=tz).timestamp())
 
 
-def _print(found, fmt: str, settings) -> None:
-    records = [e.as_record(settings.tz) for e in found]
+def _print(found, fmt: str, zone) -> None:
+    records = [e.as_record(zone) for e in found]
     if fmt == "json":
         print_json(records)
         return
     console = stdout_console()
     for record in records:
-        console.print(record["summary"], markup=False, highlight=False)
+        console.print(shown(record["summary"]), markup=False, highlight=False)

@@ -54,21 +54,26 @@ def detect_command(
         raise UsageError("--since is required (first local day, YYYY-MM-DD)")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     first = parse_date(since)
-    last = parse_date(until) if until else today(settings.tz)
-    if last < first:
+    last = parse_date(until) if until else None
+    if last is not None and last < first:
         raise UsageError(f"--until {last} is before --since {first}")
     make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database
-    start = local_midnight_utc(first, settings.tz)
-    end = local_midnight_utc(last + timedelta(days=1), settings.tz)
     with open_database(settings.db_url, create=False) as database:
-        result = detect_range(database, settings.tz, start, end, cameras=camera, method=method,
+        zone = settings.zone(database).tz
+        if last is None:
+            last = today(zone)
+            if last < first:
+                raise UsageError(f"--until {last} is before --since {first}")
+        start = local_midnight_utc(first, zone)
+        end = local_midnight_utc(last + timedelta(days=1), zone)
+        result = detect_range(database, zone, start, end, cameras=camera, method=method,
                               k=k, weeks=weeks, slot=slot, floor=floor, store=not dry_run)
     if settings.quiet:
         return
     if as_episodes:
-        _print_episodes(result, fmt, settings.tz, first, last)
+        _print_episodes(result, fmt, zone, first, last)
         return
-    records = [f.as_record(settings.tz) for f in result.flags]
+    records = [f.as_record(zone) for f in result.flags]
     if fmt == "json":
         print_json(records)
     elif fmt == "csv":
@@ -124,6 +129,7 @@ def _print_table(result, records: list[dict], first, last) -> None:
 
 def _print_episodes(result, fmt: str, tz, first, last) -> None:
     from cctvctl.detect.episodes import RECORD_KEYS, build_episodes
+    from cctvctl.safetext import csv_cell, shown
 
     found = build_episodes(result.flags)
     records = [e.as_record(tz) for e in found]
@@ -137,10 +143,10 @@ def _print_episodes(result, fmt: str, tz, first, last) -> None:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(RECORD_KEYS)
         for r in records:
-            writer.writerow(["" if r[key] is None else r[key] for key in RECORD_KEYS])
+            writer.writerow(["" if r[key] is None else csv_cell(r[key]) for key in RECORD_KEYS])
         return
     console = stdout_console()
     for r in records:
-        console.print(r["summary"], markup=False)
+        console.print(shown(r["summary"]), markup=False)
     console.print(f"{first} … {last}: {len(found)} episode(s) from {len(result.flags)} flag(s)",
                   markup=False)
