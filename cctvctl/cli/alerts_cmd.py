@@ -58,14 +58,15 @@ def alerts_command(
         raise UsageError(f"--dark-after must be between 0 and 8784 hours, not {dark_after:g}")
     if not (0 < timeout <= 3600):
         raise UsageError(f"--timeout must be between 0 and 3600 seconds, not {timeout:g}")
+    moment = _parse_now(now)
+    given_first = parse_date(since) if since is not None else None
+    if given_first is not None and moment is not None and given_first > moment.date():
+        raise UsageError(f"--since {given_first} is not before --now")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     with open_database(settings.db_url, create=False) as database:
         zone = settings.zone(database).tz
-        now_utc = _now_utc(now, zone)
-        if since is None:
-            first = datetime.fromtimestamp(now_utc, zone).date() - timedelta(days=7)
-        else:
-            first = parse_date(since)
+        now_utc = int(time.time()) if moment is None else int(moment.replace(tzinfo=zone).timestamp())
+        first = given_first or datetime.fromtimestamp(now_utc, zone).date() - timedelta(days=7)
         since_utc = local_midnight_utc(first, zone)
         if since_utc >= now_utc:
             raise UsageError(f"--since {first} is not before --now")
@@ -88,9 +89,10 @@ def alerts_command(
                                markup=False)
 
 
-def _now_utc(text: str | None, tz) -> int:
+def _parse_now(text: str | None) -> datetime | None:
+    """--now as a naive local time (the database's zone applies once it is open)."""
     if text is None:
-        return int(time.time())
+        return None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -99,7 +101,7 @@ def _now_utc(text: str | None, tz) -> int:
         raise UsageError("--now is a local time without an offset (the database zone applies)")
     if not (1970 < moment.year < 2100):
         raise UsageError(f"--now {text!r} is outside 1971-2099")
-    return int(moment.replace(tzinfo=tz).timestamp())
+    return moment
 
 
 def _print(found, fmt: str, zone) -> None:
