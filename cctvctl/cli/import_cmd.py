@@ -11,6 +11,7 @@ from cctvctl.cli import app
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
 from cctvctl.errors import CountFileError, UsageError
+from cctvctl.safetext import shown
 
 
 @app.command("import")
@@ -28,7 +29,7 @@ def import_command(
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
     on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
     rejected: Annotated[Optional[str], typer.Option(help="Where --on-error skip writes bad rows (default FILE.rejected.csv).")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ (whatever earlier imports of the file did; undoable).")] = False,
     nonexistent: Annotated[str, typer.Option(help="Local times in a DST gap: reject, shift-forward or shift-backward.")] = "reject",
     ambiguous: Annotated[str, typer.Option(help="Local times repeated at the DST change: infer (1st = earlier, 2nd = later), earliest, latest or reject.")] = "infer",
     dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February.")] = False,
@@ -41,8 +42,9 @@ def import_command(
     """Import count files into the database, validating every row.
 
     A file with any bad row is rejected whole (exit 2, nothing written) unless
-    --on-error skip. Re-importing identical content is a no-op. Each file is one
-    transaction.
+    --on-error skip. Re-importing identical content is a no-op, except with
+    --replace, which compares the file with the stored rows again. Each file is one
+    transaction; cctvctl imports undo ID takes one back.
 
     Example:
         cctvctl import counts.csv
@@ -83,7 +85,7 @@ def import_command(
             except CountFileError as exc:
                 failed += 1
                 for line in exc.problems:
-                    sys.stderr.write(line + "\n")
+                    sys.stderr.write(shown(line) + "\n")
                 error_line(str(exc))
                 if fmt == "json" and getattr(exc, "result", None) is not None:
                     _json_line(exc.result.as_dict())
@@ -95,22 +97,22 @@ def import_command(
             if result.rejected and settings.quiet:
                 # skipped rows must reach someone, also under cron (which mails stderr); the
                 # summary and the JSON object say it otherwise
-                sys.stderr.write(f"warning: {result.source}: {result.rejected} bad row(s) skipped, "
-                                 f"listed with reasons in {result.rejected_file}\n")
+                sys.stderr.write(shown(f"warning: {result.source}: {result.rejected} bad row(s) "
+                                       f"skipped, listed with reasons in {result.rejected_file}") + "\n")
     if failed:
         raise typer.Exit(2)
 
 
 def _json_line(obj: dict) -> None:
     """One compact JSON object per file and line (JSON Lines: several files stay parseable)."""
-    import json
+    from cctvctl.safetext import json_text
 
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 def _summary(r) -> str:
     if r.status == "unchanged":
-        return (f"{r.source}: already imported (import #{r.previous_import}, same content and "
+        return (f"{shown(r.source)}: already imported (import #{r.previous_import}, same content and "
                 "options); nothing to do")
     parts = [f"read {r.read}", f"inserted {r.inserted}", f"duplicates {r.duplicates}"]
     if r.replaced:
@@ -119,12 +121,12 @@ def _summary(r) -> str:
     if r.unknown:
         parts.append(f"unknown {r.unknown} (no known count, not stored)")
     parts.append(f"outliers {r.outliers}")
-    text = f"{r.source}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
+    text = f"{shown(r.source)}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
     dst = {k: v for k, v in (r.dst or {}).items() if v}
     if dst:
         text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
     if r.rejected_file:
-        text += f"\n  bad rows with reasons: {r.rejected_file}"
+        text += f"\n  bad rows with reasons: {shown(r.rejected_file)}"
     return text
 
 

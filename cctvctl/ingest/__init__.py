@@ -4,7 +4,8 @@ One import is one transaction. Every row is validated; by default a file with an
 rejected whole (nothing written) with ``file:line: reason`` problems, and with
 ``on_error="skip"`` the good rows are imported and every bad row goes, with its reason, to a
 ``*.rejected.csv`` beside the input. Identical content imported again with the same options is
-recognised by its sha256 in the ``imports`` ledger and is a no-op.
+recognised by its sha256 in the ``imports`` ledger and is a no-op — except with ``replace``,
+which always compares the file with the rows stored now (other imports may have changed them).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactRead
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
 from cctvctl.ingest.writer import CountWriter
+from cctvctl.safetext import csv_cell
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -121,6 +123,8 @@ class ImportOptions:
         if self.columns or self.na or self.wide:  # absent: the same fingerprint as before
             meaning.update(columns=self.columns, na=sorted(self.na), wide=sorted(self.wide.items()),
                            wide_metric=self.wide_metric)
+        if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
+            meaning["replace"] = True
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
@@ -256,7 +260,9 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
     scan = scan_file(path, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
     with db.lock("import", timeout=600):
-        previous = db.query_one(FIND_IMPORT, (scan.sha256, fingerprint))
+        # --replace always compares with what is stored now: a later import (or an undo) may
+        # have changed the rows since these bytes were last imported
+        previous = None if options.replace else db.query_one(FIND_IMPORT, (scan.sha256, fingerprint))
         if previous:
             result.status = "unchanged"
             result.previous_import = int(previous[0])
@@ -426,7 +432,7 @@ class _BadRows:
                     if target is None:
                         break
                     if target[0] == line:
-                        writer.writerow([line, target[1], *fields])
+                        writer.writerow([line, *map(csv_cell, (target[1], *fields))])
                         target = next(wanted, None)
         except BaseException:
             _remove_quietly(handle.name)
@@ -457,7 +463,7 @@ def _open_rejected(options: ImportOptions, source: str, header: list[str]):
         raise UsageError(f"cannot write the rejected rows to {target}: {exc.strerror or exc} "
                          "(choose another place with --rejected)") from None
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(["line", "reason", *header])
+    writer.writerow(["line", "reason", *map(csv_cell, header)])  # OWASP: no formula, no control
     return handle, writer
 
 
