@@ -169,7 +169,7 @@ def test_map_date_and_hour_with_interval(idb, tmp_path):
 
 def test_map_date_and_time(idb, tmp_path):
     text = "Tag,Uhrzeit,cam,people\n2021-08-01,13:25,x,1\n08/02/2021,07:05:00,x,2\n"
-    import_file(idb, write(tmp_path, text), opts(mapping=["date=Tag", "time=Uhrzeit"]))
+    import_file(idb, write(tmp_path, text), opts(mapping=["date=Tag", "time=Uhrzeit"], monthfirst=True))
     assert stored(idb) == [row("x", "2021-08-01 13:25", people=1), row("x", "2021-08-02 07:05", people=2)]
 
 

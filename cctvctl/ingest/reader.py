@@ -139,6 +139,8 @@ class CountReader:
             yield from self._fast_chunks(delimiter, data_line - 1)
         else:
             yield from self._exact_chunks(delimiter, data_line - 1, pushback)
+        # the date order is the file's, decided from all its rows (may ask for a re-read)
+        self.parser.finish_file(self.source)
 
     def _layout_hint(self, fields: list[str], delimiter: str) -> str:
         """The likely fix when no layout fits: a first line of data (``--columns``), or a
@@ -302,18 +304,19 @@ class CountReader:
             note(why.notna(), why)
             cameras = full(cameras, "")
         timed_cameras = cameras if timed is None else cameras[timed]
+        timed_lines = lines if timed is None else lines[timed.to_numpy()]
 
         # time
         if layout.has("start"):
-            start, why = self.parser.to_epoch(column("start"), timed_cameras)
+            start, why = self.parser.to_epoch(column("start"), timed_cameras, lines=timed_lines)
         elif layout.has("hour"):
-            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras)
+            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras, lines=timed_lines)
         else:
             start, why = self.parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
-                                              timed_cameras)
+                                              timed_cameras, lines=timed_lines)
         note(why.notna(), why)
         if layout.has("end"):
-            end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start)
+            end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start, lines=timed_lines)
             bad_end = why_end.notna()
             if bad_end.any():
                 note(bad_end, "end: " + why_end[bad_end])
