@@ -72,7 +72,7 @@ def import_command(
     if interval <= 0 or interval * 60 != int(interval * 60):
         raise UsageError("--interval must be a positive number of minutes (whole seconds)")
     options = ImportOptions(
-        tz=settings.tz, camera=camera, interval=int(interval * 60), mapping=map_ or [],
+        tz=None, camera=camera, interval=int(interval * 60), mapping=map_ or [],
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
         nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
         time_format=time_format,
@@ -80,6 +80,9 @@ def import_command(
         na=tuple(na or ()), wide=wide or [], wide_metric=wide_metric)
     failed = 0
     with open_database(settings.db_url) as database:
+        zone = settings.zone(database)
+        options.tz = zone.tz
+        where = f"{database.url.display()}, {zone.describe()}"
         for path in files:
             try:
                 with _progress(path, settings.quiet) as progress:
@@ -93,9 +96,9 @@ def import_command(
                     _json_line(exc.result.as_dict())
                 continue
             if fmt == "json":
-                _json_line(result.as_dict())
+                _json_line({**result.as_dict(), "database": database.url.display(), "zone": zone.key})
             elif not settings.quiet:
-                typer.echo(_summary(result))
+                typer.echo(_summary(result) + f"\n  into {where}")
             if result.rejected and settings.quiet:
                 # skipped rows must reach someone, also under cron (which mails stderr); the
                 # summary and the JSON object say it otherwise

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
@@ -37,6 +37,7 @@ from cctvctl.ingest.timeparse import (AMBIGUOUS, EPOCH_FORMATS, NONEXISTENT, Dat
                                       DstTally, TimeParser)
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.safetext import csv_cell
+from cctvctl.zone import check_zone, resolve_zone
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -55,7 +56,7 @@ RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, row
 class ImportOptions:
     """How to read and what to do with bad or conflicting rows (defaults match the CLI)."""
 
-    tz: ZoneInfo
+    tz: ZoneInfo | None = None  # None: the database's zone (cctvctl.zone)
     camera: str | None = None
     interval: int = 300  # seconds, where the file has no end column
     mapping: dict[str, str] = field(default_factory=dict)
@@ -264,6 +265,8 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                  progress: ProgressFn | None) -> ImportResult:
     started = time.time()
     clock = time.monotonic()
+    if options.tz is None:
+        options = replace(options, tz=resolve_zone(db, None).tz)
     fingerprint = options.fingerprint()
     scan = scan_file(path, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
@@ -281,6 +284,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
         bad_rows = _BadRows(options.on_error == "skip")
         try:
             with open(path, "rb") as raw, db.atomic():
+                check_zone(db, options.tz)  # another zone is refused; this ledger row records it
                 db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
                 import_id = _last_id(db)
