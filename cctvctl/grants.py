@@ -29,6 +29,9 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "import_days": ("INSERT",),
         # import-time detection replaces the flags of the rows it wrote: derived data only
         "outliers": ("INSERT", "UPDATE", "DELETE"),
+        # cctvctl serve runs as ingest: it checks device tokens and records their last use
+        "api_tokens": ("SELECT", "UPDATE"),
+        "alert_marks": ("INSERT",),  # POST /v1/alerts/ack
     },
     "cron": {
         "stats": ("INSERT", "UPDATE", "DELETE"),
@@ -70,8 +73,8 @@ def plan_grants(database: str, host: str = "localhost", prefix: str = "cctv_") -
         user = prefix + role
         who = f"{_quote(user)}@{_quote(host)}"
         stmts = [f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY ?"]
-        for table in READ_ALL:
-            privs = ("SELECT",) + extra.get(table, ())
+        for table in READ_ALL + tuple(t for t in extra if t not in READ_ALL):
+            privs = (("SELECT",) if table in READ_ALL else ()) + extra.get(table, ())
             stmts.append(f"GRANT {', '.join(privs)} ON `{database}`.`{table}` TO {who}")
         accounts.append(Account(role, user, host, stmts))
     return accounts

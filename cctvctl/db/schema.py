@@ -134,11 +134,28 @@ def _v5(db: Database) -> list[str]:
 ){db.dialect.table_options}"""]
 
 
+def _v6(db: Database) -> list[str]:
+    """Device tokens of ``cctvctl serve``: only a SHA-256 of each secret is kept."""
+    d = db.dialect
+    return [f"""CREATE TABLE api_tokens (
+  id {d.autoinc_pk},
+  name VARCHAR(64) NOT NULL UNIQUE,
+  token_sha256 CHAR(64) NOT NULL UNIQUE,
+  cameras VARCHAR(4096) NOT NULL,
+  can_write SMALLINT NOT NULL,
+  can_read SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  last_used_at BIGINT
+){'' if d.name == 'sqlite' else d.table_options}"""]
+
+
 #: (version, description, statements builder). Append only; never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (1, "counts, imports, stats, weekday_stats, outliers", _v1),
     (2, "interval length of statistics rows", _v2),
     (5, "alert consumers' marks", _v5),
+    (6, "device tokens of cctvctl serve", _v6),
 ]
 
 LATEST = MIGRATIONS[-1][0]
