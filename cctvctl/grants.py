@@ -21,6 +21,10 @@ from cctvctl.errors import UsageError
 READ_ALL = ("counts", "imports", "import_days", "stats", "weekday_stats", "outliers", "agg_state",
             "schema_version", "alert_marks")
 
+#: taking a run lock (import, aggregate, detect) locks a row of run_locks: the analyst cannot,
+#: so a read-only account can never stall the writers (which GET_LOCK allowed)
+RUN_LOCKS = ("SELECT", "INSERT", "UPDATE")
+
 #: role → table → privileges beyond SELECT on READ_ALL
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "ingest": {
@@ -29,6 +33,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "import_days": ("INSERT",),
         # import-time detection replaces the flags of the rows it wrote: derived data only
         "outliers": ("INSERT", "UPDATE", "DELETE"),
+        "run_locks": RUN_LOCKS,
         # cctvctl serve runs as ingest: it checks device tokens and records their last use
         "api_tokens": ("SELECT", "UPDATE"),
         "alert_marks": ("INSERT",),  # POST /v1/alerts/ack
@@ -38,6 +43,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "weekday_stats": ("INSERT", "UPDATE", "DELETE"),
         "agg_state": ("INSERT", "UPDATE", "DELETE"),
         "outliers": ("INSERT", "UPDATE", "DELETE"),
+        "run_locks": RUN_LOCKS,
         "alert_marks": ("INSERT",),  # cctvctl alerts from cron: marks what it told
     },
     "analyst": {},
@@ -74,7 +80,7 @@ def plan_grants(database: str, host: str = "localhost", prefix: str = "cctv_") -
         who = f"{_quote(user)}@{_quote(host)}"
         stmts = [f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY ?"]
         for table in READ_ALL + tuple(t for t in extra if t not in READ_ALL):
-            privs = (("SELECT",) if table in READ_ALL else ()) + extra.get(table, ())
+            privs = tuple(dict.fromkeys((("SELECT",) if table in READ_ALL else ()) + extra.get(table, ())))
             stmts.append(f"GRANT {', '.join(privs)} ON `{database}`.`{table}` TO {who}")
         accounts.append(Account(role, user, host, stmts))
     return accounts

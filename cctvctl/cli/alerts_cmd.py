@@ -12,6 +12,7 @@ from cctvctl.cli import app
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line, print_json, stdout_console
 from cctvctl.errors import CctvError, UsageError
+from cctvctl.safetext import shown
 
 FORMATS = ("table", "json")
 
@@ -57,28 +58,28 @@ def alerts_command(
         raise UsageError(f"--dark-after must be between 0 and 8784 hours, not {dark_after:g}")
     if not (0 < timeout <= 3600):
         raise UsageError(f"--timeout must be between 0 and 3600 seconds, not {timeout:g}")
+    moment = _parse_now(now)
+    given_first = parse_date(since) if since is not None else None
+    if given_first is not None and moment is not None and given_first > moment.date():
+        raise UsageError(f"--since {given_first} is not before --now")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    now_utc = _now_utc(now, settings.tz)
-    if since is None:
-        first = datetime.fromtimestamp(now_utc, settings.tz).date() - timedelta(days=7)
-    else:
-        first = parse_date(since)
-    since_utc = local_midnight_utc(first, settings.tz)
-    if since_utc >= now_utc:
-        raise UsageError(f"--since {first} is not before --now")
-    dark = None if dark_after == 0 else int(dark_after * 3600)
-
-    if command is not None:
-        deliver = exec_delivery(command, settings.tz, timeout, consumer)
-    else:
-        def deliver(found):
-            _print(found, fmt, settings)
-            return [(e, None) for e in found]
-
     with open_database(settings.db_url, create=False) as database:
+        zone = settings.zone(database).tz
+        now_utc = int(time.time()) if moment is None else int(moment.replace(tzinfo=zone).timestamp())
+        first = given_first or datetime.fromtimestamp(now_utc, zone).date() - timedelta(days=7)
+        since_utc = local_midnight_utc(first, zone)
+        if since_utc >= now_utc:
+            raise UsageError(f"--since {first} is not before --now")
+        dark = None if dark_after == 0 else int(dark_after * 3600)
+        if command is not None:
+            deliver = exec_delivery(command, zone, timeout, consumer)
+        else:
+            def deliver(found):
+                _print(found, fmt, zone)
+                return [(e, None) for e in found]
         run = run_alerts(database, consumer, since_utc, now_utc, deliver, dark_after_s=dark)
     for episode, reason in run.failed:
-        error_line(f"alert for camera {episode.camera} ({episode.kind}) not delivered: {reason}; "
+        error_line(f"alert for camera {shown(episode.camera)} ({episode.kind}) not delivered: {reason}; "
                    "it is retried on the next run")
     if run.failed:
         raise DeliveryFailed(f"{len(run.failed)} of {len(run.pending)} alert(s) not delivered "
@@ -88,9 +89,10 @@ def alerts_command(
                                markup=False)
 
 
-def _now_utc(text: str | None, tz) -> int:
+def _parse_now(text: str | None) -> datetime | None:
+    """--now as a naive local time (the database's zone applies once it is open)."""
     if text is None:
-        return int(time.time())
+        return None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -99,14 +101,14 @@ def _now_utc(text: str | None, tz) -> int:
         raise UsageError("--now is a local time without an offset (the database zone applies)")
     if not (1970 < moment.year < 2100):
         raise UsageError(f"--now {text!r} is outside 1971-2099")
-    return int(moment.replace(tzinfo=tz).timestamp())
+    return moment
 
 
-def _print(found, fmt: str, settings) -> None:
-    records = [e.as_record(settings.tz) for e in found]
+def _print(found, fmt: str, zone) -> None:
+    records = [e.as_record(zone) for e in found]
     if fmt == "json":
         print_json(records)
         return
     console = stdout_console()
     for record in records:
-        console.print(record["summary"], markup=False, highlight=False)
+        console.print(shown(record["summary"]), markup=False, highlight=False)

@@ -10,7 +10,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import (CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt,
                                  VerboseOpt)
-from cctvctl.cli.output import print_json, stdout_console
+from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
 
 FORMATS = ("table", "csv", "json")
@@ -22,9 +22,9 @@ def detect_command(
     since: SinceOpt = None,
     until: UntilOpt = None,
     camera: CameraOpt = None,
-    method: Annotated[str, typer.Option(help="seasonal (same hour slot over the trailing weeks, both directions) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day).")] = "seasonal",
-    k: Annotated[Optional[float], typer.Option("--k", help="Band width in σ (seasonal, default 4) or the std multiplier of the reference (threshold, default 1.5).")] = None,
-    weeks: Annotated[Optional[int], typer.Option(help="Seasonal: trailing weeks of history per slot (default 8).")] = None,
+    method: Annotated[Optional[str], typer.Option(help="robust (median of like days at the same hour, runs, silences; see docs/detection.md), seasonal (mean ± k·σ of the same hour slot over the trailing weeks) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day). Default: the method imports use.")] = None,
+    k: Annotated[Optional[float], typer.Option("--k", help="Robust: σ a run of intervals needs (default 5); seasonal: band width in σ (default 4); threshold: the std multiplier of the reference (default 1.5).")] = None,
+    weeks: Annotated[Optional[int], typer.Option(help="Robust and seasonal: trailing weeks of history (default 8).")] = None,
     slot: Annotated[Optional[str], typer.Option(help="Seasonal: hour (default), daytype-hour (workdays and weekends apart) or weekday-hour.")] = None,
     floor: Annotated[Optional[str], typer.Option(help="Seasonal: σ floor, sqrt = max(sqrt(mean), 1) (default) or one = 1.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the flags without storing them.")] = False,
@@ -54,21 +54,26 @@ def detect_command(
         raise UsageError("--since is required (first local day, YYYY-MM-DD)")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     first = parse_date(since)
-    last = parse_date(until) if until else today(settings.tz)
-    if last < first:
+    last = parse_date(until) if until else None
+    if last is not None and last < first:
         raise UsageError(f"--until {last} is before --since {first}")
     make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database
-    start = local_midnight_utc(first, settings.tz)
-    end = local_midnight_utc(last + timedelta(days=1), settings.tz)
     with open_database(settings.db_url, create=False) as database:
-        result = detect_range(database, settings.tz, start, end, cameras=camera, method=method,
+        zone = settings.zone(database).tz
+        if last is None:
+            last = today(zone)
+            if last < first:
+                raise UsageError(f"--until {last} is before --since {first}")
+        start = local_midnight_utc(first, zone)
+        end = local_midnight_utc(last + timedelta(days=1), zone)
+        result = detect_range(database, zone, start, end, cameras=camera, method=method,
                               k=k, weeks=weeks, slot=slot, floor=floor, store=not dry_run)
     if settings.quiet:
         return
     if as_episodes:
-        _print_episodes(result, fmt, settings.tz, first, last)
+        _print_episodes(result, fmt, zone, first, last)
         return
-    records = [f.as_record(settings.tz) for f in result.flags]
+    records = [f.as_record(zone) for f in result.flags]
     if fmt == "json":
         print_json(records)
     elif fmt == "csv":
@@ -83,12 +88,13 @@ def _print_csv(records: list[dict]) -> None:
     import sys
 
     from cctvctl.detect import RECORD_KEYS
+    from cctvctl.safetext import csv_cell
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(RECORD_KEYS)
-    for r in records:
+    for r in records:  # text cells through csv_cell: no spreadsheet formula, no raw control
         writer.writerow(["" if r[key] is None else
-                         json.dumps(r[key], sort_keys=True) if key == "params" else r[key]
+                         json.dumps(r[key], sort_keys=True) if key == "params" else csv_cell(r[key])
                          for key in RECORD_KEYS])
 
 
@@ -107,12 +113,15 @@ def _print_table(result, records: list[dict], first, last) -> None:
         for r in records:
             high = f"{r['band_high']:.0f}"
             band = f"≤{high}" if r["band_low"] is None else f"{r['band_low']:.0f}–{high}"
-            table.add_row(r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
-                          f"{r['metric']} {r['direction']}", f"{r['observed']:g}",
-                          f"{r['expected']:.0f}", band, f"{r['score']:+.1f}", r["basis"])
+            table.add_row(*map(text_cell, (
+                r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
+                f"{r['metric']} {r['direction']}", f"{r['observed']:g}", f"{r['expected']:.0f}",
+                band, f"{r['score']:+.1f}", r["basis"])))
         console.print(table)
     stored = "stored" if result.stored else "not stored (--dry-run)"
-    note = f"; {result.fallback} judged by the threshold fallback" if result.fallback else ""
+    how = "learning (short history: extremes only)" if result.method == "robust" \
+        else "judged by the threshold fallback"
+    note = f"; {result.fallback} {how}" if result.fallback else ""
     console.print(f"{first} … {last}: {result.intervals} interval(s) flagged, {len(result.flags)} "
                   f"flag(s), {result.evaluated} evaluated with {result.method}{note}; {stored}",
                   markup=False)
@@ -120,6 +129,7 @@ def _print_table(result, records: list[dict], first, last) -> None:
 
 def _print_episodes(result, fmt: str, tz, first, last) -> None:
     from cctvctl.detect.episodes import RECORD_KEYS, build_episodes
+    from cctvctl.safetext import csv_cell, shown
 
     found = build_episodes(result.flags)
     records = [e.as_record(tz) for e in found]
@@ -133,10 +143,10 @@ def _print_episodes(result, fmt: str, tz, first, last) -> None:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(RECORD_KEYS)
         for r in records:
-            writer.writerow(["" if r[key] is None else r[key] for key in RECORD_KEYS])
+            writer.writerow(["" if r[key] is None else csv_cell(r[key]) for key in RECORD_KEYS])
         return
     console = stdout_console()
     for r in records:
-        console.print(r["summary"], markup=False)
+        console.print(shown(r["summary"]), markup=False)
     console.print(f"{first} … {last}: {len(found)} episode(s) from {len(result.flags)} flag(s)",
                   markup=False)

@@ -22,16 +22,31 @@ def stderr_console() -> Console:
 
 
 def error_line(message: str) -> None:
-    """One line on stderr: red on a terminal, plain text elsewhere."""
+    """One line on stderr: red on a terminal, plain text elsewhere; hostile names escaped."""
+    from cctvctl.safetext import shown
+
+    message = shown(message)
     err = stderr_console()
     if err.is_terminal:
-        err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+        from rich.text import Text
+
+        err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     else:
         sys.stderr.write(f"error: {message}\n")
         sys.stderr.flush()
 
 
 def print_json(obj) -> None:
-    import json
+    """Indented JSON; unsafe characters in names as ``\\uXXXX`` escapes (values stay exact)."""
+    from cctvctl.safetext import json_text
 
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json_text(obj, indent=2, default=str) + "\n")
+
+
+def text_cell(value):
+    """A Rich table cell that shows ``value`` literally: no markup, hostile characters escaped."""
+    from rich.text import Text
+
+    from cctvctl.safetext import shown
+
+    return Text(shown(value))

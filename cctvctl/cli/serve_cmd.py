@@ -56,7 +56,11 @@ def serve_command(
         from cctvctl.serve.run import serve
     except ImportError:
         raise UsageError("cctvctl serve needs its extra: pip install 'cctvctl[serve]'") from None
-    config = ServeConfig(db_url=settings.db_url, tz=settings.tz, max_body=max_body, rate=rate, body_timeout=body_timeout,
+    from cctvctl.api import open_database
+
+    with open_database(settings.db_url) as database:  # migrates; the database's zone applies
+        zone = settings.zone(database).tz
+    config = ServeConfig(db_url=settings.db_url, tz=zone, max_body=max_body, rate=rate, body_timeout=body_timeout,
                          burst=max(1, int(rate * 2)), access_log=AccessLog(sys.stderr))
     serve(config, host, port, certfile, keyfile)
 
@@ -115,13 +119,14 @@ def token_list(
     settings = Settings.from_options(ctx, db, tz, verbose)
     with open_database(settings.db_url, create=False) as database:
         found = list_tokens(database)
+        zone = settings.zone(database).tz
     if fmt == "json":
         print_json([t.as_dict() for t in found])
         return
     from rich.table import Table
 
     def when(epoch):
-        return local_iso(epoch, settings.tz)[:16].replace("T", " ") if epoch else ""
+        return local_iso(epoch, zone)[:16].replace("T", " ") if epoch else ""
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("name", "cameras", "rights", "created", "last used", "revoked"):
