@@ -23,6 +23,10 @@ from cctvctl.errors import UsageError
 READ_ALL = ("counts", "imports", "import_days", "count_revisions", "stats", "weekday_stats",
             "outliers", "agg_state", "schema_version")
 
+#: taking a run lock (import, aggregate, detect) locks a row of run_locks: the analyst cannot,
+#: so a read-only account can never stall the writers (which GET_LOCK allowed)
+RUN_LOCKS = ("SELECT", "INSERT", "UPDATE")
+
 #: role → table → privileges beyond SELECT on READ_ALL
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "ingest": {
@@ -33,12 +37,14 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "count_revisions": ("INSERT",),
         # import-time detection replaces the flags of the rows it wrote: derived data only
         "outliers": ("INSERT", "UPDATE", "DELETE"),
+        "run_locks": RUN_LOCKS,
     },
     "cron": {
         "stats": ("INSERT", "UPDATE", "DELETE"),
         "weekday_stats": ("INSERT", "UPDATE", "DELETE"),
         "agg_state": ("INSERT", "UPDATE", "DELETE"),
         "outliers": ("INSERT", "UPDATE", "DELETE"),
+        "run_locks": RUN_LOCKS,
     },
     "analyst": {},
 }
@@ -73,8 +79,8 @@ def plan_grants(database: str, host: str = "localhost", prefix: str = "cctv_") -
         user = prefix + role
         who = f"{_quote(user)}@{_quote(host)}"
         stmts = [f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY ?"]
-        for table in READ_ALL:
-            privs = ("SELECT",) + extra.get(table, ())
+        for table in READ_ALL + tuple(t for t in extra if t not in READ_ALL):
+            privs = tuple(dict.fromkeys((("SELECT",) if table in READ_ALL else ()) + extra.get(table, ())))
             stmts.append(f"GRANT {', '.join(privs)} ON `{database}`.`{table}` TO {who}")
         accounts.append(Account(role, user, host, stmts))
     return accounts

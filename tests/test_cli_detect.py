@@ -127,7 +127,7 @@ def test_quiet_prints_nothing(runner, loaded):
     ([], "--since is required (first local day, YYYY-MM-DD)"),
     (["--since", "2021-03-10", "--until", "2021-03-01"], "--until 2021-03-01 is before --since 2021-03-10"),
     (["--since", "2021-02-30"], "invalid date '2021-02-30' (expected YYYY-MM-DD)"),
-    (["--since", "2021-03-01", "--method", "zscore"], "--method must be seasonal or threshold, not 'zscore'"),
+    (["--since", "2021-03-01", "--method", "zscore"], "--method must be one of robust, seasonal, threshold, not 'zscore'"),
     (["--since", "2021-03-01", "--method", "threshold", "--weeks", "4"], "--weeks only applies to the seasonal method"),
     (["--since", "2021-03-01", "--slot", "minute"], "--slot must be one of hour, daytype-hour, weekday-hour"),
     (["--since", "2021-03-01", "--k", "-1"], "--k must be a positive number"),

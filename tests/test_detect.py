@@ -159,7 +159,7 @@ def test_parameters_are_validated():
         make_params("seasonal", slot="minute")
     with pytest.raises(UsageError, match="--k must be a positive number"):
         make_params("seasonal", k=0)
-    with pytest.raises(UsageError, match="--method must be seasonal or threshold"):
+    with pytest.raises(UsageError, match="--method must be one of robust, seasonal, threshold"):
         make_params("zscore")
     assert make_params("threshold").k == 1.5
 

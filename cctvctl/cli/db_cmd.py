@@ -9,7 +9,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.app import CctvTyper, HelpGroup
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
-from cctvctl.cli.output import print_json, stdout_console
+from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
 
 db_app = CctvTyper(cls=HelpGroup, help="Create, migrate and inspect the database.", no_args_is_help=True,
@@ -64,13 +64,18 @@ def status_command(
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
-    table.add_row("database", status.url)
-    table.add_row("backend", status.backend)
-    table.add_row("schema", f"version {status.schema_version} (latest {status.schema_latest})")
-    table.add_row("cameras", str(status.cameras))
-    table.add_row("rows", f"{status.rows:,}")
-    table.add_row("covers", f"{status.first} … {status.last}" if status.first else "no data")
+    table.add_column()
+    table.add_column(overflow="fold")  # a long path is wrapped, never cut short
     li = status.last_import
-    table.add_row("last import", f"#{li['id']} {li['source']} ({li['status']}, {li['inserted']} inserted, "
-                                 f"{li['finished']})" if li else "none")
+    for name, value in (
+        ("database", status.url),
+        ("backend", status.backend),
+        ("schema", f"version {status.schema_version} (latest {status.schema_latest})"),
+        ("cameras", str(status.cameras)),
+        ("rows", f"{status.rows:,}"),
+        ("covers", f"{status.first} … {status.last}" if status.first else "no data"),
+        ("last import", f"#{li['id']} {li['source']} ({li['status']}, {li['inserted']} inserted, "
+                        f"{li['finished']})" if li else "none"),
+    ):  # file names and URLs are shown literally, hostile characters escaped
+        table.add_row(name, text_cell(value))
     stdout_console().print(table)

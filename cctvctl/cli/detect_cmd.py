@@ -10,7 +10,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import (CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt,
                                  VerboseOpt)
-from cctvctl.cli.output import print_json, stdout_console
+from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
 
 FORMATS = ("table", "csv", "json")
@@ -22,9 +22,9 @@ def detect_command(
     since: SinceOpt = None,
     until: UntilOpt = None,
     camera: CameraOpt = None,
-    method: Annotated[str, typer.Option(help="seasonal (same hour slot over the trailing weeks, both directions) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day).")] = "seasonal",
-    k: Annotated[Optional[float], typer.Option("--k", help="Band width in σ (seasonal, default 4) or the std multiplier of the reference (threshold, default 1.5).")] = None,
-    weeks: Annotated[Optional[int], typer.Option(help="Seasonal: trailing weeks of history per slot (default 8).")] = None,
+    method: Annotated[Optional[str], typer.Option(help="robust (median of like days at the same hour, runs, silences; see docs/detection.md), seasonal (mean ± k·σ of the same hour slot over the trailing weeks) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day). Default: the method imports use.")] = None,
+    k: Annotated[Optional[float], typer.Option("--k", help="Robust: σ a run of intervals needs (default 5); seasonal: band width in σ (default 4); threshold: the std multiplier of the reference (default 1.5).")] = None,
+    weeks: Annotated[Optional[int], typer.Option(help="Robust and seasonal: trailing weeks of history (default 8).")] = None,
     slot: Annotated[Optional[str], typer.Option(help="Seasonal: hour (default), daytype-hour (workdays and weekends apart) or weekday-hour.")] = None,
     floor: Annotated[Optional[str], typer.Option(help="Seasonal: σ floor, sqrt = max(sqrt(mean), 1) (default) or one = 1.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the flags without storing them.")] = False,
@@ -78,12 +78,13 @@ def _print_csv(records: list[dict]) -> None:
     import sys
 
     from cctvctl.detect import RECORD_KEYS
+    from cctvctl.safetext import csv_cell
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(RECORD_KEYS)
-    for r in records:
+    for r in records:  # text cells through csv_cell: no spreadsheet formula, no raw control
         writer.writerow(["" if r[key] is None else
-                         json.dumps(r[key], sort_keys=True) if key == "params" else r[key]
+                         json.dumps(r[key], sort_keys=True) if key == "params" else csv_cell(r[key])
                          for key in RECORD_KEYS])
 
 
@@ -102,12 +103,15 @@ def _print_table(result, records: list[dict], first, last) -> None:
         for r in records:
             high = f"{r['band_high']:.0f}"
             band = f"≤{high}" if r["band_low"] is None else f"{r['band_low']:.0f}–{high}"
-            table.add_row(r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
-                          f"{r['metric']} {r['direction']}", f"{r['observed']:g}",
-                          f"{r['expected']:.0f}", band, f"{r['score']:+.1f}", r["basis"])
+            table.add_row(*map(text_cell, (
+                r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
+                f"{r['metric']} {r['direction']}", f"{r['observed']:g}", f"{r['expected']:.0f}",
+                band, f"{r['score']:+.1f}", r["basis"])))
         console.print(table)
     stored = "stored" if result.stored else "not stored (--dry-run)"
-    note = f"; {result.fallback} judged by the threshold fallback" if result.fallback else ""
+    how = "learning (short history: extremes only)" if result.method == "robust" \
+        else "judged by the threshold fallback"
+    note = f"; {result.fallback} {how}" if result.fallback else ""
     console.print(f"{first} … {last}: {result.intervals} interval(s) flagged, {len(result.flags)} "
                   f"flag(s), {result.evaluated} evaluated with {result.method}{note}; {stored}",
                   markup=False)

@@ -11,6 +11,7 @@ from cctvctl.cli import app
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
 from cctvctl.errors import CountFileError, UsageError
+from cctvctl.safetext import shown
 
 
 @app.command("import")
@@ -76,7 +77,7 @@ def import_command(
             except CountFileError as exc:
                 failed += 1
                 for line in exc.problems:
-                    sys.stderr.write(line + "\n")
+                    sys.stderr.write(shown(line) + "\n")
                 error_line(str(exc))
                 if fmt == "json" and getattr(exc, "result", None) is not None:
                     _json_line(exc.result.as_dict())
@@ -88,34 +89,34 @@ def import_command(
             if result.rejected and settings.quiet:
                 # skipped rows must reach someone, also under cron (which mails stderr); the
                 # summary and the JSON object say it otherwise
-                sys.stderr.write(f"warning: {result.source}: {result.rejected} bad row(s) skipped, "
-                                 f"listed with reasons in {result.rejected_file}\n")
+                sys.stderr.write(shown(f"warning: {result.source}: {result.rejected} bad row(s) "
+                                       f"skipped, listed with reasons in {result.rejected_file}") + "\n")
     if failed:
         raise typer.Exit(2)
 
 
 def _json_line(obj: dict) -> None:
     """One compact JSON object per file and line (JSON Lines: several files stay parseable)."""
-    import json
+    from cctvctl.safetext import json_text
 
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 def _summary(r) -> str:
     if r.status == "unchanged":
-        return (f"{r.source}: already imported (import #{r.previous_import}, same content and "
+        return (f"{shown(r.source)}: already imported (import #{r.previous_import}, same content and "
                 "options); nothing to do")
     parts = [f"read {r.read}", f"inserted {r.inserted}", f"duplicates {r.duplicates}"]
     if r.replaced:
         parts.append(f"replaced {r.replaced}")
     parts.append(f"rejected {r.rejected}")
     parts.append(f"outliers {r.outliers}")
-    text = f"{r.source}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
+    text = f"{shown(r.source)}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
     dst = {k: v for k, v in (r.dst or {}).items() if v}
     if dst:
         text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
     if r.rejected_file:
-        text += f"\n  bad rows with reasons: {r.rejected_file}"
+        text += f"\n  bad rows with reasons: {shown(r.rejected_file)}"
     return text
 
 

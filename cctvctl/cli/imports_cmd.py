@@ -9,7 +9,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.app import CctvTyper, HelpGroup
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, VerboseOpt
-from cctvctl.cli.output import print_json, printable, stdout_console
+from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
 
 imports_app = CctvTyper(cls=HelpGroup, help="List the imports and undo one.", no_args_is_help=True,
@@ -56,7 +56,6 @@ def list_command(
         typer.echo("no imports" + (f" with status {status}" if status else ""))
         return
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(box=None, header_style="bold")
     for name, justify in (("id", "right"), ("source", "left"), ("started (UTC)", "left"),
@@ -65,7 +64,7 @@ def list_command(
         table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "source")
     for r in records:
         started = (r.as_dict()["started_at"] or "")[:16].replace("T", " ")
-        table.add_row(str(r.id), Text(printable(r.source)), started, f"{r.read:,}", f"{r.inserted:,}",
+        table.add_row(str(r.id), text_cell(r.source), started, f"{r.read:,}", f"{r.inserted:,}",
                       f"{r.duplicates:,}", f"{r.replaced:,}", f"{r.rejected:,}", r.status)
     stdout_console().print(table)
 
@@ -91,6 +90,7 @@ def undo_command(
     """
     from cctvctl.api import open_database
     from cctvctl.ledger import undo_import
+    from cctvctl.safetext import shown
 
     fmt = _format(fmt)
     settings = Settings.from_options(ctx, db, None, verbose, quiet)
@@ -99,7 +99,7 @@ def undo_command(
     if fmt == "json":
         print_json(result.as_dict())
     elif not settings.quiet:
-        typer.echo(f"undid import #{result.import_id} ({printable(result.source)}): "
+        typer.echo(f"undid import #{result.import_id} ({shown(result.source)}): "
                    f"removed {result.removed}, restored {result.restored}, statistics rows "
                    f"recomputed {result.stats_rows}, flags removed {result.flags_removed} "
                    f"({result.seconds:.1f} s)")

@@ -22,39 +22,31 @@ def stderr_console() -> Console:
 
 
 def error_line(message: str) -> None:
-    """One line on stderr: red on a terminal, plain text elsewhere."""
+    """One line on stderr: red on a terminal, plain text elsewhere; hostile names escaped."""
+    from cctvctl.safetext import shown
+
+    message = shown(message)
     err = stderr_console()
     if err.is_terminal:
-        err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+        from rich.text import Text
+
+        err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     else:
         sys.stderr.write(f"error: {message}\n")
         sys.stderr.flush()
 
 
 def print_json(obj) -> None:
-    import json
+    """Indented JSON; unsafe characters in names as ``\\uXXXX`` escapes (values stay exact)."""
+    from cctvctl.safetext import json_text
 
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-#: bidirectional overrides and isolates: they reorder what follows on the terminal
-_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+    sys.stdout.write(json_text(obj, indent=2, default=str) + "\n")
 
 
-def printable(text: str) -> str:
-    """``text`` safe for a terminal: control characters (C0, DEL, C1 such as CSI U+009B) and
-    bidi overrides become visible ``\\xNN``/``\\uNNNN`` escapes, so a hostile camera or file
-    name can neither move the cursor nor disguise itself. Backslashes are doubled so an escape
-    cannot be forged."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        elif code in _BIDI:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+def text_cell(value):
+    """A Rich table cell that shows ``value`` literally: no markup, hostile characters escaped."""
+    from rich.text import Text
+
+    from cctvctl.safetext import shown
+
+    return Text(shown(value))

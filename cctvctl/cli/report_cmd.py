@@ -66,7 +66,9 @@ def report_command(
         report = build_report(database, period, settings.tz, cameras=camera, compare=compare, top=top)
     if plot:
         write_plot(report, plot)
-        sys.stderr.write(f"chart written to {plot}\n")
+        from cctvctl.safetext import shown
+
+        sys.stderr.write(f"chart written to {shown(plot)}\n")
     if fmt == "table":
         print_table(report, stdout_console(), sections)
     elif fmt == "markdown":

@@ -124,8 +124,6 @@ def _connect_sqlite(url: DbUrl, create: bool) -> Database:
 
 
 def _connect_mysql(url: DbUrl) -> Database:
-    import pymysql
-
     password = os.environ.get(ENV_PASSWORD)
     kwargs = mysql_connect_args(url, password)
     # LOCAL INFILE is offered to the server only behind the guard that restricts it to the one
@@ -133,15 +131,29 @@ def _connect_mysql(url: DbUrl) -> Database:
     from cctvctl.db import local_infile
 
     kwargs["local_infile"] = local_infile.install_guard()
+    conn = _open_mysql(url, kwargs, password)
+
+    def opener():
+        """A second connection for a run lock: no LOCAL INFILE, UPDATE counts rows matched."""
+        from pymysql.constants import CLIENT
+
+        return _open_mysql(url, dict(kwargs, local_infile=False, client_flag=CLIENT.FOUND_ROWS),
+                           password)
+
+    return Database(conn, MysqlDialect(), url, opener=opener)
+
+
+def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
+    import pymysql
+
     try:
-        conn = pymysql.connect(**kwargs)
+        return pymysql.connect(**kwargs)
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{mysql_reason(exc, password)}") from None
     except OSError as exc:  # ssl.SSLError (a refused certificate) is an OSError too
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
-    return Database(conn, MysqlDialect(), url)
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

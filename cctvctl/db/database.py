@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class Database:
-    def __init__(self, conn, dialect, url):
+    def __init__(self, conn, dialect, url, opener=None):
         self.conn = conn
+        #: opens another connection with the same credentials (MySQL run locks hold their own)
+        self.opener = opener
         self.dialect = dialect
         self.url = url
         self._depth = 0
@@ -96,6 +98,24 @@ class Database:
                    "WHERE table_schema = DATABASE() AND table_name = ?")
         return bool(self.scalar(sql, (table,)))
 
+    def index_exists(self, table: str | None, index: str) -> bool:
+        if self.backend == "sqlite":
+            sql, params = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
+        else:
+            sql = ("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+                   "AND index_name = ?" + (" AND table_name = ?" if table else ""))
+            params = (index, table) if table else (index,)
+        return bool(self.scalar(sql, params))
+
+    def column_exists(self, table: str, column: str) -> bool:
+        if self.backend == "sqlite":
+            from cctvctl.db.dialect import ident
+
+            return any(row[1] == column for row in self.query(f"PRAGMA table_info({ident(table)})"))
+        return bool(self.scalar("SELECT COUNT(*) FROM information_schema.columns WHERE "
+                                "table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+                                (table, column)))
+
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
     def atomic(self) -> Iterator["Database"]:
@@ -147,12 +167,7 @@ class Database:
 
     def acquire_lock(self, name: str, timeout: float) -> None:
         if self.backend == "mysql":
-            key = f"cctvctl.{self.url.database}.{name}"[:64]
-            got = self.scalar("SELECT GET_LOCK(?, ?)", (key, int(timeout)))
-            if got != 1:
-                raise LockTimeout(f"another cctvctl run holds the {name!r} lock on "
-                                  f"{self.url.where} (waited {int(timeout)} s)")
-            self._locks[name] = key
+            self._locks[name] = self._row_lock(name, timeout)
             return
         path = self.url.path
         if not path or path == ":memory:":
@@ -172,15 +187,82 @@ class Database:
                 time.sleep(0.05)
         self._locks[name] = fh
 
+    def _row_lock(self, name: str, timeout: float):
+        """MySQL: the lock is a row held locked by an open transaction on a connection of its own.
+
+        Not GET_LOCK: any account, even a SELECT-only one, can take a GET_LOCK name and stall
+        every import. Locking this row needs UPDATE on ``run_locks`` (``schema_steps`` for
+        migrations), which only the writing accounts have. The row is released by rolling
+        back, or by the server when the connection dies with the process.
+        """
+        import pymysql
+
+        table, key_cols, key = _LOCK_ROWS.get(name, _LOCK_ROWS[None])
+        key = key if key is not None else (name,)
+        ensure_cols, ensure_vals, sets, sets_params = _lock_row_sql(table, key_cols, key)
+        ensure = self.dialect.sql(self.dialect.insert_ignore(table, ensure_cols))
+        lock = self.dialect.sql(f"UPDATE {table} SET {sets} WHERE "
+                                + " AND ".join(f"{c} = ?" for c in key_cols))
+        deadline = time.monotonic() + timeout
+        conn = self.opener()
+        try:
+            with self._errors():
+                cur = conn.cursor()
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                while True:
+                    try:
+                        conn.autocommit(True)
+                        # The row must exist (committed): locking it is then an UPDATE of it.
+                        cur.execute(ensure, ensure_vals)
+                        wait = max(1, int(deadline - time.monotonic() + 0.999))
+                        cur.execute(f"SET SESSION innodb_lock_wait_timeout = {wait}")
+                        conn.autocommit(False)
+                        conn.begin()
+                        cur.execute(lock, sets_params() + tuple(key))  # rowcount: rows matched
+                    except pymysql.err.MySQLError as exc:
+                        code = exc.args[0] if exc.args else None
+                        conn.rollback()
+                        if code == 1205 or (code == 1213 and time.monotonic() >= deadline):
+                            raise LockTimeout(f"another cctvctl run holds the {name!r} lock on "
+                                              f"{self.url.where} (waited {int(timeout)} s)") from None
+                        if code == 1213:  # a deadlock victim among waiters: try again
+                            continue
+                        if code in (1142, 1143):
+                            from cctvctl.db.connect import mysql_reason
+
+                            raise DatabaseError(
+                                f"MySQL error on {self.url.where}: this account may not take "
+                                f"cctvctl's {name!r} lock (INSERT, UPDATE on `{table}`, see "
+                                f"`cctvctl db grants`): {mysql_reason(exc)}") from None
+                        if code == 1146:
+                            raise DatabaseError(
+                                f"MySQL error on {self.url.where}: no `{table}` table for cctvctl's "
+                                f"locks: run `cctvctl db init` with the administrator's account") from None
+                        raise
+                    if cur.rowcount:
+                        return conn
+                    conn.rollback()  # the row vanished between the insert and the update
+        except BaseException:
+            try:
+                conn.close()
+            except Exception:
+                pass
+            raise
+
     def release_lock(self, name: str) -> None:
         handle = self._locks.pop(name, None)
         if handle is None:
             return
         if self.backend == "mysql":
+            conn = handle
             try:
-                self.scalar("SELECT RELEASE_LOCK(?)", (handle,))
-            except DatabaseError:
+                conn.rollback()
+            except Exception:
                 pass  # the connection is gone, and with it the lock
+            try:
+                conn.close()
+            except Exception:
+                pass
         else:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
@@ -203,3 +285,20 @@ class Database:
                 raise DatabaseError(f"MySQL error on {self.url.where}: "
                                     f"{mysql_reason(exc, password)}") from exc
             raise
+
+
+#: lock name → (table, key columns, key values); None: any other name, a row of run_locks
+_LOCK_ROWS = {
+    "migrate": ("schema_steps", ("version", "step"), (0, 0)),
+    None: ("run_locks", ("name",), None),
+}
+
+
+def _lock_row_sql(table: str, key_cols: tuple, key: tuple):
+    """(columns, values) that create the lock row, the SET clause and its parameters."""
+    if table == "schema_steps":
+        return (list(key_cols) + ["applied_at"], tuple(key) + (0,), "applied_at = ?",
+                lambda: (int(time.time()),))
+    return (list(key_cols) + ["holder", "acquired_at"], tuple(key) + ("", 0),
+            "holder = ?, acquired_at = ?",
+            lambda: (f"pid {os.getpid()} on {os.uname().nodename}"[:255], int(time.time())))

@@ -28,13 +28,16 @@ import pandas as pd
 from cctvctl.db.database import Database
 from cctvctl.detect.engine import midnight_of, local_day_hour, local_day_of
 from cctvctl.detect.methods import FLOORS, SLOTS, SeasonalParams, ThresholdParams
+from cctvctl.detect.robust import LOOKBACK, RobustParams
 from cctvctl.detect.model import RECORD_KEYS, DetectResult, Flag, interval_label, with_labels
 from cctvctl.detect.scan import judge_chunk
 from cctvctl.detect.store import (Span, cameras_between, import_days, interval_details,
                                   last_starts, load_flags, replace_flags)
 from cctvctl.errors import UsageError
 
-METHODS = ("seasonal", "threshold")
+METHODS = ("robust", "seasonal", "threshold")
+#: the method ``detect`` runs unless told, and the one an import runs
+DEFAULT_METHOD = "seasonal"
 #: detection waits for a running import (and vice versa) so it never judges half-written data
 LOCK_NAME = "import"
 LOCK_TIMEOUT = 600
@@ -42,11 +45,18 @@ LOCK_TIMEOUT = 600
 CHUNK_INTERVALS = 2_000_000
 
 
-def make_params(method: str = "seasonal", k: float | None = None, weeks: int | None = None,
+def make_params(method: str | None = None, k: float | None = None, weeks: int | None = None,
                 slot: str | None = None, floor: str | None = None):
-    """The parameters of ``method``; options that belong to the other method are refused."""
+    """The parameters of ``method``; options that belong to another method are refused."""
+    method = method or DEFAULT_METHOD
     if method not in METHODS:
-        raise UsageError(f"--method must be seasonal or threshold, not {method!r}")
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if method == "robust":
+        for name, value in (("--slot", slot), ("--floor", floor)):
+            if value is not None:
+                raise UsageError(f"{name} only applies to the seasonal method")
+        given = {"k": k, "weeks": weeks}
+        return RobustParams(**{name: v for name, v in given.items() if v is not None})
     if method == "threshold":
         for name, value in (("--weeks", weeks), ("--slot", slot), ("--floor", floor)):
             if value is not None:
@@ -57,7 +67,7 @@ def make_params(method: str = "seasonal", k: float | None = None, weeks: int | N
 
 
 def detect_range(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
-                 cameras: list[str] | None = None, method: str = "seasonal",
+                 cameras: list[str] | None = None, method: str | None = None,
                  k: float | None = None, *, weeks: int | None = None, slot: str | None = None,
                  floor: str | None = None, store: bool = True) -> DetectResult:
     """Judge every stored interval starting in ``[start_utc, end_utc)``; replace its flags.
@@ -67,6 +77,7 @@ def detect_range(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
     """
     if end_utc <= start_utc:
         raise UsageError("the range is empty: --until must not be before --since")
+    method = method or DEFAULT_METHOD
     params = make_params(method, k, weeks, slot, floor)
     if store:
         with db.lock(LOCK_NAME, LOCK_TIMEOUT), db.atomic():
@@ -85,27 +96,28 @@ def _run_range(db, tz, start_utc, end_utc, cameras, method, params, store) -> De
 def detect_import(db: Database, import_id: int, tz: ZoneInfo) -> int:
     """Judge the rows an import wrote (inside its transaction); returns intervals flagged.
 
-    Uses the default seasonal parameters. Rows of the same cameras in the window after the
-    imported days are re-judged too, because late data changes their reference; the count
-    returned is of this import's own intervals.
+    Uses the default method and parameters. Rows of the same cameras in the window after the
+    imported days are re-judged too, because late data changes their reference (and, for the
+    robust method, one day more: a verdict looks back a few hours into the day before); the
+    count returned is of this import's own intervals.
     """
     return detect_days(db, import_days(db, import_id), tz, own_import=import_id)
 
 
 def detect_days(db: Database, touched: list[tuple[str, int]], tz: ZoneInfo,
                 own_import: int | None = None) -> int:
-    """Re-judge the (camera, UTC day) pairs and the window after them with the default seasonal
-    method, replacing its flags there (what an import does for its own days; ``imports undo``
+    """Re-judge the (camera, UTC day) pairs and the window after them with the default method,
+    replacing its flags there (what an import does for its own days; ``imports undo``
     does it for the days it gave back). Returns intervals flagged among ``own_import``'s rows."""
     if not touched:
         return 0
-    params = SeasonalParams()
-    spans = affected_spans(touched, tz, params.window_days)
+    params = make_params(DEFAULT_METHOD)
+    spans = affected_spans(touched, tz, params.window_days + (DEFAULT_METHOD == "robust"))
     # nothing to re-judge after a camera's latest interval (an import in time order)
     last = {c: _next_midnight(t, tz) for c, t in last_starts(db, sorted({s.camera for s in spans})).items()}
     spans = [Span(s.camera, s.start_utc, min(s.end_utc, last[s.camera])) for s in spans
              if s.camera in last and s.start_utc < last[s.camera]]
-    return _judge_spans(db, tz, spans, "seasonal", params, True, own_import=own_import).own
+    return _judge_spans(db, tz, spans, DEFAULT_METHOD, params, True, own_import=own_import).own
 
 
 @dataclass
@@ -191,6 +203,6 @@ def _span(camera: str, first: int, last: int, tz: ZoneInfo) -> Span:
     return Span(str(camera), midnight_of(first, tz), midnight_of(last + 1, tz))
 
 
-__all__ = ["FLOORS", "METHODS", "RECORD_KEYS", "SLOTS", "DetectResult", "Flag", "SeasonalParams",
+__all__ = ["DEFAULT_METHOD", "FLOORS", "LOOKBACK", "METHODS", "RobustParams", "RECORD_KEYS", "SLOTS", "DetectResult", "Flag", "SeasonalParams",
            "ThresholdParams", "affected_spans", "detect_days", "detect_import", "detect_range", "interval_label",
            "load_flags", "make_params"]

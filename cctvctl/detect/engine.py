@@ -20,6 +20,7 @@ from cctvctl.detect.methods import (METRICS, Judgement, SeasonalParams, Threshol
                                     day_ordinals, judge_seasonal, judge_threshold, period_label,
                                     seasonal_baseline, threshold_refs)
 from cctvctl.detect.model import Flag
+from cctvctl.detect.robust import CLASS_NAMES, RobustParams, judge_robust, like_class, robust_baseline
 from cctvctl.periods import local_midnight_utc
 from cctvctl.stats.moments import EPOCH_ORDINAL, combine, figures, offset_segments
 
@@ -137,6 +138,11 @@ def evaluate(rows: pd.DataFrame, tz: ZoneInfo, method: str, params, source: Mome
                 take(metric, thr.judgement, use, "seasonal", _fallback_params(fallback, thr, params))
                 fallback_rows |= use
                 fallback_by[metric] |= use
+    elif method == "robust":
+        for metric, (verdict, learning) in _robust(rows, tz, params, source).items():
+            take(metric, verdict, verdict.judged, "robust", _robust_params(params, verdict, rows))
+            fallback_rows |= learning & verdict.judged
+            fallback_by[metric] |= learning & verdict.judged
     else:
         for metric, thr in _threshold(rows, tz, params, source, only=None).items():
             take(metric, thr.judgement, thr.judgement.judged, "threshold", _threshold_params(params, thr))
@@ -197,6 +203,64 @@ def _seasonal_params(params: SeasonalParams, v: _Seasonal):
 
     def build(i: int) -> dict:
         return {**base, "baseline_n": int(v.baseline_n[i]), "baseline_days": int(v.baseline_days[i])}
+
+    return build
+
+
+# -- robust ---------------------------------------------------------------------------------
+
+@dataclass
+class _Robust(Judgement):
+    silent: np.ndarray = None
+    run: np.ndarray = None
+    run_expected: np.ndarray = None
+    sigma: np.ndarray = None
+    days: np.ndarray = None
+
+
+def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams,
+            source: MomentSource) -> dict[str, tuple[_Robust, np.ndarray]]:
+    """Per metric the robust verdict of each row (in the rows' order) and its learning mask."""
+    cameras = sorted(rows["camera"].unique().tolist())
+    first, last = int(rows["day"].min()), int(rows["day"].max())
+    hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras)
+    keys, at = _keys(rows, with_hour=True)
+    base = robust_baseline(_with_ordinals(hourly), keys, params)
+    codes = pd.factorize(rows["camera"])[0]
+    start = rows["start_utc"].to_numpy(np.int64)
+    order = np.lexsort((start, codes))
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    cam = rows["camera"].to_numpy()[order]
+    out = {}
+    for metric in METRICS:
+        b = base[metric]
+        centre, sigma, days = b.centre[at], b.sigma[at], b.days[at]
+        observed = rows[metric].to_numpy(dtype=np.float64)
+        v = judge_robust(cam, start[order], observed[order],
+                         type(b)(centre[order], sigma[order], days[order]), params)
+        direction = v.direction[back]
+        reach = np.maximum(params.k * sigma, np.maximum(params.abs_min, params.rel * np.abs(centre)))
+        j = _Robust(direction, centre, centre - reach, centre + reach, v.score[back], v.judged[back],
+                    silent=v.silent[back], run=v.run[back], run_expected=v.run_expected[back],
+                    sigma=sigma, days=days)
+        out[metric] = (j, v.learning[back])
+    return out
+
+
+def _robust_params(params: RobustParams, v: _Robust, rows: pd.DataFrame):
+    base = params.as_dict()
+    day, hour = rows["day"].to_numpy(np.int64), rows["hour"].to_numpy(np.int64)
+    names = CLASS_NAMES[params.days]
+
+    def build(i: int) -> dict:
+        learning = int(v.days[i]) < params.min_days
+        extra = {"kind": "silent" if v.silent[i] else "outlier", "like": names[like_class(day[i:i + 1], hour[i:i + 1], params)[0]],
+                 "like_days": int(v.days[i]), "sigma": round(float(v.sigma[i]), 3),
+                 "run_length": int(v.run[i]), "learning": learning}
+        if v.silent[i]:
+            extra["run_expected"] = round(float(v.run_expected[i]), 1)
+        return {**base, **extra}
 
     return build
 

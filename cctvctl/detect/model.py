@@ -33,6 +33,8 @@ class Flag:
     def basis(self) -> str:
         """What the expected value came from, in words: 'hour, 8 wk' or 'threshold month 2021-07'."""
         p = self.params
+        if self.method == "robust":
+            return robust_basis(p, self.direction)
         if p.get("fallback") == "threshold" or self.method == "threshold":
             return f"threshold {p.get('grain', '?')} {p.get('period', '')}".strip()
         return f"{p.get('slot', 'hour')}, {p.get('weeks', '?')} wk"
@@ -56,6 +58,22 @@ class Flag:
             "basis": self.basis,
             "params": self.params,
         }
+
+
+def robust_basis(p: dict, direction: str) -> str:
+    """One sentence: why a robust flag was raised (from the parameters stored with it)."""
+    like = f"{p.get('like_days', '?')} {p.get('like', 'like')} days at this hour over {p.get('weeks', '?')} wk"
+    if p.get("kind") == "silent":
+        return (f"silent: one value repeated for {p.get('run_length', '?')} intervals where the median of "
+                f"{like} expects {p.get('run_expected', '?')} in total")
+    if p.get("learning"):
+        return f"learning ({like}): beyond {p.get('k_learning', '?'):g}σ of their median"
+    length, needed = int(p.get("run_length", 1)), int(p.get("run", 2))
+    how = (f"{length} intervals in a row beyond {p.get('k', '?'):g}σ" if 1 < needed <= length
+           else f"one interval beyond {p.get('k_single', '?'):g}σ")
+    rel = int(round(100 * float(p.get("rel", 0))))
+    return (f"{direction} vs the median of {like}: {how} (σ {p.get('sigma', '?')}, "
+            f"≥{rel}% and ≥{p.get('abs_min', 0):g} counts off)")
 
 
 RECORD_KEYS = ("camera", "start", "end", "start_utc", "metric", "direction", "label", "observed",

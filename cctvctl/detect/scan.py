@@ -22,6 +22,7 @@ from cctvctl.detect.engine import (_with_ordinals, collapse_hint, evaluate, loca
                                    local_day_of, midnight_of)
 from cctvctl.detect.methods import METRICS
 from cctvctl.detect.model import Flag
+from cctvctl.detect.robust import LOOKBACK
 from cctvctl.detect.source import NO_VALUE, DbMoments, hours_with_extremes
 from cctvctl.detect.store import Span, read_rows
 from cctvctl.stats.moments import EPOCH_ORDINAL, offset_segments
@@ -69,6 +70,8 @@ class CachedMoments:
 def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, params) -> ChunkResult:
     """Flags and counts of the stored intervals of ``spans`` (one chunk of time)."""
     source = DbMoments(db, tz)
+    if method == "robust":
+        return _judge_with_lookback(db, tz, spans, params, source)
     days = [_days_of(s, tz) for s in spans]
     if any(d is None for d in days):
         ev = evaluate(read_rows(db, spans), tz, method, params, source)
@@ -94,6 +97,44 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
         flags = evaluate(rows, tz, method, params, cached).flags
     evaluated, fallback, unjudged = _tallies(current, ev, k)
     return ChunkResult(flags, evaluated, fallback, unjudged)
+
+
+def _judge_with_lookback(db: Database, tz: ZoneInfo, spans: list[Span], params,
+                         source: DbMoments) -> ChunkResult:
+    """Robust: every row of the spans, plus :data:`LOOKBACK` before each (runs and silences look
+    back that far), judged; flags and tallies only of the rows inside the spans."""
+    wide: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.camera, s.start_utc)):
+        if wide and wide[-1].camera == s.camera and s.start_utc - LOOKBACK <= wide[-1].end_utc:
+            wide[-1] = Span(s.camera, wide[-1].start_utc, max(wide[-1].end_utc, s.end_utc))
+        else:
+            wide.append(Span(s.camera, s.start_utc - LOOKBACK, s.end_utc))
+    rows = read_rows(db, wide)
+    if rows.empty:
+        return ChunkResult([], 0, 0, 0)
+    ev = evaluate(rows, tz, "robust", params, source)
+    inside = _in_spans(rows["camera"].to_numpy(), rows["start_utc"].to_numpy(np.int64), spans)
+    keep = {(c, t) for c, t in zip(rows["camera"].to_numpy()[inside],
+                                   rows["start_utc"].to_numpy(np.int64)[inside].tolist())}
+    flags = [f for f in ev.flags if (f.camera, f.start_utc) in keep]
+    return ChunkResult(flags, int(inside.sum()), int(ev.fallback[inside].sum()),
+                       int((~ev.judged[inside]).sum()))
+
+
+def _in_spans(cameras: np.ndarray, starts: np.ndarray, spans: list[Span]) -> np.ndarray:
+    """Which rows start inside one of the (per camera disjoint) spans."""
+    codes, _ = pd.factorize(pd.Series(np.concatenate([np.asarray(cameras, dtype=object),
+                                                      np.array([s.camera for s in spans], dtype=object)])))
+    row_code, span_code = codes[:len(starts)].astype(np.int64), codes[len(starts):].astype(np.int64)
+    lo = np.array([s.start_utc for s in spans], dtype=np.int64)
+    hi = np.array([s.end_utc for s in spans], dtype=np.int64)
+    order = np.lexsort((lo, span_code))
+    span_code, lo, hi = span_code[order], lo[order], hi[order]
+    shift = 1 << 40
+    at = np.searchsorted(span_code * shift + lo, row_code * shift + starts, side="right") - 1
+    ok = at >= 0
+    at = np.maximum(at, 0)
+    return ok & (span_code[at] == row_code) & (starts < hi[at])
 
 
 def _tallies(current: pd.DataFrame, ev, k: int) -> tuple[int, int, int]:

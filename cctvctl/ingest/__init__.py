@@ -34,6 +34,7 @@ from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactRead
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
 from cctvctl.ingest.writer import CountWriter
+from cctvctl.safetext import csv_cell
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -401,7 +402,7 @@ class _BadRows:
                     if target is None:
                         break
                     if target[0] == line:
-                        writer.writerow([line, target[1], *fields])
+                        writer.writerow([line, *map(csv_cell, (target[1], *fields))])
                         target = next(wanted, None)
         except BaseException:
             _remove_quietly(handle.name)
@@ -432,7 +433,7 @@ def _open_rejected(options: ImportOptions, source: str, header: list[str]):
         raise UsageError(f"cannot write the rejected rows to {target}: {exc.strerror or exc} "
                          "(choose another place with --rejected)") from None
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(["line", "reason", *header])
+    writer.writerow(["line", "reason", *map(csv_cell, header)])  # OWASP: no formula, no control
     return handle, writer
 
 

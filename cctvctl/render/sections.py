@@ -53,7 +53,7 @@ def period_section(r: Report) -> Section:
     cmp = r.compare
     rows = [
         ["period", r.period.label], ["grain", r.period.grain], ["start", local_iso(start, r.tz)],
-        ["end", local_iso(end, r.tz)], ["tz", r.tz.key], ["days", len(r.period.days)],
+        ["end", local_iso(end, r.tz)], ["tz", r.tz.key], ["days", len(r.period.local_days(r.tz))],
         ["cameras", len(r.cameras)], ["intervals", r.intervals], ["expected", r.expected],
         ["coverage", _r(r.coverage)], ["source", r.source], ["source_note", r.source_note],
         ["computed_at", local_iso(r.computed_at, r.tz) if r.computed_at else None], ["k", r.k],
@@ -227,7 +227,7 @@ def report_dict(r: Report) -> dict:
         cameras.append(obj)
     return {
         "period": {"grain": r.period.grain, "label": r.period.label, "start": local_iso(start, r.tz),
-                   "end": local_iso(end, r.tz), "tz": r.tz.key, "days": len(r.period.days)},
+                   "end": local_iso(end, r.tz), "tz": r.tz.key, "days": len(r.period.local_days(r.tz))},
         "source": r.source,
         "source_note": r.source_note,
         "computed_at": local_iso(r.computed_at, r.tz) if r.computed_at else None,

@@ -18,7 +18,7 @@ import pandas as pd
 from cctvctl.db.database import Database
 from cctvctl.db.schema import METRICS, VEHICLE_CLASSES
 from cctvctl.errors import UsageError
-from cctvctl.periods import Period, local_midnight_utc
+from cctvctl.periods import Period, expected_slots, local_midnight_utc
 from cctvctl.report.model import (BREAKDOWN, COMPARE_MODES, WEEKDAYS, BreakdownRow, CameraSummary,
                                   Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat)
 from cctvctl.report.source import DEFAULT_INTERVAL, Moments, expected_intervals, load_moments
@@ -87,7 +87,7 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
     return Report(
         period=period, tz=tz, source=moments.source, k=moments.k, cameras=summaries,
         breakdown_grain=grain, breakdown=_breakdown(moments, period, tz, grain, intervals),
-        weekday_profile=_weekday_profile(moments, period), hour_profile=_hour_profile(moments),
+        weekday_profile=_weekday_profile(moments, period, tz), hour_profile=_hour_profile(moments),
         episodes=_top(episodes, top), outliers_total=len(flags),
         outliers_intervals=sum(len(v) for v in flagged.values()), episodes_total=len(episodes),
         top=top,
@@ -181,7 +181,7 @@ def _breakdown(moments: Moments, period: Period, tz: ZoneInfo, grain: str,
     if grain == "hour":
         return _hour_breakdown(moments, period.start, tz, intervals)
     days = moments.days
-    buckets = ([(d, d + timedelta(days=1), d.isoformat()) for d in period.days]
+    buckets = ([(d, d + timedelta(days=1), d.isoformat()) for d in period.local_days(tz)]
                if grain == "day" else _months(period))
     rows = []
     for first, after, label in buckets:
@@ -205,7 +205,7 @@ def _hour_breakdown(moments: Moments, day: date, tz: ZoneInfo,
         part = hours[hours["hour"] == hour]
         rows.append(BreakdownRow(
             label=f"{hour:02d}:00", start_utc=first, end_utc=after, intervals=int(part["n"].sum()),
-            expected=sum(max(1, seconds // iv) for iv in intervals.values()), totals=_totals(part),
+            expected=sum(expected_slots(seconds, iv) for iv in intervals.values()), totals=_totals(part),
             n=_ns(part)))
     return rows
 
@@ -215,12 +215,13 @@ def _profile_stats(frame: pd.DataFrame, k: float) -> dict[str, Stat | None]:
                      int(frame[f"{m}_sumsq"].sum()), k) for m in METRICS}
 
 
-def _weekday_profile(moments: Moments, period: Period) -> list[ProfileRow]:
+def _weekday_profile(moments: Moments, period: Period, tz: ZoneInfo) -> list[ProfileRow]:
     days = moments.days
     weekday = pd.Series([d.weekday() for d in days["day"]], index=days.index, dtype="int64")
     out = []
+    local_days = period.local_days(tz)
     for wd in range(7):
-        count = sum(1 for d in period.days if d.weekday() == wd)
+        count = sum(1 for d in local_days if d.weekday() == wd)
         if count:
             part = days[weekday == wd]
             out.append(ProfileRow(key=wd, name=WEEKDAYS[wd], intervals=int(part["n"].sum()),

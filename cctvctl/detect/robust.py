@@ -1,0 +1,262 @@
+"""The robust seasonal method's maths on arrays (no database).
+
+An interval is compared with the same camera's same local hour on *like days* (Mon–Thu, Fri,
+Sat, Sun; a day runs from 05:00 so a Friday night stays a Friday) over the trailing weeks:
+
+- centre = the median of those days' hour means, spread = the width of the tightest window
+  holding 40% of them (scaled to σ), plus the median within-hour spread, floored at
+  max(sqrt(centre), 1): recurring surges and past outliers cannot inflate it;
+- practical significance: at least ``rel`` (50%) and ``abs_min`` (10 counts) away from the centre;
+- persistence: one interval alone needs ``k_single`` σ, a run of ``run`` consecutive intervals
+  ``k`` σ each (only earlier intervals count, so the verdict is causal);
+- ``silent``: one value repeated (zeros, a stuck counter) where the like days expect at least
+  ``silent_min`` more counts over the run (looked back at most :data:`LOOKBACK` seconds);
+- learning: a camera-hour with fewer than ``min_days`` like days is judged on extremes only
+  (``k_learning`` σ, no runs, no silence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from cctvctl.detect.methods import METRICS, weekday_of
+from cctvctl.errors import UsageError
+
+#: how the week is split into like days
+DAY_CLASSES = ("week4", "daytype")
+CLASS_NAMES = {"week4": ("Mon–Thu", "Fri", "Sat", "Sun"), "daytype": ("workday", "weekend")}
+#: seconds of earlier intervals a verdict may look back at (runs and silences); also what an
+#: evaluation must read before the first interval it judges
+LOOKBACK = 6 * 3600
+#: intervals further apart than this do not continue a run
+MAX_GAP = 3600
+
+
+@dataclass(frozen=True)
+class RobustParams:
+    """Parameters of the robust method (defaults chosen across all visible sets, docs/detection.md)."""
+
+    k: float = 5.0
+    k_single: float = 7.5
+    run: int = 2
+    weeks: int = 8
+    days: str = "week4"
+    day_start: int = 5
+    rel: float = 0.5
+    abs_min: float = 10.0
+    min_days: int = 3
+    k_learning: float = 10.0
+    silent_min: float = 20.0
+    share: float = 0.4
+
+    def __post_init__(self) -> None:
+        if not self.k > 0 or not self.k_single > 0 or not self.k_learning > 0:
+            raise UsageError("--k must be a positive number")
+        if not 1 <= self.weeks <= 104:
+            raise UsageError("--weeks must be between 1 and 104")
+        if self.days not in DAY_CLASSES:
+            raise UsageError(f"--days must be one of {', '.join(DAY_CLASSES)}")
+        if not 1 <= self.run <= 3:
+            raise UsageError("--run must be 1, 2 or 3")  # LOOKBACK covers 3 hourly intervals
+        if not 0 <= self.day_start <= 12 or self.min_days < 1 or not 0 < self.share <= 1:
+            raise UsageError("day_start, min_days or share out of range")
+
+    @property
+    def window_days(self) -> int:
+        return self.weeks * 7
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def like_class(day: np.ndarray, hour: np.ndarray, params: RobustParams) -> np.ndarray:
+    """The like-day class of (local day, hour): hours before ``day_start`` belong to the day before."""
+    wd = weekday_of(np.asarray(day, dtype=np.int64) - (np.asarray(hour) < params.day_start))
+    if params.days == "daytype":
+        return (wd >= 5).astype(np.int64)
+    return np.where(wd <= 3, 0, wd - 3).astype(np.int64)
+
+
+@dataclass
+class Baseline:
+    """Per query key and metric: centre, σ and how many like days it came from."""
+
+    centre: np.ndarray
+    sigma: np.ndarray
+    days: np.ndarray
+
+
+def robust_baseline(hourly: pd.DataFrame, keys: pd.DataFrame, params: RobustParams) -> dict[str, Baseline]:
+    """For each (camera, day, hour) of ``keys``: the like-day reference of each metric.
+
+    ``hourly`` has one row per (camera, day, hour) with the moments ``{metric}_n/_sum/_sumsq``
+    (``day`` a date ordinal); only days before each key's day, within the window, are used.
+    """
+    out = {}
+    q_day, q_hour = keys["day"].to_numpy(np.int64), keys["hour"].to_numpy(np.int64)
+    q_cls = like_class(q_day, q_hour, params)
+    for metric in METRICS:
+        hist = hourly[hourly[f"{metric}_n"].to_numpy() > 0]
+        n = hist[f"{metric}_n"].to_numpy(np.float64)
+        mean = hist[f"{metric}_sum"].to_numpy(np.float64) / np.maximum(n, 1)
+        within = np.maximum(hist[f"{metric}_sumsq"].to_numpy(np.float64) / np.maximum(n, 1) - mean ** 2, 0)
+        h_day, h_hour = hist["day"].to_numpy(np.int64), hist["hour"].to_numpy(np.int64)
+        values, m = _gather(hist["camera"], h_day, h_hour, like_class(h_day, h_hour, params),
+                            keys["camera"], q_day, q_hour, q_cls, params.window_days,
+                            np.stack([mean, within], axis=1))
+        centre = _median(values[..., 0], m)
+        sigma_between = _shorth_sigma(values[..., 0], m, params.share)
+        sigma_within = np.sqrt(np.maximum(_median(values[..., 1], m), 0))
+        floor = np.maximum(np.sqrt(np.maximum(centre, 0)), 1.0)
+        sigma = np.maximum(np.sqrt(sigma_between ** 2 + sigma_within ** 2), floor)
+        out[metric] = Baseline(np.where(m > 0, centre, np.nan), sigma, m)
+    return out
+
+
+def _gather(h_cam, h_day, h_hour, h_cls, q_cam, q_day, q_hour, q_cls, window: int,
+            values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: the history values of its (camera, hour, class) in ``[day - window, day)``,
+    sorted ascending along axis 1 (``inf`` padding), and how many there are."""
+    nq = len(q_day)
+    if not len(h_day) or not nq:
+        return np.full((nq, 1, values.shape[1]), np.inf), np.zeros(nq, dtype=np.int64)
+    codes, _ = pd.factorize(pd.concat([pd.Series(np.asarray(h_cam, dtype=object)),
+                                       pd.Series(np.asarray(q_cam, dtype=object))], ignore_index=True))
+    cam_h, cam_q = codes[:len(h_day)].astype(np.int64), codes[len(h_day):].astype(np.int64)
+    day0 = int(min(h_day.min(), q_day.min())) - window - 1
+    span = int(max(h_day.max(), q_day.max())) - day0 + 1
+    key_h = ((cam_h * 24 + h_hour) * 8 + h_cls) * span + (h_day - day0)
+    key_q = ((cam_q * 24 + q_hour) * 8 + q_cls) * span + (q_day - day0)
+    order = np.argsort(key_h, kind="stable")
+    key_h, values = key_h[order], values[order]
+    hi = np.searchsorted(key_h, key_q, side="left")
+    lo = np.searchsorted(key_h, key_q - window, side="left")
+    m = hi - lo
+    cap = max(int(m.max()), 1)
+    idx = lo[:, None] + np.arange(cap)[None, :]
+    valid = np.arange(cap)[None, :] < m[:, None]
+    picked = values[np.minimum(idx, len(key_h) - 1)]
+    picked[~valid] = np.inf
+    picked.sort(axis=1)
+    return picked, m
+
+
+def _median(sorted_values: np.ndarray, m: np.ndarray) -> np.ndarray:
+    rows = np.arange(len(m))
+    a = sorted_values[rows, np.maximum((m - 1) // 2, 0)]
+    b = sorted_values[rows, np.maximum(m // 2, 0)]
+    with np.errstate(invalid="ignore"):
+        return np.where(m > 0, (a + b) / 2, np.nan)
+
+
+_Z: dict[tuple[int, int], float] = {}
+
+
+def _shorth_sigma(sorted_values: np.ndarray, m: np.ndarray, share: float) -> np.ndarray:
+    """σ from the tightest window holding ``share`` of each row's values (a normal's width)."""
+    w = np.maximum(np.ceil(share * m).astype(np.int64), 1)
+    rows = np.arange(len(m))
+    best = np.full(len(m), np.inf)
+    for i in range(sorted_values.shape[1]):
+        j = i + w - 1
+        ok = j < m
+        if not ok.any():
+            break
+        with np.errstate(invalid="ignore"):
+            width = sorted_values[rows, np.minimum(j, sorted_values.shape[1] - 1)] - sorted_values[:, i]
+        best = np.where(ok & (width < best), width, best)
+    z = np.array([_z(int(a), int(b)) for a, b in zip(w, m)]) if len(m) < 64 else _z_vector(w, m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(m > 1, best / (2 * z), 0.0)
+
+
+def _z(w: int, m: int) -> float:
+    """Half the width (in σ) of the central interval holding ``w`` of ``m + 1`` quantile gaps."""
+    if (w, m) not in _Z:
+        p = min(w / (m + 1), 0.98) if m > 0 else 0.5
+        _Z[(w, m)] = NormalDist().inv_cdf(0.5 + p / 2)
+    return _Z[(w, m)]
+
+
+def _z_vector(w: np.ndarray, m: np.ndarray) -> np.ndarray:
+    pairs, inverse = np.unique(np.stack([w, m], axis=1), axis=0, return_inverse=True)
+    table = np.array([_z(int(a), int(b)) for a, b in pairs])
+    return table[np.asarray(inverse).reshape(-1)]
+
+
+@dataclass
+class RobustVerdict:
+    """Per row (in the rows' order) of one metric."""
+
+    direction: np.ndarray  # "high", "low" or ""
+    silent: np.ndarray  # bool: the low flag is a silence
+    score: np.ndarray
+    run: np.ndarray  # consecutive qualifying intervals ending here (or the silent run length)
+    run_expected: np.ndarray  # silent: counts the like days expect over the run
+    judged: np.ndarray
+    learning: np.ndarray
+
+
+def judge_robust(camera: np.ndarray, start: np.ndarray, observed: np.ndarray, base: Baseline,
+                 params: RobustParams) -> RobustVerdict:
+    """The verdicts of rows sorted by camera then start (``observed`` NaN = unknown)."""
+    c, sigma, days = base.centre, base.sigma, base.days
+    known = ~np.isnan(observed) & (days > 0)
+    normal = known & (days >= params.min_days)
+    learning = known & ~normal
+    with np.errstate(invalid="ignore"):
+        score = np.where(known, (observed - c) / sigma, np.nan)
+        need = np.maximum(params.abs_min, params.rel * np.abs(c))
+        high_ok = known & (observed - c >= need)
+        low_ok = known & (c - observed >= need)
+        single = np.where(normal, params.k_single, params.k_learning)
+    same_camera = np.r_[False, camera[1:] == camera[:-1]]
+    consecutive = same_camera & np.r_[False, np.diff(start) <= MAX_GAP]
+    runs = {}
+    direction = np.full(len(observed), "", dtype=object)
+    for name, ok, sign in (("high", high_ok, 1), ("low", low_ok, -1)):
+        candidate = normal & ok & (sign * score >= params.k)
+        runs[name] = _run_length(candidate, consecutive)
+        hit = (ok & (sign * score >= single)) | (candidate & (runs[name] >= params.run))
+        direction[hit] = name
+    run = np.where(direction == "high", runs["high"], runs["low"])
+    silent, silent_run, expected = _silences(camera, start, observed, c, normal, consecutive, params)
+    direction[silent] = "low"
+    run = np.where(silent, silent_run, run)
+    return RobustVerdict(direction.astype(str), silent, score, run, expected, known, learning)
+
+
+def _run_length(flag: np.ndarray, consecutive: np.ndarray) -> np.ndarray:
+    """How many rows in a row (consecutive, all ``flag``) end at each row; 0 where not ``flag``."""
+    idx = np.arange(len(flag))
+    begins = np.where(~flag, idx + 1, np.where(~consecutive, idx, -1))
+    first = np.maximum.accumulate(begins) if len(flag) else idx
+    return np.where(flag, idx - first + 1, 0)
+
+
+def _silences(camera, start, observed, centre, normal, consecutive, params: RobustParams):
+    """Rows ending a run of one repeated value (within :data:`LOOKBACK`) that misses at least
+    ``silent_min`` counts the like days expect and is at most half of it."""
+    n = len(observed)
+    if not n:
+        z = np.zeros(0)
+        return z.astype(bool), z.astype(np.int64), z
+    same = consecutive & np.r_[False, observed[1:] == observed[:-1]] & normal & np.r_[False, normal[:-1]]
+    idx = np.arange(n)
+    run_start = np.maximum.accumulate(np.where(~same, idx, 0))
+    codes = pd.factorize(pd.Series(camera, dtype=object))[0].astype(np.int64)
+    key = codes * (1 << 40) + (start - start.min())
+    look = np.searchsorted(key, key - LOOKBACK, side="left")
+    begin = np.maximum(run_start, look)
+    c_eff = np.where(normal, np.nan_to_num(centre), 0.0)
+    cum_c = np.r_[0.0, np.cumsum(c_eff)]
+    expected = cum_c[idx + 1] - cum_c[begin]
+    length = idx + 1 - begin
+    value = np.nan_to_num(observed)
+    got = value * length
+    silent = (normal & (length >= 2) & (expected - got >= params.silent_min) & (got <= 0.5 * expected))
+    return silent, length, expected
