@@ -29,8 +29,14 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
     return connect(config.resolve_db_url(url), create=create)
 
 
-def _options(tz: str | None, **kwargs) -> ImportOptions:
-    return ImportOptions(tz=config.resolve_tz(tz), **kwargs)
+def _options(database: Database, tz: str | None, **kwargs) -> ImportOptions:
+    """The database's zone; ``tz`` (or CCTV_TZ) only where none is recorded, else it must agree."""
+    import os
+
+    from cctvctl.zone import resolve_zone
+
+    return ImportOptions(tz=resolve_zone(database, tz or os.environ.get(config.ENV_TZ) or None).tz,
+                         **kwargs)
 
 
 def import_file(path: str, *, db: str | None = None, tz: str | None = None, **options) -> ImportResult:
@@ -40,14 +46,14 @@ def import_file(path: str, *, db: str | None = None, tz: str | None = None, **op
     ``mapping``, ``on_error``, ``replace``, ``interval`` in seconds, …).
     """
     with open_database(db) as database:
-        return _import_file(database, path, _options(tz, **options))
+        return _import_file(database, path, _options(database, tz, **options))
 
 
 def import_rows(rows: Iterable[Mapping], *, db: str | None = None, tz: str | None = None,
                 source: str = "<rows>", **options) -> ImportResult:
     """Import rows given as dicts (``camera``, ``start``, ``end``, ``people``, ``vehicle``, …)."""
     with open_database(db) as database:
-        return _import_rows(database, rows, _options(tz, **options), source=source)
+        return _import_rows(database, rows, _options(database, tz, **options), source=source)
 
 
 def list_imports(*, db: str | None = None, limit: int | None = 50,

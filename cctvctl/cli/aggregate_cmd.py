@@ -54,7 +54,7 @@ def aggregate_command(
     requested_days(date, since, until)  # bad usage is reported before the database is opened
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     with open_database(settings.db_url, create=False) as database:
-        result = run_aggregate(database, grain, settings.tz, k=k, date=date, since=since,
+        result = run_aggregate(database, grain, settings.zone(database).tz, k=k, date=date, since=since,
                                until=until, cameras=camera, keep_rows=fmt == "json")
     if fmt == "json":
         print_json(result.rows)

@@ -31,6 +31,21 @@ def executable() -> str:
     return f"{Path(sys.executable).absolute()} -m cctvctl"
 
 
+def _zone(settings) -> str:
+    """The database's zone where it can be read now (a differing --tz is refused), else --tz /
+    CCTV_TZ or the system zone (the first import will record it)."""
+    from cctvctl.errors import DatabaseError
+    from cctvctl.report import open_for_reading
+    from cctvctl.zone import system_zone_name
+
+    try:
+        database = open_for_reading(settings.db_url)
+    except DatabaseError:  # not created yet, or not reachable from here
+        return settings.tz_requested or system_zone_name()
+    with database:
+        return settings.zone(database).key
+
+
 def crontab_lines(exe: str, db_url: str, zone: str, hour: int, minute: int) -> list[str]:
     """The crontab: zone for the schedule and the command, database, one nightly run."""
     return [
@@ -72,5 +87,5 @@ def cron_command(
     if url.backend == "sqlite" and url.path != ":memory:":
         # cron starts in $HOME: a relative path would aggregate some other (empty) file
         db_url = f"sqlite://{os.path.abspath(url.path)}"
-    for line in crontab_lines(executable(), db_url, settings.tz.key, int(m[1]), int(m[2])):
+    for line in crontab_lines(executable(), db_url, _zone(settings), int(m[1]), int(m[2])):
         typer.echo(line)

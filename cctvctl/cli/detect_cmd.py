@@ -52,18 +52,23 @@ def detect_command(
         raise UsageError("--since is required (first local day, YYYY-MM-DD)")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     first = parse_date(since)
-    last = parse_date(until) if until else today(settings.tz)
-    if last < first:
+    last = parse_date(until) if until else None
+    if last is not None and last < first:
         raise UsageError(f"--until {last} is before --since {first}")
     make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database
-    start = local_midnight_utc(first, settings.tz)
-    end = local_midnight_utc(last + timedelta(days=1), settings.tz)
     with open_database(settings.db_url, create=False) as database:
-        result = detect_range(database, settings.tz, start, end, cameras=camera, method=method,
+        zone = settings.zone(database).tz
+        if last is None:
+            last = today(zone)
+            if last < first:
+                raise UsageError(f"--until {last} is before --since {first}")
+        start = local_midnight_utc(first, zone)
+        end = local_midnight_utc(last + timedelta(days=1), zone)
+        result = detect_range(database, zone, start, end, cameras=camera, method=method,
                               k=k, weeks=weeks, slot=slot, floor=floor, store=not dry_run)
     if settings.quiet:
         return
-    records = [f.as_record(settings.tz) for f in result.flags]
+    records = [f.as_record(zone) for f in result.flags]
     if fmt == "json":
         print_json(records)
     elif fmt == "csv":

@@ -28,8 +28,9 @@ def import_command(
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ (whatever earlier imports of the file did; undoable).")] = False,
     nonexistent: Annotated[str, typer.Option(help="Local times in a DST gap: reject, shift-forward or shift-backward.")] = "reject",
     ambiguous: Annotated[str, typer.Option(help="Local times repeated at the DST change: infer (1st = earlier, 2nd = later), earliest, latest or reject.")] = "infer",
-    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February.")] = False,
-    time_format: Annotated[Optional[str], typer.Option(help="strptime format of the timestamp column, e.g. '%d.%m.%Y %H:%M'.")] = None,
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February (default: the order the file's dates prove).")] = False,
+    monthfirst: Annotated[bool, typer.Option("--monthfirst", help="Read 01/02/2021 as 2 January.")] = False,
+    time_format: Annotated[Optional[str], typer.Option(help="strptime format of the timestamp column, e.g. '%d.%m.%Y %H:%M'; epoch (Unix seconds) or epoch_ms.")] = None,
     max_count: Annotated[int, typer.Option(help="Sanity bound: a count above this is rejected.")] = 100_000,
     detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Flag outliers among the imported rows.")] = True,
     fmt: Annotated[str, typer.Option("--format", help="table or json (one JSON object per file, one per line).")] = "table",
@@ -64,12 +65,16 @@ def import_command(
     if interval <= 0 or interval * 60 != int(interval * 60):
         raise UsageError("--interval must be a positive number of minutes (whole seconds)")
     options = ImportOptions(
-        tz=settings.tz, camera=camera, interval=int(interval * 60), mapping=map_ or [],
+        tz=None, camera=camera, interval=int(interval * 60), mapping=map_ or [],
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
-        nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, time_format=time_format,
+        nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
+        time_format=time_format,
         max_count=max_count, rejected_path=rejected, detect=detect)
     failed = 0
     with open_database(settings.db_url) as database:
+        zone = settings.zone(database)
+        options.tz = zone.tz
+        where = f"{database.url.display()}, {zone.describe()}"
         for path in files:
             try:
                 with _progress(path, settings.quiet) as progress:
@@ -83,9 +88,9 @@ def import_command(
                     _json_line(exc.result.as_dict())
                 continue
             if fmt == "json":
-                _json_line(result.as_dict())
+                _json_line({**result.as_dict(), "database": database.url.display(), "zone": zone.key})
             elif not settings.quiet:
-                typer.echo(_summary(result))
+                typer.echo(_summary(result) + f"\n  into {where}")
             if result.rejected and settings.quiet:
                 # skipped rows must reach someone, also under cron (which mails stderr); the
                 # summary and the JSON object say it otherwise

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
@@ -32,9 +32,11 @@ from cctvctl.ingest.columns import parse_mapping
 from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactReader, Problem,
                                    iter_records, sniff_delimiter)
 from cctvctl.ingest.scan import scan_file
-from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
+from cctvctl.ingest.timeparse import (AMBIGUOUS, EPOCH_FORMATS, NONEXISTENT, DateOrderChanged,
+                                      DstTally, TimeParser)
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.safetext import csv_cell
+from cctvctl.zone import check_zone, resolve_zone
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -53,7 +55,7 @@ RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, row
 class ImportOptions:
     """How to read and what to do with bad or conflicting rows (defaults match the CLI)."""
 
-    tz: ZoneInfo
+    tz: ZoneInfo | None = None  # None: the database's zone (cctvctl.zone)
     camera: str | None = None
     interval: int = 300  # seconds, where the file has no end column
     mapping: dict[str, str] = field(default_factory=dict)
@@ -65,6 +67,7 @@ class ImportOptions:
     ambiguous: str = "infer"
     dayfirst: bool = False
     time_format: str | None = None
+    monthfirst: bool = False
     max_count: int = DEFAULT_MAX_COUNT
     rejected_path: str | None = None
     detect: bool = True
@@ -90,6 +93,8 @@ class ImportOptions:
             raise UsageError(f"unknown --encoding {self.encoding!r} (e.g. utf-8, cp949, latin-1)") from None
         if self.delimiter is not None and len(sniff_delimiter("", self.delimiter)) != 1:
             raise UsageError(f"--delimiter must be one character (or tab), not {self.delimiter!r}")
+        if self.dayfirst and self.monthfirst:
+            raise UsageError("--dayfirst and --monthfirst contradict each other: give one")
         if self.time_format is not None:
             _check_time_format(self.time_format)
 
@@ -101,6 +106,8 @@ class ImportOptions:
                    "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
                    "time_format": self.time_format, "max_count": self.max_count,
                    "on_error": self.on_error}
+        if self.monthfirst:  # only when set: fingerprints of earlier imports stay valid
+            meaning["monthfirst"] = True
         if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
             meaning["replace"] = True
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
@@ -109,6 +116,8 @@ class ImportOptions:
 def _check_time_format(fmt: str) -> None:
     import pandas as pd
 
+    if fmt in EPOCH_FORMATS:
+        return
     try:
         pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
     except (ValueError, TypeError) as exc:
@@ -232,6 +241,8 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                  progress: ProgressFn | None) -> ImportResult:
     started = time.time()
     clock = time.monotonic()
+    if options.tz is None:
+        options = replace(options, tz=resolve_zone(db, None).tz)
     fingerprint = options.fingerprint()
     scan = scan_file(path, options.encoding, options.delimiter)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
@@ -249,20 +260,28 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
         bad_rows = _BadRows(options.on_error == "skip")
         try:
             with open(path, "rb") as raw, db.atomic():
+                check_zone(db, options.tz)  # another zone is refused; this ledger row records it
                 db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
                 import_id = _last_id(db)
                 result.import_id = import_id
                 db.execute("SAVEPOINT import_rows")
-                try:
-                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
-                                                           import_id, bad_rows, progress, size, fast=True)
-                except NeedExactReader:  # rare: the C parser objected; read it again exactly
+                fast, order = True, None
+                while True:
+                    try:
+                        reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
+                                                               import_id, bad_rows, progress, size,
+                                                               fast=fast, order=order)
+                        break
+                    except NeedExactReader:  # rare: the C parser objected; read it again exactly
+                        fast = False
+                    except DateOrderChanged as changed:  # a later chunk decided the date order
+                        if order is not None:
+                            raise  # a reading with the order fixed never asks again
+                        order = changed
                     db.execute("ROLLBACK TO SAVEPOINT import_rows")
                     bad_rows.reset()
                     raw.seek(0)
-                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
-                                                           import_id, bad_rows, progress, size, fast=False)
                 result.read, result.inserted = done.read, done.inserted
                 result.duplicates, result.replaced = done.duplicates, done.replaced
                 result.dst = reader.parser.tally.as_dict()
@@ -308,12 +327,18 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
 
 
 def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, progress, size,
-                    *, fast: bool):
-    """Stream the file through the reader into the writer; returns (reader, writer, _Pass)."""
+                    *, fast: bool, order: DateOrderChanged | None = None):
+    """Stream the file through the reader into the writer; returns (reader, writer, _Pass).
+
+    ``order``: the date order a previous reading proved for the whole file.
+    """
     raw.seek(0)
     stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
     parser = TimeParser(options.tz, nonexistent=options.nonexistent, ambiguous=options.ambiguous,
-                        dayfirst=options.dayfirst, time_format=options.time_format)
+                        dayfirst=options.dayfirst, monthfirst=options.monthfirst,
+                        time_format=options.time_format)
+    if order is not None:
+        parser.file_order, parser.evidence = order.order, order.evidence
     reader = CountReader(stream, source, parser=parser, camera=options.camera,
                          mapping=options.mapping, interval=options.interval,
                          max_count=options.max_count, delimiter=options.delimiter,

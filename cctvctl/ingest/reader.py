@@ -115,6 +115,8 @@ class CountReader:
             yield from self._fast_chunks(delimiter, line_offset)
         else:
             yield from self._exact_chunks(delimiter, line_offset)
+        # the date order is the file's, decided from all its rows (may ask for a re-read)
+        self.parser.finish_file(self.source)
 
     def _fast_chunks(self, delimiter: str, header_line: int) -> Iterator[Chunk]:
         """The C parser in chunks; record k is physical line ``header_line + 1 + k``."""
@@ -236,15 +238,15 @@ class CountReader:
 
         # time
         if layout.has("start"):
-            start, why = self.parser.to_epoch(column("start"), cameras)
+            start, why = self.parser.to_epoch(column("start"), cameras, lines=lines)
         elif layout.has("hour"):
-            start, why = self.parser.date_hour(column("date"), column("hour"), cameras)
+            start, why = self.parser.date_hour(column("date"), column("hour"), cameras, lines=lines)
         else:
             start, why = self.parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
-                                              cameras)
+                                              cameras, lines=lines)
         note(why.notna(), why)
         if layout.has("end"):
-            end, why_end = self.parser.to_epoch(column("end"), cameras, after=start)
+            end, why_end = self.parser.to_epoch(column("end"), cameras, after=start, lines=lines)
             bad_end = why_end.notna()
             if bad_end.any():
                 note(bad_end, "end: " + why_end[bad_end])
