@@ -91,7 +91,8 @@ def _pack(rows: pd.DataFrame, columns: list[str], import_id: int, *, sep: bytes,
         elif col == "camera":
             pieces.append(_text_field(rows[col], text))
         else:
-            pieces.append(_int_field(rows[col].to_numpy()))
+            nullable = col not in ("start_utc", "end_utc")
+            pieces.append(_int_field(rows[col].to_numpy(), b"" if pad is None else b"null", nullable))
     constant(tail)
     if pad is not None:
         for b, m in pieces:
@@ -105,8 +106,19 @@ def _pack(rows: pd.DataFrame, columns: list[str], import_id: int, *, sep: bytes,
     return matrix[mask].tobytes()
 
 
-def _int_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Non-negative integers → their decimal digits, right-aligned, and which are not padding."""
+def _int_field(values: np.ndarray, null: bytes = b"",
+               nullable: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Non-negative integers → their decimal digits, right-aligned, and which are not padding.
+    Floats may hold NaN (unknown): those become ``null`` (left-aligned; empty for LOAD DATA,
+    which reads the empty field as NULL through ``NULLIF``)."""
+    if values.dtype.kind == "f":
+        unknown = np.isnan(values)
+        known = values[~unknown]
+        if (unknown.any() and not nullable) or (known != np.floor(known)).any():
+            raise ValueError("format_tsv: integer columns must hold non-negative integers")
+        if unknown.any():
+            return _nullable_field(values, unknown, null)
+        values = values.astype(np.int64)
     if values.dtype.kind not in "iu" or (len(values) and int(values.min()) < 0):
         raise ValueError("format_tsv: integer columns must hold non-negative integers")
     values = values.astype(np.int64, copy=False)
@@ -125,6 +137,25 @@ def _int_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     places = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
     places[-1] = 0
     return digits, values[:, None] >= places[None, :]
+
+
+def _nullable_field(values: np.ndarray, unknown: np.ndarray,
+                    null: bytes) -> tuple[np.ndarray, np.ndarray]:
+    known = np.where(unknown, 0, values).astype(np.int64)
+    digits, mask = _int_field(known)
+    if mask is None:
+        mask = np.ones(digits.shape, bool)
+    width = max(digits.shape[1], len(null))
+    if width > digits.shape[1]:  # room for the null text: pad the numbers on the left
+        extra = width - digits.shape[1]
+        digits = np.hstack([np.zeros((len(values), extra), np.uint8), digits])
+        mask = np.hstack([np.zeros((len(values), extra), bool), mask])
+    digits[unknown] = 0
+    mask[unknown] = False
+    if null:
+        digits[np.ix_(unknown, np.arange(len(null)))] = np.frombuffer(null, np.uint8)
+        mask[np.ix_(unknown, np.arange(len(null)))] = True
+    return digits, mask
 
 
 def _text_field(names: pd.Series, text) -> tuple[np.ndarray, np.ndarray | None]:
@@ -209,7 +240,7 @@ class CountWriter:
 
     def _tuples(self, rows: pd.DataFrame, columns: list[str]) -> list[tuple]:
         n = len(rows)
-        return list(zip(*[[self.import_id] * n if c == "import_id" else rows[c].tolist()
+        return list(zip(*[[self.import_id] * n if c == "import_id" else _values(rows[c])
                           for c in columns]))
 
     def stage(self, rows: pd.DataFrame) -> Staged | None:
@@ -259,9 +290,13 @@ class CountWriter:
         path = staged if staged is not None else self.stage(rows).path
         try:
             # IGNORE keeps stored keys (counted below); no escapes: names have no control chars
+            # unknown counts are empty fields: read through a variable, NULLIF makes them NULL
+            nullable = [c for c in columns if c in rows.columns and rows[c].dtype.kind == "f"]
+            targets = [f"@{c}" if c in nullable else c for c in columns]
+            sets = (" SET " + ", ".join(f"{c} = NULLIF(@{c}, '')" for c in nullable)) if nullable else ""
             sql = (f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
                    "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' "
-                   f"({', '.join(columns)})")
+                   f"({', '.join(targets)}){sets}")
             with local_infile.allow(self.db.conn, path):
                 return self.db.execute(sql)
         finally:
@@ -316,7 +351,7 @@ class CountWriter:
                                                "(same camera and start)"))
                 continue
             met.append(pos)
-            diffs = [c for c in present if old[c] != getattr(row, c)]
+            diffs = [c for c in present if old[c] != _value(getattr(row, c))]
             if not diffs:
                 out.duplicates += 1
                 continue
@@ -342,7 +377,7 @@ class CountWriter:
                 + (stored[(c, t)]["import_id"],) for c, t in keys])
             sets = ", ".join(f"{c} = ?" for c in written_columns) + ", import_id = ?"
             sql = f"UPDATE counts SET {sets} WHERE camera = ? AND start_utc = ?"
-            params = [tuple(getattr(r, c) if c in present else None for c in written_columns)
+            params = [tuple(_value(getattr(r, c)) if c in present else None for c in written_columns)
                       + (self.import_id, r.camera, r.start_utc)
                       for r in subset.itertuples(index=False)]
             self.db.executemany(sql, params)
@@ -433,6 +468,19 @@ def _has_json(db: Database) -> bool:
         return db.scalar("SELECT json_valid('[1]')") == 1
     except DatabaseError:
         return False
+
+
+def _value(value):
+    """A count as the database takes it: unknown (NaN) is None, a whole float an int."""
+    if isinstance(value, float):
+        return None if value != value else int(value)
+    return value
+
+
+def _values(column: pd.Series) -> list:
+    if column.dtype.kind != "f":
+        return column.tolist()
+    return [_value(v) for v in column.tolist()]
 
 
 def _shown(value) -> str:
