@@ -4,8 +4,8 @@
   counts and ledger rows, update counts (``--replace`` and MySQL's insert-or-keep), write the
   outlier flags of the rows it imports; it can delete no count, no ledger row and nothing in the
   statistics tables (DELETE only on the derived ``outliers``, which detection re-evaluates).
-* cron    — aggregation and ``detect``: read everything, write ``stats``, ``weekday_stats``,
-  ``agg_state`` and ``outliers``; cannot insert or change counts.
+* cron    — aggregation, ``detect`` and ``alerts``: read everything, write ``stats``,
+  ``weekday_stats``, ``agg_state``, ``outliers`` and ``alert_marks``; cannot insert or change counts.
 * analyst — reports: SELECT only.
 
 Schema changes (``cctvctl db init``) and ``cctvctl imports undo`` (which deletes counts, rewrites
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from cctvctl.errors import UsageError
 
 READ_ALL = ("counts", "imports", "import_days", "count_revisions", "stats", "weekday_stats",
-            "outliers", "agg_state", "schema_version")
+            "outliers", "agg_state", "schema_version", "alert_marks")
 
 #: taking a run lock (import, aggregate, detect) locks a row of run_locks: the analyst cannot,
 #: so a read-only account can never stall the writers (which GET_LOCK allowed)
@@ -45,6 +45,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "agg_state": ("INSERT", "UPDATE", "DELETE"),
         "outliers": ("INSERT", "UPDATE", "DELETE"),
         "run_locks": RUN_LOCKS,
+        "alert_marks": ("INSERT",),  # cctvctl alerts from cron: marks what it told
     },
     "analyst": {},
 }

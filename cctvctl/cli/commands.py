@@ -6,3 +6,4 @@ from cctvctl.cli import detect_cmd  # noqa: F401,E402
 from cctvctl.cli import report_cmd  # noqa: F401,E402
 from cctvctl.cli import demo_cmd, sample_cmd  # noqa: F401,E402
 from cctvctl.cli import aggregate_cmd, cron_cmd  # noqa: F401,E402
+from cctvctl.cli import alerts_cmd  # noqa: F401,E402

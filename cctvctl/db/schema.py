@@ -159,6 +159,17 @@ def _v4(db: Database) -> list[str]:
   holder VARCHAR(255) NOT NULL,
   acquired_at BIGINT NOT NULL
 ){'' if db.backend == 'sqlite' else db.dialect.table_options}"""]
+def _v5(db: Database) -> list[str]:
+    """Which episodes each alert consumer has been told (``cctvctl alerts``)."""
+    return [f"""CREATE TABLE alert_marks (
+  consumer VARCHAR(80) NOT NULL,
+  camera {CAMERA_TYPE} NOT NULL,
+  metric VARCHAR(16) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  start_utc BIGINT NOT NULL,
+  marked_at BIGINT NOT NULL,
+  PRIMARY KEY (consumer, camera, metric, kind, start_utc)
+){db.dialect.table_options}"""]
 
 
 #: (version, description, statements builder). Append only; never edit a released one.
@@ -170,6 +181,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (2, "interval length of statistics rows", _v2),
     (3, "count_revisions: values replaced by imports (undo)", _v3),
     (4, "run locks only writing accounts can take", _v4),
+    (5, "alert consumers' marks", _v5),
 ]
 
 LATEST = max(m[0] for m in MIGRATIONS)
