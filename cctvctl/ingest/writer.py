@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cctvctl.db import local_infile
 from cctvctl.db.database import Database
+from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
 from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
 
@@ -294,11 +294,11 @@ class CountWriter:
             nullable = [c for c in columns if c in rows.columns and rows[c].dtype.kind == "f"]
             targets = [f"@{c}" if c in nullable else c for c in columns]
             sets = (" SET " + ", ".join(f"{c} = NULLIF(@{c}, '')" for c in nullable)) if nullable else ""
-            sql = (f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
-                   "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' "
-                   f"({', '.join(targets)}){sets}")
-            with local_infile.allow(self.db.conn, path):
-                return self.db.execute(sql)
+            sql = (f"LOAD DATA LOCAL INFILE ? IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
+                   f"{LOAD_DATA_RAW_FORMAT} ({', '.join(targets)}){sets}")
+            result = self.db.load_file(sql, path, (path,))
+            result.check(path, len(rows), skipped_ok=True)
+            return result.affected
         finally:
             os.unlink(path)
 
