@@ -156,6 +156,11 @@ def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
                             f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
 
 
+#: the session sql_mode cctvctl's SQL is written for, set on every connection: whatever the
+#: server's own mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, PIPES_AS_CONCAT …), a statement means
+#: the same; strict, so a value that does not fit is an error, never a silent truncation
+SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 TLS_FILES = ("ssl_ca", "ssl_cert", "ssl_key")
 
@@ -213,7 +218,7 @@ def tls_context(options: dict):
 def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
     """PyMySQL's keyword arguments for ``url`` (the password only from the caller, never the URL)."""
     kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
-                  charset=url.options.get("charset", "utf8mb4"), autocommit=True,
+                  charset=url.options.get("charset", "utf8mb4"), autocommit=True, sql_mode=SQL_MODE,
                   connect_timeout=int(url.options.get("connect_timeout", 10)))
     if password is not None:
         kwargs["password"] = password
