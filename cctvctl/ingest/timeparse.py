@@ -348,6 +348,8 @@ class TimeParser:
             naive[e.index[ok]] = pd.to_datetime(parts[ok], errors="coerce").astype("datetime64[us]")
         if pending.any():  # an abbreviation that meant more than one offset in this zone's history
             for label in pending.index[pending & ok]:
+                if pd.isna(naive[label]):
+                    continue  # no such date: "unparseable" says so
                 found = self._abbreviation_at(zone[label].upper(), naive[label])
                 if found is None:
                     naive[label] = pd.NaT
@@ -405,7 +407,7 @@ class TimeParser:
         """Offsets of the rows that name a zone; returns the rows needing a wall-time lookup."""
         pending = pd.Series(False, index=zone.index)
         upper = zone.dropna().str.upper()
-        known = _abbreviations(self.tz.key)
+        known = _abbreviations(self.tz)
         for value in pd.unique(upper):
             rows = upper.index[upper == value]
             mask = pd.Series(zone.index.isin(rows), index=zone.index)
@@ -641,9 +643,8 @@ def _reading(text: str, order: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _abbreviations(key: str) -> dict[str, tuple[int, ...]]:
-    """Zone abbreviations ``key`` used 1970–2099 and the offsets (seconds) each one meant."""
-    tz = ZoneInfo(key)
+def _abbreviations(tz: ZoneInfo) -> dict[str, tuple[int, ...]]:
+    """Zone abbreviations ``tz`` used 1970–2099 and the offsets (seconds) each one meant."""
     seen: dict[str, set[int]] = {}
     for year in range(1970, 2100):
         for month in range(1, 13):
