@@ -134,7 +134,7 @@ class CountReader:
                 frame = frame.reset_index(drop=True)
                 cols = {fld: frame[i] for fld, i in self.layout.index.items()}
                 yield self._process(lines, cols, None)
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
             raise NeedExactReader(str(exc)) from None
 
     def _exact_chunks(self, delimiter: str, line_offset: int) -> Iterator[Chunk]:
@@ -151,7 +151,7 @@ class CountReader:
                     lines, rows = [], []
         except csv.Error as exc:
             raise self._file_error(records.line, f"unreadable CSV: {exc}") from None
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:  # also UTF-16 without a byte-order mark
             raise self._decode_error(exc) from None
         if rows:
             yield self._process_rows(lines, rows)
@@ -169,16 +169,19 @@ class CountReader:
                     raise self._file_error(number, "the header contains NUL bytes (not a text CSV file)")
                 if line.strip().lstrip("\ufeff"):
                     return line.lstrip("\ufeff"), number
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:  # also UTF-16 without a byte-order mark
             raise self._decode_error(exc) from None
 
-    def _decode_error(self, exc: UnicodeDecodeError) -> CountFileError:
+    def _decode_error(self, exc: UnicodeError) -> CountFileError:
         """Name the line of the first undecodable byte and suggest --encoding.
 
         The text layer decodes ahead in blocks, so the line being parsed when decoding failed
         is not the bad one; the binary file is scanned again to find it.
         """
         encoding = getattr(self.stream, "encoding", None) or "utf-8"
+        if not isinstance(exc, UnicodeDecodeError):  # e.g. "UTF-16 stream does not start with BOM"
+            return self._file_error(1, f"not valid {encoding}: {exc}; use --encoding (utf-16-le or "
+                                       "utf-16-be for UTF-16 without a byte-order mark)")
         line, byte = _find_undecodable(getattr(self.stream, "buffer", None), encoding)
         if byte is None:
             line, byte = 1, exc.object[exc.start]
@@ -419,6 +422,8 @@ def _find_undecodable(raw, encoding: str) -> tuple[int, int | None]:
             decoder.decode(data)
         except UnicodeDecodeError as exc:
             return number, exc.object[exc.start]
+        except UnicodeError:  # not about one byte (UTF-16 without a byte-order mark)
+            return number, None
     return 1, None
 
 
