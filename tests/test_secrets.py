@@ -64,6 +64,9 @@ def command_paths() -> list[list[str]]:
 @pytest.fixture
 def secret_url(mysql_url):
     """A fresh database and an account whose password is SECRET (dropped afterwards)."""
+    from conftest import require_privileged
+
+    require_privileged("creates a MySQL account")
     u = parse_url(mysql_url)
     user = "sec_" + secrets.token_hex(4)
     admin = mysql_admin()

@@ -39,7 +39,7 @@ def reasons(why) -> list:
 @pytest.mark.parametrize("text,expected", [
     ("2021-08-01 09:30", epoch(2021, 8, 1, 9, 30)),
     ("2021-08-01T09:30:15", epoch(2021, 8, 1, 9, 30, 15)),
-    ("2021-08-01 09:30:15.900", epoch(2021, 8, 1, 9, 30, 15)),  # fractions are floored
+    ("2021-08-01 09:30:15.000", epoch(2021, 8, 1, 9, 30, 15)),  # a zero fraction is exact
     ("2021-8-1 9:30", epoch(2021, 8, 1, 9, 30)),
     ("  2021-08-01 09:30  ", epoch(2021, 8, 1, 9, 30)),
     ("2021-08-01", epoch(2021, 8, 1)),
@@ -48,7 +48,7 @@ def reasons(why) -> list:
     ("12/17/2017 12:00:00 AM", epoch(2017, 12, 17, 0)),
     ("01-Jan-2012 13:00", epoch(2012, 1, 1, 13)),
     ("2021/08/01 09:30", epoch(2021, 8, 1, 9, 30)),
-    ("01.08.2021 09:30", epoch(2021, 8, 1, 9, 30)),
+    ("21.08.2021 09:30", epoch(2021, 8, 21, 9, 30)),  # day 21: the row proves day-first
     ("20210801093000", epoch(2021, 8, 1, 9, 30)),
     ("1 August 2021 9:30", epoch(2021, 8, 1, 9, 30)),  # the dateutil fallback, with a full date
     ("2021-08-01T00:30:00Z", datetime(2021, 8, 1, 0, 30, tzinfo=timezone.utc).timestamp()),
@@ -68,6 +68,8 @@ def test_formats(text, expected):
     ("Monday", "unparseable timestamp 'Monday'"), ("Aug 2021", "unparseable timestamp 'Aug 2021'"),
     ("yesterday", "unparseable timestamp 'yesterday'"),
     ("Sunday 3 pm EST", "unparseable timestamp 'Sunday 3 pm EST'"),
+    ("2021-08-01 09:30:15.900", "timestamp '2021-08-01 09:30:15.900' has a fraction of a second; "
+                                "rows are stored at whole seconds (round the column to the second)"),
     ("1969-12-31 23:59", "timestamp '1969-12-31 23:59' is out of range (1970–2099)"),
     ("2100-01-01 09:00", "timestamp '2100-01-01 09:00' is out of range (1970–2099)"),
     ("9999-12-31 00:00", None),  # beyond pandas' nanosecond range: refused either way

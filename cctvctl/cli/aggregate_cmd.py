@@ -56,7 +56,7 @@ def aggregate_command(
     validate.k_factor(k)
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     with open_database(settings.db_url, create=False) as database:
-        result = run_aggregate(database, grain, settings.tz, k=k, date=date, since=since,
+        result = run_aggregate(database, grain, settings.zone(database).tz, k=k, date=date, since=since,
                                until=until, cameras=camera, keep_rows=fmt == "json")
     if fmt == "json":
         print_json(result.rows)

@@ -63,7 +63,7 @@ def report_command(
     period = parse_period(*given[0])
     settings = Settings.from_options(ctx, db, tz, verbose)
     with open_for_reading(settings.db_url) as database:
-        report = build_report(database, period, settings.tz, cameras=camera, compare=compare, top=top)
+        report = build_report(database, period, settings.zone(database).tz, cameras=camera, compare=compare, top=top)
     if plot:
         write_plot(report, plot)
         from cctvctl.safetext import shown

@@ -124,8 +124,6 @@ def _connect_sqlite(url: DbUrl, create: bool) -> Database:
 
 
 def _connect_mysql(url: DbUrl) -> Database:
-    import pymysql
-
     password = os.environ.get(ENV_PASSWORD)
     kwargs = mysql_connect_args(url, password)
     # LOCAL INFILE is offered to the server only behind the guard that restricts it to the one
@@ -133,16 +131,35 @@ def _connect_mysql(url: DbUrl) -> Database:
     from cctvctl.db import local_infile
 
     kwargs["local_infile"] = local_infile.install_guard()
+    conn = _open_mysql(url, kwargs, password)
+
+    def opener():
+        """A second connection for a run lock: no LOCAL INFILE, UPDATE counts rows matched."""
+        from pymysql.constants import CLIENT
+
+        return _open_mysql(url, dict(kwargs, local_infile=False, client_flag=CLIENT.FOUND_ROWS),
+                           password)
+
+    return Database(conn, MysqlDialect(), url, opener=opener)
+
+
+def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
+    import pymysql
+
     try:
-        conn = pymysql.connect(**kwargs)
+        return pymysql.connect(**kwargs)
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{mysql_reason(exc, password)}") from None
     except OSError as exc:  # ssl.SSLError (a refused certificate) is an OSError too
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
-    return Database(conn, MysqlDialect(), url)
 
+
+#: the session sql_mode cctvctl's SQL is written for, set on every connection: whatever the
+#: server's own mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, PIPES_AS_CONCAT …), a statement means
+#: the same; strict, so a value that does not fit is an error, never a silent truncation
+SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 TLS_FILES = ("ssl_ca", "ssl_cert", "ssl_key")
@@ -201,7 +218,7 @@ def tls_context(options: dict):
 def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
     """PyMySQL's keyword arguments for ``url`` (the password only from the caller, never the URL)."""
     kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
-                  charset=url.options.get("charset", "utf8mb4"), autocommit=True,
+                  charset=url.options.get("charset", "utf8mb4"), autocommit=True, sql_mode=SQL_MODE,
                   connect_timeout=int(url.options.get("connect_timeout", 10)))
     if password is not None:
         kwargs["password"] = password

@@ -15,12 +15,13 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
@@ -28,13 +29,15 @@ from zoneinfo import ZoneInfo
 from cctvctl import validate
 from cctvctl.db.database import Database
 from cctvctl.errors import CountFileError, OutputError, UsageError
-from cctvctl.ingest.columns import parse_mapping
+from cctvctl.ingest.columns import parse_columns, parse_mapping, parse_wide
 from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactReader, Problem,
-                                   iter_records, sniff_delimiter)
+                                   iter_records, sniff_delimiter, validate_camera_name)
 from cctvctl.ingest.scan import scan_file
-from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
+from cctvctl.ingest.timeparse import (AMBIGUOUS, EPOCH_FORMATS, NONEXISTENT, DateOrderChanged,
+                                      DstTally, TimeParser)
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.safetext import csv_cell
+from cctvctl.zone import check_zone, resolve_zone
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -53,7 +56,7 @@ RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, row
 class ImportOptions:
     """How to read and what to do with bad or conflicting rows (defaults match the CLI)."""
 
-    tz: ZoneInfo
+    tz: ZoneInfo | None = None  # None: the database's zone (cctvctl.zone)
     camera: str | None = None
     interval: int = 300  # seconds, where the file has no end column
     mapping: dict[str, str] = field(default_factory=dict)
@@ -65,10 +68,18 @@ class ImportOptions:
     ambiguous: str = "infer"
     dayfirst: bool = False
     time_format: str | None = None
+    monthfirst: bool = False
     max_count: int = DEFAULT_MAX_COUNT
     rejected_path: str | None = None
     detect: bool = True
     chunk_rows: int = 50_000
+    #: a headerless file's columns (``"camera,start,people"`` or a list)
+    columns: list[str] | str | None = None
+    #: cell texts meaning "unknown" in count columns (stored as NULL)
+    na: tuple[str, ...] = ()
+    #: wide file: count column → camera (``["West=west", …]`` or a dict)
+    wide: dict[str, str] = field(default_factory=dict)
+    wide_metric: str = "people"
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):
@@ -83,9 +94,22 @@ class ImportOptions:
                              "a MySQL INTEGER column holds)")
         if isinstance(self.mapping, list):
             self.mapping = parse_mapping(self.mapping)
+        if isinstance(self.wide, list):
+            self.wide = parse_wide(self.wide)
+        for cam in self.wide.values():
+            validate_camera_name(cam)
+        if self.wide and self.camera:
+            raise UsageError("--camera and --wide exclude each other (--wide names the cameras)")
+        if self.wide_metric not in ("people", "vehicle"):
+            raise UsageError(f"--wide-metric must be people or vehicle, not {self.wide_metric!r}")
+        if isinstance(self.columns, str):
+            self.columns = parse_columns(self.columns, self.mapping, self.wide)
+        self.na = tuple(dict.fromkeys(v.strip() for v in self.na))
         validate.encoding(self.encoding)
         if self.delimiter is not None and len(sniff_delimiter("", self.delimiter)) != 1:
             raise UsageError(f"--delimiter must be one character (or tab), not {self.delimiter!r}")
+        if self.dayfirst and self.monthfirst:
+            raise UsageError("--dayfirst and --monthfirst contradict each other: give one")
         if self.time_format is not None:
             _check_time_format(self.time_format)
 
@@ -97,6 +121,11 @@ class ImportOptions:
                    "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
                    "time_format": self.time_format, "max_count": self.max_count,
                    "on_error": self.on_error}
+        if self.columns or self.na or self.wide:  # absent: the same fingerprint as before
+            meaning.update(columns=self.columns, na=sorted(self.na), wide=sorted(self.wide.items()),
+                           wide_metric=self.wide_metric)
+        if self.monthfirst:  # only when set: fingerprints of earlier imports stay valid
+            meaning["monthfirst"] = True
         if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
             meaning["replace"] = True
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
@@ -105,6 +134,8 @@ class ImportOptions:
 def _check_time_format(fmt: str) -> None:
     import pandas as pd
 
+    if fmt in EPOCH_FORMATS:
+        return
     try:
         pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
     except (ValueError, TypeError) as exc:
@@ -123,6 +154,7 @@ class ImportResult:
     duplicates: int = 0
     replaced: int = 0
     rejected: int = 0
+    unknown: int = 0  # rows whose every count was a --na marker (not stored)
     outliers: int = 0
     dst: dict = field(default_factory=dict)
     rejected_file: str | None = None
@@ -222,14 +254,17 @@ class _Pass:
     replaced: int = 0
     problems: list[Problem] = field(default_factory=list)  # the first SHOWN_PROBLEMS
     total_problems: int = 0
+    unknown: int = 0
 
 
 def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                  progress: ProgressFn | None) -> ImportResult:
     started = time.time()
     clock = time.monotonic()
+    if options.tz is None:
+        options = replace(options, tz=resolve_zone(db, None).tz)
     fingerprint = options.fingerprint()
-    scan = scan_file(path, options.encoding, options.delimiter)
+    scan = scan_file(path, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
     with db.lock("import", timeout=600):
         # --replace always compares with what is stored now: a later import (or an undo) may
@@ -245,24 +280,33 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
         bad_rows = _BadRows(options.on_error == "skip")
         try:
             with open(path, "rb") as raw, db.atomic():
+                check_zone(db, options.tz)  # another zone is refused; this ledger row records it
                 db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
                 import_id = _last_id(db)
                 result.import_id = import_id
                 db.execute("SAVEPOINT import_rows")
-                try:
-                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
-                                                           import_id, bad_rows, progress, size, fast=True)
-                except NeedExactReader:  # rare: the C parser objected; read it again exactly
+                fast, order = True, None
+                while True:
+                    try:
+                        reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
+                                                               import_id, bad_rows, progress, size,
+                                                               fast=fast, order=order)
+                        break
+                    except NeedExactReader:  # rare: the C parser objected; read it again exactly
+                        fast = False
+                    except DateOrderChanged as changed:  # a later chunk decided the date order
+                        if order is not None:
+                            raise  # a reading with the order fixed never asks again
+                        order = changed
                     db.execute("ROLLBACK TO SAVEPOINT import_rows")
                     bad_rows.reset()
                     raw.seek(0)
-                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
-                                                           import_id, bad_rows, progress, size, fast=False)
                 result.read, result.inserted = done.read, done.inserted
                 result.duplicates, result.replaced = done.duplicates, done.replaced
                 result.dst = reader.parser.tally.as_dict()
                 result.rejected = done.total_problems
+                result.unknown = done.unknown
                 result.problems = done.problems
                 if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
@@ -284,7 +328,8 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             more = f" (showing the first {shown})" if total > shown else ""
             err = CountFileError(
                 f"{source}: rejected, {total} bad row{'s' if total != 1 else ''}"
-                f"{more}; nothing was written (use --on-error skip to import the good rows)",
+                f"{more}; nothing was written (use --on-error skip to import the good rows)"
+                f"{_marker_hint(result.problems, options)}",
                 problems=[p.format(source) for p in result.problems], total_problems=total)
             err.result = result
             raise err from None
@@ -303,17 +348,25 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
 
 
 def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, progress, size,
-                    *, fast: bool):
-    """Stream the file through the reader into the writer; returns (reader, writer, _Pass)."""
+                    *, fast: bool, order: DateOrderChanged | None = None):
+    """Stream the file through the reader into the writer; returns (reader, writer, _Pass).
+
+    ``order``: the date order a previous reading proved for the whole file.
+    """
     raw.seek(0)
     stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
     parser = TimeParser(options.tz, nonexistent=options.nonexistent, ambiguous=options.ambiguous,
-                        dayfirst=options.dayfirst, time_format=options.time_format)
+                        dayfirst=options.dayfirst, monthfirst=options.monthfirst,
+                        time_format=options.time_format)
+    if order is not None:
+        parser.file_order, parser.evidence = order.order, order.evidence
     reader = CountReader(stream, source, parser=parser, camera=options.camera,
                          mapping=options.mapping, interval=options.interval,
                          max_count=options.max_count, delimiter=options.delimiter,
                          chunk_rows=options.chunk_rows,
-                         fast=FastPath(path, options.encoding, scan) if fast else None)
+                         fast=FastPath(path, options.encoding, scan) if fast else None,
+                         columns=options.columns, na=options.na, wide=options.wide,
+                         wide_metric=options.wide_metric)
     writer = CountWriter(db, import_id, replace=options.replace)
     done = _Pass()
 
@@ -340,6 +393,7 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
         try:
             for chunk in reader.chunks():
                 done.read += chunk.read
+                done.unknown += chunk.unknown
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
@@ -393,7 +447,8 @@ class _BadRows:
             with open(path, "rb") as raw:
                 stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
                 target = next(wanted, None)
-                for line, fields in iter_records(stream, reader.delimiter):
+                for line, fields in iter_records(stream, reader.delimiter,
+                                                 header=options.columns is None):
                     while target is not None and target[0] < line:
                         target = next(wanted, None)
                     if target is None:
@@ -463,6 +518,31 @@ def _open_rejected(options: ImportOptions, source: str, header: list[str]):
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["line", "reason", *map(csv_cell, header)])  # OWASP: no formula, no control
     return handle, writer, created
+
+
+_NEGATIVE = re.compile(r"negative \w+ count '(-[0-9]+)'")
+
+
+def _marker_hint(problems: list[Problem], options: ImportOptions) -> str:
+    """-1 (or one other negative value repeated, -999) or empty cells are most often the
+    exporter's "no data": name the --na that says so."""
+    from collections import Counter
+
+    negatives: Counter = Counter()
+    empty = False
+    for p in problems:
+        reason = p.reason.split(": ", 1)[-1] if p.reason.split(": ", 1)[0].count(" ") == 0 else p.reason
+        m = _NEGATIVE.fullmatch(reason)
+        if m:
+            negatives[m.group(1)] += 1
+        empty = empty or (reason.startswith("missing ") and reason.endswith(" count"))
+    if len(negatives) == 1:
+        value, times = negatives.popitem()
+        if value not in options.na and (value == "-1" or times >= 3):
+            return f"; if {value} marks a missing value, pass --na {value}"
+    if empty and "" not in options.na:
+        return "; if an empty count means unknown, pass --na ''"
+    return ""
 
 
 def _record_rejected(db, source, digest, fingerprint, options, result, started) -> None:
