@@ -80,6 +80,11 @@ class ImportOptions:
     #: wide file: count column → camera (``["West=west", …]`` or a dict)
     wide: dict[str, str] = field(default_factory=dict)
     wide_metric: str = "people"
+    #: called with each chunk's distinct cameras before they are written; raising aborts the
+    #: whole import (``cctvctl serve`` refuses cameras outside a device token's scope)
+    camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
+    #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
+    write_rejected: bool = True
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):
@@ -191,6 +196,11 @@ def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
     return _import_path(db, path, path, options, progress)
 
 
+def import_stream(db: Database, src: IO[bytes], source: str, options: ImportOptions) -> ImportResult:
+    """Import a byte stream (an HTTP body, a socket) named ``source`` in messages."""
+    return _import_spooled(db, src, source, options, None)
+
+
 def _import_spooled(db: Database, src: IO[bytes], source: str, options: ImportOptions,
                     progress: ProgressFn | None) -> ImportResult:
     spool = _spool(src)
@@ -277,7 +287,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             result.seconds = time.monotonic() - clock
             return result
         size = os.path.getsize(path)
-        bad_rows = _BadRows(options.on_error == "skip")
+        bad_rows = _BadRows(options.on_error == "skip" and options.write_rejected)
         try:
             with open(path, "rb") as raw, db.atomic():
                 check_zone(db, options.tz)  # another zone is refused; this ledger row records it
@@ -394,6 +404,8 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
             for chunk in reader.chunks():
                 done.read += chunk.read
                 done.unknown += chunk.unknown
+                if options.camera_check is not None and len(chunk.rows):
+                    options.camera_check(sorted(set(chunk.rows["camera"])))
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
