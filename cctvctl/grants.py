@@ -38,6 +38,9 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         # import-time detection replaces the flags of the rows it wrote: derived data only
         "outliers": ("INSERT", "UPDATE", "DELETE"),
         "run_locks": RUN_LOCKS,
+        # cctvctl serve runs as ingest: it checks device tokens and records their last use
+        "api_tokens": ("SELECT", "UPDATE"),
+        "alert_marks": ("INSERT",),  # POST /v1/alerts/ack
     },
     "cron": {
         "stats": ("INSERT", "UPDATE", "DELETE"),

@@ -7,3 +7,4 @@ from cctvctl.cli import report_cmd  # noqa: F401,E402
 from cctvctl.cli import demo_cmd, sample_cmd  # noqa: F401,E402
 from cctvctl.cli import aggregate_cmd, cron_cmd  # noqa: F401,E402
 from cctvctl.cli import alerts_cmd  # noqa: F401,E402
+from cctvctl.cli import serve_cmd  # noqa: F401,E402

@@ -172,6 +172,22 @@ def _v5(db: Database) -> list[str]:
 ){db.dialect.table_options}"""]
 
 
+def _v6(db: Database) -> list[str]:
+    """Device tokens of ``cctvctl serve``: only a SHA-256 of each secret is kept."""
+    d = db.dialect
+    return [f"""CREATE TABLE api_tokens (
+  id {d.autoinc_pk},
+  name VARCHAR(64) NOT NULL UNIQUE,
+  token_sha256 CHAR(64) NOT NULL UNIQUE,
+  cameras VARCHAR(4096) NOT NULL,
+  can_write SMALLINT NOT NULL,
+  can_read SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  last_used_at BIGINT
+){'' if d.name == 'sqlite' else d.table_options}"""]
+
+
 #: (version, description, statements builder). Append only; never edit a released one.
 #: Each statement must be safe to run again after a crash: CREATE TABLE / CREATE INDEX /
 #: ALTER TABLE ... ADD COLUMN / DROP TABLE / DROP INDEX are skipped when already done (see
@@ -182,6 +198,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (3, "count_revisions: values replaced by imports (undo)", _v3),
     (4, "run locks only writing accounts can take", _v4),
     (5, "alert consumers' marks", _v5),
+    (6, "device tokens of cctvctl serve", _v6),
 ]
 
 LATEST = max(m[0] for m in MIGRATIONS)
