@@ -107,3 +107,17 @@ def encoding(name: str, flag: str = "--encoding") -> str:
     except (TypeError, ValueError):
         raise UsageError(f"unknown {flag} {name!r} (e.g. utf-8, cp949, latin-1)") from None
     return name
+
+
+def camera_names(names, flag: str = "--camera"):
+    """Camera names asked for (a filter) as given, or a UsageError: a stored name never has
+    leading or trailing spaces (import refuses them), and MariaDB's PAD SPACE collation would
+    match ``'gate '`` to ``gate`` where SQLite matches nothing — refused on both instead."""
+    if names is None:
+        return None
+    for name in names:
+        if not name or name != name.strip() or len(name) > 64 or any(
+                ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+            raise UsageError(f"{flag} {name[:80]!r}: camera names are 1–64 characters without "
+                             "leading or trailing spaces or control characters (as stored)")
+    return names

@@ -259,3 +259,30 @@ def test_the_analyst_cannot_block_imports(analyst_url, mysql_url, tmp_path, monk
                 db.acquire_lock("import", 1)
     finally:
         squatter.close()
+
+
+# -- L5: `--camera "gate "` means the same on both backends ---------------------------------------
+CAMERA_COMMANDS = [("report", "--day", "2021-08-01"), ("aggregate", "all"),
+                   ("detect", "--since", "2021-08-01", "--until", "2021-08-01")]
+
+
+@pytest.mark.parametrize("name", ["gate ", " gate", "gate\t"])
+def test_camera_option_with_outer_spaces_is_refused_on_both_backends(name, db_url, runner, tmp_path):
+    """MariaDB's PAD SPACE collation matched 'gate ' to gate, SQLite matched nothing: now both
+    refuse (exit 2, the same line); the stored name itself still works, and import refuses it."""
+    f = tmp_path / "a.csv"
+    f.write_text(ONE_ROW.replace("gate-1", "gate"))
+    assert runner.invoke(app, ["--db", db_url, "import", str(f), "--no-detect"]).exit_code == 0
+    for args in CAMERA_COMMANDS:
+        refused = runner.invoke(app, ["--db", db_url, *args, "--camera", name])
+        assert refused.exit_code == 2, (args, refused.output)
+        assert refused.stderr == (f"error: --camera {name!r}: camera names are 1–64 characters "
+                                  "without leading or trailing spaces or control characters (as stored)\n")
+        assert runner.invoke(app, ["--db", db_url, *args, "--camera", "gate"]).exit_code == 0, args
+    imported = runner.invoke(app, ["--db", db_url, "import", str(f), "--camera", name])
+    assert imported.exit_code == 2 and "no leading or trailing spaces" in imported.stderr
+    from cctvctl.errors import UsageError
+    from cctvctl.stats.moments import camera_filter
+
+    with pytest.raises(UsageError):  # the library's filter too, not only the CLI option
+        camera_filter([name])
