@@ -20,7 +20,7 @@ def import_command(
     files: Annotated[list[str], typer.Argument(help="Count files (CSV/TSV); - reads standard input.")],
     camera: Annotated[Optional[str], typer.Option(help="Camera name for every row (sets or overrides the camera column).")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN for a column with another name (repeat). Fields: camera, start, end, date, time, hour, people, vehicle, car, truck, bus, bicycle, motorcycle, scooter.")] = None,
-    interval: Annotated[float, typer.Option(help="Interval length in minutes where the file has no end column.")] = 5,
+    interval: Annotated[Optional[float], typer.Option(help="Interval length in minutes where the file has no end column (default: the usual spacing of its rows, said in the summary; a file whose rows disagree with --interval is refused).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file, e.g. cp949 for Korean spreadsheet exports.")] = "utf-8-sig",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
     on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
@@ -62,10 +62,10 @@ def import_command(
     if rejected and len(files) > 1:
         raise UsageError("--rejected names one file; import one file at a time to use it")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    if interval <= 0 or interval * 60 != int(interval * 60):
+    if interval is not None and (interval <= 0 or interval * 60 != int(interval * 60)):
         raise UsageError("--interval must be a positive number of minutes (whole seconds)")
     options = ImportOptions(
-        tz=None, camera=camera, interval=int(interval * 60), mapping=map_ or [],
+        tz=None, camera=camera, interval=None if interval is None else int(interval * 60), mapping=map_ or [],
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
         nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
         time_format=time_format,
@@ -120,6 +120,10 @@ def _summary(r) -> str:
     dst = {k: v for k, v in (r.dst or {}).items() if v}
     if dst:
         text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
+    if r.interval_source in ("file", "default"):
+        how = ("inferred from the spacing of its rows" if r.interval_source == "file" else
+               "the default: too few rows per camera to tell")
+        text += f"\n  interval {r.interval // 60:g} min ({how}; --interval sets it)"
     if r.rejected_file:
         text += f"\n  bad rows with reasons: {shown(r.rejected_file)}"
     return text
