@@ -20,6 +20,10 @@ def import_command(
     files: Annotated[list[str], typer.Argument(help="Count files (CSV/TSV); - reads standard input.")],
     camera: Annotated[Optional[str], typer.Option(help="Camera name for every row (sets or overrides the camera column).")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN for a column with another name (repeat). Fields: camera, start, end, date, time, hour, people, vehicle, car, truck, bus, bicycle, motorcycle, scooter.")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="The file has no header row: these are its columns, comma-separated, e.g. camera,start,people (- for a column to ignore).")] = None,
+    na: Annotated[Optional[list[str]], typer.Option("--na", help="A cell text meaning 'unknown' in count columns, e.g. -1 or NA (repeat; '' for empty cells): stored as NULL, never 0. A row with no known count is not stored.")] = None,
+    wide: Annotated[Optional[list[str]], typer.Option("--wide", help="COLUMN=CAMERA: a wide file's count column and the camera it counts (repeat).")] = None,
+    wide_metric: Annotated[str, typer.Option(help="What the --wide columns count: people or vehicle.")] = "people",
     interval: Annotated[Optional[float], typer.Option(help="Interval length in minutes where the file has no end column (default: the usual spacing of its rows, said in the summary; a file whose rows disagree with --interval is refused).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file, e.g. cp949 for Korean spreadsheet exports.")] = "utf-8-sig",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
@@ -49,6 +53,9 @@ def import_command(
         cctvctl import pedestriancounts_melbourne.csv --tz Australia/Melbourne \\
             --map people=PedestrianCount --map camera=SensorID --map date=Date --map hour=Hour \\
             --interval 60 --on-error skip
+        cctvctl import FremontBridge.csv --tz America/Los_Angeles --interval 60 \\
+            --map start=Date --wide "West Sidewalk=west" --wide "East Sidewalk=east" --na ''
+        cctvctl import headerless.csv --columns camera,start,people --na -1
     """
     from cctvctl.api import open_database
     from cctvctl.ingest import ImportOptions, import_file
@@ -69,7 +76,8 @@ def import_command(
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
         nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
         time_format=time_format,
-        max_count=max_count, rejected_path=rejected, detect=detect)
+        max_count=max_count, rejected_path=rejected, detect=detect, columns=columns,
+        na=tuple(na or ()), wide=wide or [], wide_metric=wide_metric)
     failed = 0
     with open_database(settings.db_url) as database:
         zone = settings.zone(database)
@@ -115,6 +123,8 @@ def _summary(r) -> str:
     if r.replaced:
         parts.append(f"replaced {r.replaced}")
     parts.append(f"rejected {r.rejected}")
+    if r.unknown:
+        parts.append(f"unknown {r.unknown} (no known count, not stored)")
     parts.append(f"outliers {r.outliers}")
     text = f"{shown(r.source)}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
     dst = {k: v for k, v in (r.dst or {}).items() if v}

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -28,9 +29,9 @@ from zoneinfo import ZoneInfo
 
 from cctvctl.db.database import Database
 from cctvctl.errors import CountFileError, UsageError
-from cctvctl.ingest.columns import parse_mapping
+from cctvctl.ingest.columns import parse_columns, parse_mapping, parse_wide
 from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactReader, Problem,
-                                   iter_records, sniff_delimiter)
+                                   iter_records, sniff_delimiter, validate_camera_name)
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import (AMBIGUOUS, EPOCH_FORMATS, NONEXISTENT, DateOrderChanged,
                                       DstTally, TimeParser)
@@ -72,6 +73,18 @@ class ImportOptions:
     rejected_path: str | None = None
     detect: bool = True
     chunk_rows: int = 50_000
+    #: a headerless file's columns (``"camera,start,people"`` or a list)
+    columns: list[str] | str | None = None
+    #: cell texts meaning "unknown" in count columns (stored as NULL)
+    na: tuple[str, ...] = ()
+    #: wide file: count column → camera (``["West=west", …]`` or a dict)
+    wide: dict[str, str] = field(default_factory=dict)
+    wide_metric: str = "people"
+    #: called with each chunk's distinct cameras before they are written; raising aborts the
+    #: whole import (``cctvctl serve`` refuses cameras outside a device token's scope)
+    camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
+    #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
+    write_rejected: bool = True
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):
@@ -87,6 +100,17 @@ class ImportOptions:
                              "a MySQL INTEGER column holds)")
         if isinstance(self.mapping, list):
             self.mapping = parse_mapping(self.mapping)
+        if isinstance(self.wide, list):
+            self.wide = parse_wide(self.wide)
+        for cam in self.wide.values():
+            validate_camera_name(cam)
+        if self.wide and self.camera:
+            raise UsageError("--camera and --wide exclude each other (--wide names the cameras)")
+        if self.wide_metric not in ("people", "vehicle"):
+            raise UsageError(f"--wide-metric must be people or vehicle, not {self.wide_metric!r}")
+        if isinstance(self.columns, str):
+            self.columns = parse_columns(self.columns, self.mapping, self.wide)
+        self.na = tuple(dict.fromkeys(v.strip() for v in self.na))
         try:
             codecs.lookup(self.encoding)
         except LookupError:
@@ -106,6 +130,9 @@ class ImportOptions:
                    "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
                    "time_format": self.time_format, "max_count": self.max_count,
                    "on_error": self.on_error}
+        if self.columns or self.na or self.wide:  # absent: the same fingerprint as before
+            meaning.update(columns=self.columns, na=sorted(self.na), wide=sorted(self.wide.items()),
+                           wide_metric=self.wide_metric)
         if self.monthfirst:  # only when set: fingerprints of earlier imports stay valid
             meaning["monthfirst"] = True
         if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
@@ -136,6 +163,7 @@ class ImportResult:
     duplicates: int = 0
     replaced: int = 0
     rejected: int = 0
+    unknown: int = 0  # rows whose every count was a --na marker (not stored)
     outliers: int = 0
     dst: dict = field(default_factory=dict)
     rejected_file: str | None = None
@@ -172,6 +200,11 @@ def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
         with open(path, "rb") as src:
             return _import_spooled(db, src, path, options, progress)
     return _import_path(db, path, path, options, progress)
+
+
+def import_stream(db: Database, src: IO[bytes], source: str, options: ImportOptions) -> ImportResult:
+    """Import a byte stream (an HTTP body, a socket) named ``source`` in messages."""
+    return _import_spooled(db, src, source, options, None)
 
 
 def _import_spooled(db: Database, src: IO[bytes], source: str, options: ImportOptions,
@@ -237,6 +270,7 @@ class _Pass:
     replaced: int = 0
     problems: list[Problem] = field(default_factory=list)  # the first SHOWN_PROBLEMS
     total_problems: int = 0
+    unknown: int = 0
 
 
 def _import_path(db: Database, path: str, source: str, options: ImportOptions,
@@ -246,7 +280,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
     if options.tz is None:
         options = replace(options, tz=resolve_zone(db, None).tz)
     fingerprint = options.fingerprint()
-    scan = scan_file(path, options.encoding, options.delimiter)
+    scan = scan_file(path, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
     with db.lock("import", timeout=600):
         # --replace always compares with what is stored now: a later import (or an undo) may
@@ -259,7 +293,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             result.seconds = time.monotonic() - clock
             return result
         size = os.path.getsize(path)
-        bad_rows = _BadRows(options.on_error == "skip")
+        bad_rows = _BadRows(options.on_error == "skip" and options.write_rejected)
         try:
             with open(path, "rb") as raw, db.atomic():
                 check_zone(db, options.tz)  # another zone is refused; this ledger row records it
@@ -294,6 +328,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                 result.duplicates, result.replaced = done.duplicates, done.replaced
                 result.dst = reader.parser.tally.as_dict()
                 result.rejected = done.total_problems
+                result.unknown = done.unknown
                 result.problems = done.problems
                 if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
@@ -315,7 +350,8 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             more = f" (showing the first {shown})" if total > shown else ""
             err = CountFileError(
                 f"{source}: rejected, {total} bad row{'s' if total != 1 else ''}"
-                f"{more}; nothing was written (use --on-error skip to import the good rows)",
+                f"{more}; nothing was written (use --on-error skip to import the good rows)"
+                f"{_marker_hint(result.problems, options)}",
                 problems=[p.format(source) for p in result.problems], total_problems=total)
             err.result = result
             raise err from None
@@ -351,7 +387,9 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
                          mapping=options.mapping, interval=options.interval,
                          max_count=options.max_count, delimiter=options.delimiter,
                          chunk_rows=options.chunk_rows,
-                         fast=FastPath(path, options.encoding, scan) if fast else None)
+                         fast=FastPath(path, options.encoding, scan) if fast else None,
+                         columns=options.columns, na=options.na, wide=options.wide,
+                         wide_metric=options.wide_metric)
     writer = CountWriter(db, import_id, replace=options.replace, tz=options.tz)
     done = _Pass()
 
@@ -378,6 +416,9 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
         try:
             for chunk in reader.chunks():
                 done.read += chunk.read
+                done.unknown += chunk.unknown
+                if options.camera_check is not None and len(chunk.rows):
+                    options.camera_check(sorted(set(chunk.rows["camera"])))
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
@@ -429,7 +470,8 @@ class _BadRows:
             with handle, open(path, "rb") as raw:
                 stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
                 target = next(wanted, None)
-                for line, fields in iter_records(stream, reader.delimiter):
+                for line, fields in iter_records(stream, reader.delimiter,
+                                                 header=options.columns is None):
                     while target is not None and target[0] < line:
                         target = next(wanted, None)
                     if target is None:
@@ -468,6 +510,31 @@ def _open_rejected(options: ImportOptions, source: str, header: list[str]):
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["line", "reason", *map(csv_cell, header)])  # OWASP: no formula, no control
     return handle, writer
+
+
+_NEGATIVE = re.compile(r"negative \w+ count '(-[0-9]+)'")
+
+
+def _marker_hint(problems: list[Problem], options: ImportOptions) -> str:
+    """-1 (or one other negative value repeated, -999) or empty cells are most often the
+    exporter's "no data": name the --na that says so."""
+    from collections import Counter
+
+    negatives: Counter = Counter()
+    empty = False
+    for p in problems:
+        reason = p.reason.split(": ", 1)[-1] if p.reason.split(": ", 1)[0].count(" ") == 0 else p.reason
+        m = _NEGATIVE.fullmatch(reason)
+        if m:
+            negatives[m.group(1)] += 1
+        empty = empty or (reason.startswith("missing ") and reason.endswith(" count"))
+    if len(negatives) == 1:
+        value, times = negatives.popitem()
+        if value not in options.na and (value == "-1" or times >= 3):
+            return f"; if {value} marks a missing value, pass --na {value}"
+    if empty and "" not in options.na:
+        return "; if an empty count means unknown, pass --na ''"
+    return ""
 
 
 def _record_rejected(db, source, digest, fingerprint, options, result, started) -> None:

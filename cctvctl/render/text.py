@@ -6,7 +6,7 @@ from datetime import datetime
 
 from cctvctl.periods import local_iso
 from cctvctl.render.sections import Column, Section, sections
-from cctvctl.report.model import Report
+from cctvctl.report.model import COMPARE_MIN_COVERAGE, Report
 from cctvctl.safetext import shown
 
 MISSING = "–"
@@ -50,8 +50,8 @@ def cell(value, column: Column, report: Report) -> str:
         return _number(value)
     if kind == "pct":
         return f"{value * 100:.1f}%"
-    if kind == "change":
-        return f"{value * 100:+.1f}%"
+    if kind == "change":  # a change, or why none is shown ("prev 14% covered")
+        return shown(value) if isinstance(value, str) else f"{value * 100:+.1f}%"
     if kind == "score":
         return f"{value:+.1f}σ"
     if kind == "duration":
@@ -100,6 +100,11 @@ def header_lines(report: Report) -> list[str]:
     if report.compare:
         lines.append(f"change: mean per interval against {report.compare.period.label} "
                      f"({report.compare.mode} period)")
+        notes = [m.change_note for c in report.cameras for m in c.metrics.values() if m is not None]
+        withheld = sum(1 for n in notes if n)
+        if withheld:
+            lines.append(f"change withheld in {withheld} of {len(notes)} rows: a period has values in "
+                         f"< {COMPARE_MIN_COVERAGE:.0%} of its intervals")
     missing = [m for m in ("people", "vehicle") if not report.known(m)]
     if missing:
         lines.append(f"{' and '.join(missing)}: no values in this period (shown as {MISSING})")
@@ -152,7 +157,7 @@ def print_table(report: Report, console, names: list[str] | None = None) -> None
             col = section.columns[i]
             numeric = col.kind in NUMERIC
             table.add_column(col.header, justify="right" if numeric else "left",
-                             no_wrap=numeric or col.kind in ("bar", "time", "pair"),
+                             no_wrap=(numeric and col.kind != "change") or col.kind in ("bar", "time", "pair"),
                              overflow="fold", style="cyan" if col.kind == "bar" else None)
         for cells in _screen_rows(section, report, keep):
             table.add_row(*(Text(c) for c in cells))  # literal text: a name is never markup

@@ -20,7 +20,8 @@ from cctvctl.db.schema import METRICS, VEHICLE_CLASSES
 from cctvctl.errors import UsageError
 from cctvctl.periods import Period, expected_slots, local_midnight_utc
 from cctvctl.report.model import (BREAKDOWN, COMPARE_MODES, WEEKDAYS, BreakdownRow, CameraSummary,
-                                  Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat)
+                                  Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat,
+                                  coverage)
 from cctvctl.report.source import DEFAULT_INTERVAL, Moments, expected_intervals, load_moments
 
 DEFAULT_TOP = 20
@@ -39,12 +40,13 @@ KNOWN_CAMERA_SQL = "SELECT 1 FROM counts WHERE camera = ? LIMIT 1"
 
 def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[str] | None = None,
                  compare: str = "previous", top: int = DEFAULT_TOP,
-                 use_stats: bool = True) -> Report:
+                 use_stats: bool = True, per_camera: int = 0) -> Report:
     """Everything the report of ``period`` shows, read with SELECT statements only.
 
     ``cameras`` limits the report (default: every camera with data in the period or the compared
     one); ``top`` keeps the flagged intervals with the largest |score| (0 keeps all);
-    ``use_stats=False`` ignores the stats table and computes everything from raw counts.
+    ``use_stats=False`` ignores the stats table and computes everything from raw counts;
+    ``per_camera`` cameras (in report order) also get a breakdown of their own (for the chart).
     """
     from cctvctl.detect.store import load_flags
 
@@ -73,7 +75,8 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
     intervals = {n: moments.interval(n) or (cmp_moments.interval(n) if cmp_moments else None)
                  or DEFAULT_INTERVAL for n in names}
     raw = _raw_figures(db, period, tz, names)
-    summaries = [_camera_summary(n, moments, cmp_moments, intervals[n], period, tz, raw.get(n))
+    mode = None if compare == "none" else compare
+    summaries = [_camera_summary(n, moments, cmp_moments, intervals[n], period, tz, raw.get(n), mode)
                  for n in names]
     start, end = period.utc_range(tz)
     flags = load_flags(db, start, end, names if cameras else None)
@@ -92,7 +95,18 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
         outliers_intervals=sum(len(v) for v in flagged.values()), episodes_total=len(episodes),
         top=top,
         overall=_profile_stats(moments.days, moments.k), compare=cmp,
-        computed_at=moments.computed_at, source_note=moments.reason)
+        computed_at=moments.computed_at, source_note=moments.reason, all_flags=flags,
+        camera_breakdown={n: _breakdown(_one_camera(moments, n), period, tz, grain, {n: intervals[n]})
+                          for n in [n for n in names if moments.period_row(n).get("n")][:per_camera]})
+
+
+def _one_camera(moments: Moments, name: str) -> Moments:
+    """The moments of one camera (days and hours filtered; the rest as it is)."""
+    from dataclasses import replace
+
+    hours = moments.hours
+    return replace(moments, days=moments.days[moments.days["camera"] == name],
+                   hours=None if hours is None else hours[hours["camera"] == name], _rows=None)
 
 
 def natural_key(name: str) -> list:
@@ -128,7 +142,8 @@ def _peak(encoded, end: int) -> Peak | None:
 
 
 def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: int,
-                    period: Period, tz: ZoneInfo, raw: tuple | None) -> CameraSummary:
+                    period: Period, tz: ZoneInfo, raw: tuple | None,
+                    compare_mode: str | None) -> CameraSummary:
     end = period.utc_range(tz)[1]
     row = moments.period_row(name)
     expected = row.get("expected")
@@ -136,6 +151,7 @@ def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: 
         expected = expected_intervals(moments.days.iloc[0:0], period.days, {name: interval}, tz)
     summary = CameraSummary(camera=name, intervals=int(row.get("n", 0)), expected=int(expected))
     cmp_row = cmp.period_row(name) if cmp else {}
+    cmp_expected = int(cmp_row.get("expected") or 0)
     for metric in METRICS:
         n = int(row.get(f"{metric}_n", 0))
         stat = _stat(n, int(row.get(f"{metric}_sum", 0)), int(row.get(f"{metric}_sumsq", 0)), moments.k)
@@ -146,7 +162,9 @@ def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: 
         summary.metrics[metric] = MetricSummary(
             n=n, total=int(row[f"{metric}_sum"]), stat=stat,
             peak=_peak(raw[METRICS.index(metric)], end) if raw else None,
-            compare_mean=int(cmp_row[f"{metric}_sum"]) / cmp_n if cmp_n else None)
+            compare_mean=int(cmp_row[f"{metric}_sum"]) / cmp_n if cmp_n else None,
+            coverage=coverage(n, summary.expected), compare_coverage=coverage(cmp_n, cmp_expected),
+            compare_mode=compare_mode)
     if summary.intervals and raw:
         values = raw[len(METRICS):]
         classes = {c: (int(values[2 * i + 1]) if values[2 * i] else None)
