@@ -54,7 +54,7 @@ def test_interval_inferred_from_the_file_and_said(fresh_url, runner, tmp_path):
 
 def test_wrong_interval_is_refused_with_the_observed_spacing(fresh_url, runner, tmp_path):
     """Issue 11 finding 4: an hourly file imported as 5-minute intervals."""
-    path = write(tmp_path, hourly())
+    path = write(tmp_path, hourly(hours=range(24)))
     before = snapshot(fresh_url)
     result = invoke(runner, fresh_url, str(path), "--interval", "5")
     assert result.exit_code == 2
@@ -69,28 +69,28 @@ def test_wrong_interval_is_refused_with_the_observed_spacing(fresh_url, runner, 
 
 
 def test_cameras_of_different_intervals_are_refused_without_a_flag(fresh_url, runner, tmp_path):
-    text = hourly(("a",)) + "".join(f"b,2021-08-01 00:{m:02d}:00,1\n" for m in range(0, 60, 5))
+    text = hourly(("a",), hours=range(24)) + "".join(f"b,2021-08-01 00:{m:02d}:00,1\n" for m in range(0, 60, 5))
     result = invoke(runner, fresh_url, str(write(tmp_path, text)))
     assert result.exit_code == 2 and count_rows(fresh_url) == 0
-    assert "the interval 5 minutes inferred from its rows does not fit all cameras: rows of camera 'a' " \
-           "are 60 minutes apart" in result.stderr
+    assert "the interval 60 minutes inferred from its rows does not fit all cameras: rows of camera 'b' " \
+           "are 5 minutes apart" in result.stderr
 
 
 def test_spacing_is_chained_across_chunks(idb, tmp_path):
     """The gaps between chunks count; the interval comes from the first chunk."""
     from zoneinfo import ZoneInfo
 
-    path = write(tmp_path, hourly(hours=range(10)))
+    path = write(tmp_path, hourly(hours=range(12)))
     with pytest.raises(CountFileError, match="are 60 minutes apart"):
         import_file(idb, path, ImportOptions(tz=ZoneInfo(SEOUL), interval=300, chunk_rows=1, detect=False))
     assert count_rows(idb) == 0
     # four rows per chunk: three gaps in the first tell the interval, the chained ones agree
     result = import_file(idb, path, ImportOptions(tz=ZoneInfo(SEOUL), chunk_rows=4, detect=False))
-    assert (result.interval, result.interval_source, result.inserted) == (3600, "file", 10)
+    assert (result.interval, result.interval_source, result.inserted) == (3600, "file", 12)
     # one row per chunk: the first chunk cannot tell, the default is checked against the rest
     with pytest.raises(CountFileError, match="no spacing to tell and the default 5 minutes was "
                                              "used: use --interval 60"):
-        import_file(idb, write(tmp_path, hourly(("q",)), "q.csv"),
+        import_file(idb, write(tmp_path, hourly(("q",), hours=range(12)), "q.csv"),
                     ImportOptions(tz=ZoneInfo(SEOUL), chunk_rows=1, detect=False))
     # the first chunk (camera z, hourly) sets 60 minutes; camera y, later, refutes it
     late = hourly(("z",), hours=range(5)) + "".join(f"y,2021-08-02 00:{m:02d}:00,1\n" for m in range(0, 30, 5))
@@ -144,3 +144,14 @@ def test_an_interval_longer_than_25_hours_is_refused(fresh_url, runner, tmp_path
     assert (f"{path}:2: end '{end}' is more than 25 hours after start '2021-08-01 00:00'") in result.stderr
     skip = invoke(runner, fresh_url, str(path), "--on-error", "skip")
     assert skip.exit_code == 0 and count_rows(fresh_url) == 1
+
+
+def test_sparse_rows_are_missing_intervals_not_another_interval(fresh_url, runner, tmp_path):
+    """Hourly counts of a few hours a day: gaps longer than --interval are gaps, unless they are
+    the camera's clear rule (10 gaps and most of them); rows closer than it overlap (3 suffice)."""
+    sparse = "camera,start,people\n" + "".join(f"g,2021-08-{d:02d} {h:02d}:00,1\n"
+                                               for d in (1, 2, 3) for h in (0, 13))
+    assert invoke(runner, fresh_url, str(write(tmp_path, sparse)), "--interval", "60").exit_code == 0
+    close = "camera,start,people\n" + "".join(f"k,2021-08-05 00:{m:02d},1\n" for m in (0, 5, 10, 15))
+    result = invoke(runner, fresh_url, str(write(tmp_path, close, "k.csv")), "--interval", "60")
+    assert result.exit_code == 2 and "are 5 minutes apart" in result.stderr

@@ -21,8 +21,11 @@ from cctvctl.periods import local_iso
 
 DEFAULT_INTERVAL = 300
 #: a camera's usual gap refutes the interval only where it is evidence, not a few stray rows:
-#: at least this many gaps of that length, and most of the camera's gaps
+#: most of the camera's gaps, and at least this many of them. Rows closer than the interval
+#: overlap (3 gaps suffice); rows farther apart may just be missing intervals (a sensor that
+#: reports some hours), so it takes 10 gaps of one longer spacing.
 MIN_EVIDENCE = 3
+MIN_EVIDENCE_LONGER = 10
 _SHIFT = np.int64(1) << np.int64(40)  # camera code × 2^40 + gap: one sortable key
 
 
@@ -98,7 +101,8 @@ class Spacing:
     def disagreement(self, interval: int, origin: str, source: str, tz: ZoneInfo) -> str | None:
         """One line naming a camera whose usual gap is not ``interval``, or None."""
         odd = {cam: g for cam, c in sorted(self.gaps.items())
-               if (g := _most_common(c)) != interval and _evidence(c, g)}
+               if (g := _most_common(c)) != interval
+               and _evidence(c, g, MIN_EVIDENCE if g < interval else MIN_EVIDENCE_LONGER)}
         if not odd:
             return None
         camera, gap = next(iter(odd.items()))
@@ -118,8 +122,8 @@ class Spacing:
                 "different intervals separately, each with its --interval")
 
 
-def _evidence(counter: Counter, gap: int) -> bool:
-    return counter[gap] >= MIN_EVIDENCE and 2 * counter[gap] > sum(counter.values())
+def _evidence(counter: Counter, gap: int, least: int = MIN_EVIDENCE) -> bool:
+    return counter[gap] >= least and 2 * counter[gap] > sum(counter.values())
 
 
 def _most_common(counter: Counter) -> int | None:
