@@ -233,9 +233,11 @@ def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
         default_cnf = Path.home() / ".my.cnf"
         if default_cnf.exists():
             option_file = str(default_cnf)
-    if option_file:
-        kwargs["read_default_file"] = os.path.expanduser(option_file)
-        kwargs["read_default_group"] = url.options.get("read_default_group", "client")
+    if option_file:  # read by cctvctl, not PyMySQL: repeated groups merge, errors quote nothing
+        from cctvctl.db.optionfile import connect_options
+
+        kwargs.update(connect_options(os.path.expanduser(option_file),
+                                      url.options.get("read_default_group", "client"), kwargs))
     if url.options.get("unix_socket"):
         kwargs["unix_socket"] = url.options["unix_socket"]
     if kwargs["database"] is None:
