@@ -81,7 +81,7 @@ def import_command(
     with open_database(settings.db_url) as database:
         zone = settings.zone(database)
         options.tz = zone.tz
-        where = f"{database.url.display()}, {zone.describe()}"
+        where = shown(f"{database.url.display()}, {zone.describe()}")
         for path in files:
             try:
                 with _progress(path, settings.quiet) as progress:
