@@ -501,6 +501,8 @@ class TimeParser:
         """``--time-format``: strptime as given; a format with %z reads each row's offset."""
         fmt = self.time_format
         aware = "%z" in fmt or "%Z" in fmt
+        if "%p" in fmt:  # strptime knows only AM/PM: Korean spreadsheets write 오전/오후
+            todo = todo.str.replace("오전", "AM", regex=False).str.replace("오후", "PM", regex=False)
         try:
             parsed = pd.to_datetime(todo, format=fmt, errors="coerce", utc=aware)
         except (ValueError, TypeError, OverflowError):
