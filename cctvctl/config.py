@@ -2,7 +2,8 @@
 
 The embedded default database is ``$XDG_DATA_HOME/cctvctl/cctv.db`` (usually
 ``~/.local/share/cctvctl/cctv.db``) so that cron, the video team and analysts on one machine find
-the same file without configuration. The default zone is ``CCTV_TZ``, else the system zone.
+the same file without configuration. The zone is the database's own (cctvctl.zone); before one is recorded ``CCTV_TZ``, else
+the system zone.
 """
 
 from __future__ import annotations
@@ -34,28 +35,11 @@ def resolve_db_url(flag: str | None) -> str:
     return flag or os.environ.get(ENV_DB) or default_db_url()
 
 
-def system_zone_name() -> str:
-    """The machine's IANA zone name (from /etc/timezone or the /etc/localtime link), else UTC."""
-    tz_env = os.environ.get("TZ")
-    if tz_env and not tz_env.startswith(":"):
-        return tz_env
-    try:
-        name = Path("/etc/timezone").read_text().strip()
-        if name:
-            return name
-    except OSError:
-        pass
-    try:
-        target = os.readlink("/etc/localtime")
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
-    except OSError:
-        pass
-    return "UTC"
-
-
 def resolve_tz(flag: str | None) -> ZoneInfo:
-    """A ZoneInfo for --tz, CCTV_TZ or the system zone; a clear UsageError for unknown names."""
+    """A ZoneInfo for --tz, CCTV_TZ or the system zone, for commands without a database
+    (``sample``); a clear UsageError for unknown names."""
+    from cctvctl.zone import system_zone_name
+
     name = flag or os.environ.get(ENV_TZ) or system_zone_name()
     return load_zone(name)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.errors import UsageError
 
 GRAINS = ("day", "week", "month", "year")
@@ -40,7 +42,12 @@ class Period:
 
     @property
     def days(self) -> list[date]:
+        """Every calendar day, including one the zone skipped (see :meth:`local_days`)."""
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
+
+    def local_days(self, tz: ZoneInfo) -> list[date]:
+        """The days that happened in ``tz``: a skipped day (Pacific/Apia 2011-12-30) is left out."""
+        return [d for d in self.days if day_seconds(d, tz) > 0]
 
     def utc_range(self, tz: ZoneInfo) -> tuple[int, int]:
         return local_midnight_utc(self.start, tz), local_midnight_utc(self.end, tz)
@@ -67,18 +74,32 @@ class Period:
 
 
 def local_midnight_utc(d: date, tz: ZoneInfo) -> int:
-    """Epoch seconds of the first instant of local day ``d``.
+    """Epoch seconds of the first instant whose local date is ``d`` or later.
 
     Usually local midnight; where midnight falls in a DST gap (e.g. America/Santiago) the day
-    starts at the transition, and where midnight repeats, at its first occurrence.
+    starts at the transition, and where midnight repeats, at its first occurrence. A day the zone
+    skipped entirely (Pacific/Apia 2011-12-30, Kwajalein 1993-08-21) starts where the next day
+    starts, so it is a zero-length ``[t, t)`` range that holds no interval.
     """
     naive = datetime.combine(d, time(0))
-    candidates = []
-    for fold in (0, 1):
-        utc = naive.replace(tzinfo=tz, fold=fold).astimezone(UTC)
-        if utc.astimezone(tz).date() == d:
-            candidates.append(int(utc.timestamp()))
-    return min(candidates)
+    try:
+        utcs = [int(naive.replace(tzinfo=tz, fold=fold).astimezone(UTC).timestamp()) for fold in (0, 1)]
+    except (OverflowError, ValueError):  # the ends of Python's calendar (years 1 and 9999)
+        validate.day_in_range(d, "day")
+        raise
+    valid = [t for t in utcs if local_date(t, tz) == d]
+    if valid:
+        return min(valid)
+    # Midnight does not exist: the offset jumps forward across it. The two readings of the
+    # missing wall time bracket the jump; the day starts at the jump (first second on or past d).
+    lo, hi = min(utcs), max(utcs)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if local_date(mid, tz) >= d:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def period_containing(grain: str, d: date) -> Period:
@@ -122,14 +143,19 @@ def parse_period(grain: str, text: str) -> Period:
             d = date(int(m[1]), 1, 1)
     except ValueError:
         raise bad from None
-    return period_containing(grain, d)
+    validate.days_in_range(d, d, f"--{grain}", text.strip())  # before: year 9999 has no end
+    period = period_containing(grain, d)
+    validate.days_in_range(period.start, period.end, f"--{grain}", text.strip())
+    return period
 
 
-def parse_date(text: str) -> date:
+def parse_date(text: str, flag: str = "date") -> date:
+    """``YYYY-MM-DD`` → date within the days cctvctl handles; UsageError (naming ``flag``) else."""
     try:
-        return date.fromisoformat(text.strip())
+        d = date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(f"invalid date {text!r} (expected YYYY-MM-DD)") from None
+    return validate.day_in_range(d, flag)
 
 
 def periods_between(grain: str, first: date, last: date) -> list[Period]:
@@ -166,7 +192,33 @@ def last_complete(grain: str, tz: ZoneInfo, now: float | None = None) -> Period 
     return current.previous()
 
 
+@lru_cache(maxsize=8192)
+def day_span(d: date, tz: ZoneInfo) -> tuple[int, int]:
+    """UTC ``[start, end)`` of local day ``d``; ``start == end`` for a day the zone skipped."""
+    return local_midnight_utc(d, tz), local_midnight_utc(d + timedelta(days=1), tz)
+
+
+def day_seconds(d: date, tz: ZoneInfo) -> int:
+    """Real length of local day ``d`` in seconds: 0 for a skipped day, else usually 82,800–90,000."""
+    a, b = day_span(d, tz)
+    return b - a
+
+
 def hours_of_day(d: date, tz: ZoneInfo) -> float:
-    """Real length of a local day in hours: 23, 24 or 25 (or 23.5 etc. in odd zones)."""
-    a, b = period_containing("day", d).utc_range(tz)
-    return (b - a) / 3600
+    """Real length of a local day in hours: 23, 24 or 25 (or 23.5 etc. in odd zones, 0 if skipped)."""
+    return day_seconds(d, tz) / 3600
+
+
+def expected_slots(seconds, interval):
+    """Intervals of length ``interval`` expected in ``seconds`` of real time.
+
+    At least one for any span that exists (a camera reporting daily still owes one interval in
+    a 23-hour day), none for one that does not (a skipped day or hour). Works on ints and on
+    numpy/pandas arrays alike.
+    """
+    import numpy as np  # not at import time: periods is on every command's start-up path
+
+    if isinstance(seconds, (int, np.integer)) and isinstance(interval, (int, np.integer)):
+        return 0 if seconds <= 0 else max(1, int(seconds) // int(interval))
+    seconds = np.asarray(seconds, dtype="int64")
+    return np.where(seconds > 0, np.maximum(seconds // np.asarray(interval, dtype="int64"), 1), 0)

@@ -20,9 +20,26 @@ METRICS = ("people", "vehicle")
 FIGS = ("n", "sum", "sumsq", "mean", "std", "ref")
 
 
+@lru_cache(maxsize=None)
 def local_midnight(d: date, tz: str) -> pd.Timestamp:
-    """First instant of local day ``d`` (pandas' own DST handling, not ours)."""
-    return pd.Timestamp(d).tz_localize(tz, nonexistent="shift_forward", ambiguous=True)
+    """First instant whose local date is ``d`` or later (pandas' UTC→local conversion, not ours).
+
+    Found by scanning UTC instants around the day (every minute, then every second of the
+    minute found) and converting them with ``tz_convert``, which is exact. Not
+    ``tz_localize(nonexistent="shift_forward")``: pandas shifts a skipped midnight by one hour,
+    which is wrong for a zone that skipped a whole day (Pacific/Apia 2011-12-30 became
+    2011-12-31 01:00 and Pacific/Fakaofo's became 2011-12-29 01:00).
+    """
+    naive = int(pd.Timestamp(d).tz_localize("UTC").timestamp())
+    minutes = np.arange(naive - 40 * 3600, naive + 40 * 3600, 60, dtype="int64")
+    first = minutes[_on_or_after(minutes, d, tz)][0]
+    seconds = np.arange(first - 59, first + 1, dtype="int64")
+    return pd.Timestamp(int(seconds[_on_or_after(seconds, d, tz)][0]), unit="s", tz="UTC").tz_convert(tz)
+
+
+def _on_or_after(utc: np.ndarray, d: date, tz: str) -> np.ndarray:
+    local = pd.to_datetime(utc, unit="s", utc=True).tz_convert(tz).tz_localize(None)
+    return np.asarray(local >= pd.Timestamp(d))
 
 
 def make_counts(tz: str, first: date, last: date, camera: str, interval: int = 300, *,

@@ -93,9 +93,9 @@ def test_another_zone_is_refused(runner, sqlite_url):
     result = runner.invoke(app, ["aggregate", "day", "--db", sqlite_url, "--tz", "Europe/Berlin"])
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: the statistics in this database are in local time of Asia/Seoul; run with "
-        "--tz Asia/Seoul (or CCTV_TZ=Asia/Seoul): periods cut in Europe/Berlin would mix with "
-        "them\n")
+        "error: this database's zone is Asia/Seoul; --tz/CCTV_TZ Europe/Berlin differs (its local "
+        "times and periods are in Asia/Seoul): drop --tz or use --tz Asia/Seoul; to change the "
+        "database's zone deliberately see `cctvctl db set-zone --help`\n")
 
 
 def test_unreachable_database_exits_1(runner):

@@ -37,10 +37,12 @@ def test_db_init_is_idempotent(db_url, runner):
     versions = ", ".join(str(m[0]) for m in MIGRATIONS)
     first = invoke(runner, "--db", db_url, "db", "init")
     assert (first.exit_code, first.stderr) == (0, "")
-    assert first.stdout == f"{display}: applied migration(s) {versions}; schema version {LATEST}\n"
+    assert first.stdout == (f"{display}: applied migration(s) {versions}; schema version {LATEST}; "
+                            "zone Asia/Seoul (recorded now)\n")
     for _ in range(2):
         again = invoke(runner, "--db", db_url, "db", "init")
-        assert again.stdout == f"{display}: schema is up to date (version {LATEST})\n"
+        assert again.stdout == (f"{display}: schema is up to date (version {LATEST}); "
+                                "zone Asia/Seoul (recorded)\n")
     quiet = invoke(runner, "--db", db_url, "db", "init", "--quiet")
     assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
 
@@ -58,7 +60,8 @@ def test_db_status_json_and_table(fresh_url, runner, tmp_path):
     empty = json.loads(invoke(runner, "--db", fresh_url, "db", "status", "--format", "json").stdout)
     assert empty == {"backend": parse_url(fresh_url).backend, "url": parse_url(fresh_url).display(),
                      "schema_version": LATEST, "schema_latest": LATEST, "cameras": 0, "rows": 0,
-                     "first": None, "last": None, "last_import": None}
+                     "first": None, "last": None, "last_import": None, "zone": "Asia/Seoul",
+                     "zone_recorded": True}
     path = tmp_path / "c.csv"
     path.write_text(COUNTS)
     assert invoke(runner, "--db", fresh_url, "import", str(path), "--no-detect").exit_code == 0
@@ -73,16 +76,17 @@ def test_db_status_json_and_table(fresh_url, runner, tmp_path):
     assert (li["source"], li["status"], li["read"], li["inserted"], li["duplicates"], li["rejected"]) == (
         str(path), "ok", 3, 3, 0, 0)
     assert isinstance(li["id"], int) and li["finished"].endswith("+09:00")
-    # a flag at either level beats CCTV_TZ (which the tests set to Asia/Seoul)
+    # a flag at either level beats CCTV_TZ (which the tests set to Asia/Seoul): here it reaches
+    # the check of the database's zone, which refuses it
     for args in (["--tz", "UTC", "db", "status"], ["db", "status", "--tz", "UTC"]):
-        utc = json.loads(invoke(runner, "--db", fresh_url, *args, "--format", "json").stdout)
-        assert utc["first"] == "2021-07-31T03:00:00+00:00"
+        utc = invoke(runner, "--db", fresh_url, *args, "--format", "json")
+        assert utc.exit_code == 2 and "this database's zone is Asia/Seoul" in utc.stderr
     table = invoke(runner, "--db", fresh_url, "db", "status")
     assert table.exit_code == 0 and "[" not in table.stdout
     lines = [" ".join(line.split()) for line in table.stdout.splitlines()]
     assert f"backend {parse_url(fresh_url).backend}" in lines
     assert f"schema version {LATEST} (latest {LATEST})" in lines
-    assert "cameras 2" in lines and "rows 3" in lines
+    assert "cameras 2" in lines and "rows 3" in lines and "zone Asia/Seoul" in lines
     assert "covers 2021-07-31T12:00:00+09:00 … 2021-08-02T00:00:00+09:00" in lines
     bad = invoke(runner, "--db", fresh_url, "db", "status", "--format", "yaml")
     assert (bad.exit_code, bad.stderr) == (2, "error: --format must be table or json\n")
@@ -169,6 +173,7 @@ def test_password_never_appears_in_any_output(runner, tmp_path, monkeypatch):
         assert SECRET not in text
 
 
+@pytest.mark.privileged  # creates an account on the test server
 def test_password_is_used_and_still_never_printed(tmp_path):
     """A real account with a password: it works, and -v output of a whole import omits it."""
     require_mysql()

@@ -22,6 +22,7 @@ from import_helpers import (  # noqa: E402,F401  (fixtures are used by name)
 
 from cctvctl.errors import CountFileError, UsageError  # noqa: E402
 from cctvctl.ingest import ImportOptions, import_file, import_rows  # noqa: E402
+from cctvctl.zone import set_zone  # noqa: E402
 
 SEOUL = "Asia/Seoul"
 ORIGINAL = ("camera,start_date,end_date,people,vehicle\n"
@@ -169,7 +170,7 @@ def test_map_date_and_hour_with_interval(idb, tmp_path):
 
 def test_map_date_and_time(idb, tmp_path):
     text = "Tag,Uhrzeit,cam,people\n2021-08-01,13:25,x,1\n08/02/2021,07:05:00,x,2\n"
-    import_file(idb, write(tmp_path, text), opts(mapping=["date=Tag", "time=Uhrzeit"]))
+    import_file(idb, write(tmp_path, text), opts(mapping=["date=Tag", "time=Uhrzeit"], monthfirst=True))
     assert stored(idb) == [row("x", "2021-08-01 13:25", people=1), row("x", "2021-08-02 07:05", people=2)]
 
 
@@ -216,6 +217,8 @@ def test_the_same_file_in_another_zone_moves_by_the_offset(tmp_path, fresh_url):
     api.import_file(str(path), db=fresh_url, tz="UTC", detect=False)
     utc_rows = stored(fresh_url)
     path2 = write(tmp_path, ORIGINAL.replace("gate-", "cam-"), "b.csv")
+    with api.open_database(fresh_url) as database:  # one zone per database: change it on purpose
+        set_zone(database, "Asia/Seoul", force=True)
     api.import_file(str(path2), db=fresh_url, tz="Asia/Seoul", detect=False)
     seoul = [r for r in stored(fresh_url) if r[0].startswith("cam-")]
     assert [(r[1] + 9 * 3600, r[2] + 9 * 3600) for r in seoul] == [(r[1], r[2]) for r in utc_rows]
@@ -261,7 +264,7 @@ FALL = ("camera,start,people\n"
 
 
 def test_dst_repeated_hour_infer_per_camera(idb, tmp_path):
-    result = import_file(idb, write(tmp_path, FALL), opts(BERLIN, interval=1800))
+    result = import_file(idb, write(tmp_path, FALL), opts(BERLIN, interval=3600))  # hourly rows
     assert result.dst == {"nonexistent_rejected": 0, "nonexistent_shifted": 0, "ambiguous_earliest": 2,
                           "ambiguous_latest": 1, "ambiguous_rejected": 0}
     first = local_epoch("2021-10-31 02:30", BERLIN, fold=0)
@@ -445,6 +448,7 @@ def test_reimport_is_a_noop(idb, tmp_path):
 def test_same_bytes_with_another_meaning_is_a_new_import(idb, tmp_path):
     path = write(tmp_path, ORIGINAL)
     import_file(idb, path, opts())
+    set_zone(idb, "UTC", force=True)  # one zone per database: another zone only on purpose
     other = import_file(idb, path, opts(tz="UTC"))
     assert other.status == "ok" and other.inserted == 4
     assert count_rows(idb) == 8

@@ -144,8 +144,8 @@ def test_csv_single_section_is_plain_and_byte_exact():
         "gate-north,576,2016,0.2857,1\n"
         f"{LONG},288,2016,0.1429,1\n")
     assert to_csv(report, ["summary"]).splitlines()[1:3] == [
-        "gate-north,people,576,23040,40.0,30.0,85.0,388,2021-08-16T19:00:00+09:00,38.0,0.0526",
-        "gate-north,vehicle,576,6912,12.0,10.0,27.0,52,2021-08-16T08:00:00+09:00,,",
+        "gate-north,people,576,23040,40.0,30.0,85.0,388,2021-08-16T19:00:00+09:00,38.0,0.0526,,,",
+        "gate-north,vehicle,576,6912,12.0,10.0,27.0,52,2021-08-16T08:00:00+09:00,,,,,",
     ]
     breakdown = to_csv(report, ["breakdown"]).splitlines()
     assert breakdown[0] == "label,weekday,start,end,intervals,expected,coverage,people,vehicle"
@@ -187,7 +187,8 @@ def test_json_keys_numbers_and_stability():
     cam = data["cameras"][0]
     assert cam["people"] == {"n": 576, "total": 23040, "mean": 40.0, "std": 30.0, "ref": 85.0,
                              "peak": {"start": "2021-08-16T19:00:00+09:00", "value": 388},
-                             "compare_mean": 38.0, "change": 0.0526}
+                             "compare_mean": 38.0, "change": 0.0526, "coverage": None,
+                             "compare_coverage": None, "change_note": None}
     assert cam["classes"]["scooter"] is None and cam["class_intervals"] == 576
     assert data["cameras"][1]["vehicle"] is None and data["cameras"][1]["classes"] is None
     assert data["breakdown"][2]["people"] is None and data["breakdown"][2]["coverage"] == 0.0
@@ -242,7 +243,7 @@ def test_plot_of_the_sample_month_is_a_png_with_the_data_drawn(tmp_path, runner)
     import numpy as np
 
     from cctvctl.cli import app
-    from cctvctl.render.plot import HEIGHT_PX, WIDTH_PX
+    from cctvctl.render.plot import WIDTH_PX, height_px
 
     url = f"sqlite:///{tmp_path / 'cctv.db'}"
     imported = runner.invoke(app, ["import", str(SAMPLE_DATA / "counts_2021-08.csv"), "--db", url,
@@ -253,9 +254,9 @@ def test_plot_of_the_sample_month_is_a_png_with_the_data_drawn(tmp_path, runner)
     result = runner.invoke(app, ["report", "--month", "2021-08", "--db", url, "--tz", "Asia/Seoul",
                                  "--plot", str(chart), "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"chart written to {chart}\n"
+    assert result.stderr == f"chart written to {chart}: 3 cameras, 1,280 of 1,280 flags drawn\n"
     json.loads(result.stdout)  # the report itself is still clean JSON on stdout
-    assert png_size(chart) == (WIDTH_PX, HEIGHT_PX) == (1000, 600)
+    assert png_size(chart) == (WIDTH_PX, height_px(3)) == (1000, 600)
     pixels = (matplotlib.image.imread(str(chart))[:, :, :3] * 255).round().astype(int)
     assert (pixels.reshape(-1, 3) < 250).any(axis=1).mean() > 0.03  # not blank
     red = (abs(pixels - [196, 78, 82]).sum(axis=2) < 30).sum()  # outlier markers (high)

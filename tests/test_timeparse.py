@@ -39,7 +39,7 @@ def reasons(why) -> list:
 @pytest.mark.parametrize("text,expected", [
     ("2021-08-01 09:30", epoch(2021, 8, 1, 9, 30)),
     ("2021-08-01T09:30:15", epoch(2021, 8, 1, 9, 30, 15)),
-    ("2021-08-01 09:30:15.900", epoch(2021, 8, 1, 9, 30, 15)),  # fractions are floored
+    ("2021-08-01 09:30:15.000", epoch(2021, 8, 1, 9, 30, 15)),  # a zero fraction is exact
     ("2021-8-1 9:30", epoch(2021, 8, 1, 9, 30)),
     ("  2021-08-01 09:30  ", epoch(2021, 8, 1, 9, 30)),
     ("2021-08-01", epoch(2021, 8, 1)),
@@ -48,7 +48,7 @@ def reasons(why) -> list:
     ("12/17/2017 12:00:00 AM", epoch(2017, 12, 17, 0)),
     ("01-Jan-2012 13:00", epoch(2012, 1, 1, 13)),
     ("2021/08/01 09:30", epoch(2021, 8, 1, 9, 30)),
-    ("01.08.2021 09:30", epoch(2021, 8, 1, 9, 30)),
+    ("21.08.2021 09:30", epoch(2021, 8, 21, 9, 30)),  # day 21: the row proves day-first
     ("20210801093000", epoch(2021, 8, 1, 9, 30)),
     ("1 August 2021 9:30", epoch(2021, 8, 1, 9, 30)),  # the dateutil fallback, with a full date
     ("2021-08-01T00:30:00Z", datetime(2021, 8, 1, 0, 30, tzinfo=timezone.utc).timestamp()),
@@ -68,6 +68,8 @@ def test_formats(text, expected):
     ("Monday", "unparseable timestamp 'Monday'"), ("Aug 2021", "unparseable timestamp 'Aug 2021'"),
     ("yesterday", "unparseable timestamp 'yesterday'"),
     ("Sunday 3 pm EST", "unparseable timestamp 'Sunday 3 pm EST'"),
+    ("2021-08-01 09:30:15.900", "timestamp '2021-08-01 09:30:15.900' has a fraction of a second; "
+                                "rows are stored at whole seconds (round the column to the second)"),
     ("1969-12-31 23:59", "timestamp '1969-12-31 23:59' is out of range (1970–2099)"),
     ("2100-01-01 09:00", "timestamp '2100-01-01 09:00' is out of range (1970–2099)"),
     ("9999-12-31 00:00", None),  # beyond pandas' nanosecond range: refused either way
@@ -183,3 +185,35 @@ def test_end_in_a_gap_follows_the_gap_policy_and_counts_once():
     shifting = TimeParser(BERLIN, nonexistent="shift-forward")
     got, why = shifting.to_epoch(pd.Series(["2021-03-28 02:00"]), pd.Series(["c"]), after=start[:1])
     assert got[0] - start[0] == 300 and reasons(why) == [None]
+
+
+def test_an_abbreviation_that_changed_offset_is_read_at_the_offset_of_its_date():
+    moscow = ZoneInfo("Europe/Moscow")  # MSK was UTC+4 from 2011 to 2014, UTC+3 since
+    got, why, _ = parse(["2012-06-01 12:00 MSK", "2020-06-01 12:00 MSK", "2020-02-30 12:00 MSK"], moscow)
+    assert got[:2] == [datetime(2012, 6, 1, 8, tzinfo=timezone.utc).timestamp(),
+                       datetime(2020, 6, 1, 9, tzinfo=timezone.utc).timestamp()]
+    assert why == [None, None, "unparseable timestamp '2020-02-30 12:00 MSK'"]
+    pyongyang = ZoneInfo("Asia/Pyongyang")  # KST was UTC+8:30 from 2015 to 2018
+    got, _, _ = parse(["2016-01-01 09:00 KST", "2020-01-01 09:00 KST"], pyongyang)
+    assert got == [datetime(2016, 1, 1, 0, 30, tzinfo=timezone.utc).timestamp(),
+                   datetime(2020, 1, 1, 0, 0, tzinfo=timezone.utc).timestamp()]
+
+
+def test_a_file_of_one_order_decided_late_asks_for_a_second_reading():
+    from cctvctl.errors import CountFileError
+    from cctvctl.ingest.timeparse import DateOrderChanged
+
+    parser = TimeParser(SEOUL)
+    parser.to_epoch(pd.Series(["01/02/2021 10:00"]), None, lines=[2])
+    parser.to_epoch(pd.Series(["25/02/2021 10:00"]), None, lines=[3])
+    with pytest.raises(DateOrderChanged) as changed:
+        parser.finish_file("f.csv")
+    assert changed.value.order == "day-first"
+    again = TimeParser(SEOUL, file_order=changed.value.order, evidence=changed.value.evidence)
+    got, _ = again.to_epoch(pd.Series(["01/02/2021 10:00", "02/25/2021 10:00"]), None, lines=[2, 4])
+    assert got[0] == epoch(2021, 2, 1, 10) and math.isnan(got[1])
+    again.finish_file("f.csv")  # fixed: nothing more to decide
+    undecided = TimeParser(SEOUL)
+    undecided.to_epoch(pd.Series(["01/02/2021 10:00", "03/03/2021 10:00"]), None)
+    with pytest.raises(CountFileError, match="cannot tell the date order"):
+        undecided.finish_file("f.csv")

@@ -31,6 +31,21 @@ def executable() -> str:
     return f"{Path(sys.executable).absolute()} -m cctvctl"
 
 
+def _zone(settings) -> str:
+    """The database's zone where it can be read now (a differing --tz is refused), else --tz /
+    CCTV_TZ or the system zone (the first import will record it)."""
+    from cctvctl.errors import DatabaseError
+    from cctvctl.report import open_for_reading
+    from cctvctl.zone import system_zone_name
+
+    try:
+        database = open_for_reading(settings.db_url)
+    except DatabaseError:  # not created yet, or not reachable from here
+        return settings.tz_requested or system_zone_name()
+    with database:
+        return settings.zone(database).key
+
+
 def crontab_lines(exe: str, db_url: str, zone: str, hour: int, minute: int) -> list[str]:
     """The crontab: zone for the schedule and the command, database, one nightly run."""
     return [
@@ -40,6 +55,8 @@ def crontab_lines(exe: str, db_url: str, zone: str, hour: int, minute: int) -> l
         f"CRON_TZ={zone}",
         f"{config.ENV_TZ}={zone}",
         f"{config.ENV_DB}={db_url}",
+        "# every 10 minutes: episodes and dark cameras nobody has been told yet (mailed by cron)",
+        f"*/10 * * * * {exe} alerts --consumer cron-mail --quiet",
         f"{minute} {hour} * * * {exe} aggregate all --quiet",
     ]
 
@@ -50,12 +67,13 @@ def cron_command(
     at: Annotated[str, typer.Option("--at", help="Local time of the nightly run, HH:MM.")] = "00:15",
     db: DbOpt = None, tz: TzOpt = None,
 ) -> None:
-    """Print crontab lines that run the aggregation nightly.
+    """Print crontab lines: the nightly aggregation and alerts every 10 minutes.
 
     The lines name this installation's absolute cctvctl path, the database
     URL (CCTV_DB) and the zone (CRON_TZ for the schedule,
     CCTV_TZ for the periods), and run aggregate all --quiet
-    so that cron mails only failures.
+    (cron mails only failures) and alerts --consumer cron-mail
+    (cron mails each new episode once).
 
     Example:
         cctvctl cron --db sqlite:///var/lib/cctv/cctv.db --tz Asia/Seoul
@@ -72,5 +90,5 @@ def cron_command(
     if url.backend == "sqlite" and url.path != ":memory:":
         # cron starts in $HOME: a relative path would aggregate some other (empty) file
         db_url = f"sqlite://{os.path.abspath(url.path)}"
-    for line in crontab_lines(executable(), db_url, settings.tz.key, int(m[1]), int(m[2])):
+    for line in crontab_lines(executable(), db_url, _zone(settings), int(m[1]), int(m[2])):
         typer.echo(line)

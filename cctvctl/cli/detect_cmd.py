@@ -10,7 +10,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import (CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt,
                                  VerboseOpt)
-from cctvctl.cli.output import print_json, stdout_console
+from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
 
 FORMATS = ("table", "csv", "json")
@@ -28,6 +28,7 @@ def detect_command(
     slot: Annotated[Optional[str], typer.Option(help="Seasonal: hour (default), daytype-hour (workdays and weekends apart) or weekday-hour.")] = None,
     floor: Annotated[Optional[str], typer.Option(help="Seasonal: σ floor, sqrt = max(sqrt(mean), 1) (default) or one = 1.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the flags without storing them.")] = False,
+    as_episodes: Annotated[bool, typer.Option("--episodes", help="Print episodes (runs of consecutive flagged intervals of a camera and metric) instead of single flags.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json (one record per flag).")] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
@@ -41,6 +42,7 @@ def detect_command(
         cctvctl detect --since 2021-08-01 --until 2021-08-31
         cctvctl detect --since 2014-02-22 --until 2014-02-23 --camera 4 --format json
         cctvctl detect --since 2021-08-01 --method threshold --format csv > flags.csv
+        cctvctl detect --since 2021-08-01 --until 2021-08-31 --episodes
     """
     from cctvctl.api import open_database
     from cctvctl.detect import detect_range, make_params
@@ -51,19 +53,27 @@ def detect_command(
     if since is None:
         raise UsageError("--since is required (first local day, YYYY-MM-DD)")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    first = parse_date(since)
-    last = parse_date(until) if until else today(settings.tz)
-    if last < first:
+    first = parse_date(since, "--since")
+    last = parse_date(until, "--until") if until else None
+    if last is not None and last < first:
         raise UsageError(f"--until {last} is before --since {first}")
     make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database
-    start = local_midnight_utc(first, settings.tz)
-    end = local_midnight_utc(last + timedelta(days=1), settings.tz)
     with open_database(settings.db_url, create=False) as database:
-        result = detect_range(database, settings.tz, start, end, cameras=camera, method=method,
+        zone = settings.zone(database).tz
+        if last is None:
+            last = today(zone)
+            if last < first:
+                raise UsageError(f"--until {last} is before --since {first}")
+        start = local_midnight_utc(first, zone)
+        end = local_midnight_utc(last + timedelta(days=1), zone)
+        result = detect_range(database, zone, start, end, cameras=camera, method=method,
                               k=k, weeks=weeks, slot=slot, floor=floor, store=not dry_run)
     if settings.quiet:
         return
-    records = [f.as_record(settings.tz) for f in result.flags]
+    if as_episodes:
+        _print_episodes(result, fmt, zone, first, last)
+        return
+    records = [f.as_record(zone) for f in result.flags]
     if fmt == "json":
         print_json(records)
     elif fmt == "csv":
@@ -78,12 +88,13 @@ def _print_csv(records: list[dict]) -> None:
     import sys
 
     from cctvctl.detect import RECORD_KEYS
+    from cctvctl.safetext import csv_cell
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(RECORD_KEYS)
-    for r in records:
+    for r in records:  # text cells through csv_cell: no spreadsheet formula, no raw control
         writer.writerow(["" if r[key] is None else
-                         json.dumps(r[key], sort_keys=True) if key == "params" else r[key]
+                         json.dumps(r[key], sort_keys=True) if key == "params" else csv_cell(r[key])
                          for key in RECORD_KEYS])
 
 
@@ -102,9 +113,10 @@ def _print_table(result, records: list[dict], first, last) -> None:
         for r in records:
             high = f"{r['band_high']:.0f}"
             band = f"≤{high}" if r["band_low"] is None else f"{r['band_low']:.0f}–{high}"
-            table.add_row(r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
-                          f"{r['metric']} {r['direction']}", f"{r['observed']:g}",
-                          f"{r['expected']:.0f}", band, f"{r['score']:+.1f}", r["basis"])
+            table.add_row(*map(text_cell, (
+                r["start"][5 if one_year else 0:16].replace("T", " "), r["camera"],
+                f"{r['metric']} {r['direction']}", f"{r['observed']:g}", f"{r['expected']:.0f}",
+                band, f"{r['score']:+.1f}", r["basis"])))
         console.print(table)
     stored = "stored" if result.stored else "not stored (--dry-run)"
     how = "learning (short history: extremes only)" if result.method == "robust" \
@@ -112,4 +124,29 @@ def _print_table(result, records: list[dict], first, last) -> None:
     note = f"; {result.fallback} {how}" if result.fallback else ""
     console.print(f"{first} … {last}: {result.intervals} interval(s) flagged, {len(result.flags)} "
                   f"flag(s), {result.evaluated} evaluated with {result.method}{note}; {stored}",
+                  markup=False)
+
+
+def _print_episodes(result, fmt: str, tz, first, last) -> None:
+    from cctvctl.detect.episodes import RECORD_KEYS, build_episodes
+    from cctvctl.safetext import csv_cell, shown
+
+    found = build_episodes(result.flags)
+    records = [e.as_record(tz) for e in found]
+    if fmt == "json":
+        print_json(records)
+        return
+    if fmt == "csv":
+        import csv
+        import sys
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(RECORD_KEYS)
+        for r in records:
+            writer.writerow(["" if r[key] is None else csv_cell(r[key]) for key in RECORD_KEYS])
+        return
+    console = stdout_console()
+    for r in records:
+        console.print(shown(r["summary"]), markup=False)
+    console.print(f"{first} … {last}: {len(found)} episode(s) from {len(result.flags)} flag(s)",
                   markup=False)

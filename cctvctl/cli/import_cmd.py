@@ -10,7 +10,9 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
+from cctvctl import validate
 from cctvctl.errors import CountFileError, UsageError
+from cctvctl.safetext import shown
 
 
 @app.command("import")
@@ -19,7 +21,11 @@ def import_command(
     files: Annotated[list[str], typer.Argument(help="Count files (CSV/TSV); - reads standard input.")],
     camera: Annotated[Optional[str], typer.Option(help="Camera name for every row (sets or overrides the camera column).")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN for a column with another name (repeat). Fields: camera, start, end, date, time, hour, people, vehicle, car, truck, bus, bicycle, motorcycle, scooter.")] = None,
-    interval: Annotated[float, typer.Option(help="Interval length in minutes where the file has no end column.")] = 5,
+    columns: Annotated[Optional[str], typer.Option(help="The file has no header row: these are its columns, comma-separated, e.g. camera,start,people (- for a column to ignore).")] = None,
+    na: Annotated[Optional[list[str]], typer.Option("--na", help="A cell text meaning 'unknown' in count columns, e.g. -1 or NA (repeat; '' for empty cells): stored as NULL, never 0. A row with no known count is not stored.")] = None,
+    wide: Annotated[Optional[list[str]], typer.Option("--wide", help="COLUMN=CAMERA: a wide file's count column and the camera it counts (repeat).")] = None,
+    wide_metric: Annotated[str, typer.Option(help="What the --wide columns count: people or vehicle.")] = "people",
+    interval: Annotated[Optional[float], typer.Option(help="Interval length in minutes where the file has no end column (default: the usual spacing of its rows, said in the summary; a file whose rows disagree with --interval is refused).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file, e.g. cp949 for Korean spreadsheet exports.")] = "utf-8-sig",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
     on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
@@ -27,8 +33,9 @@ def import_command(
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ (whatever earlier imports of the file did; undoable).")] = False,
     nonexistent: Annotated[str, typer.Option(help="Local times in a DST gap: reject, shift-forward or shift-backward.")] = "reject",
     ambiguous: Annotated[str, typer.Option(help="Local times repeated at the DST change: infer (1st = earlier, 2nd = later), earliest, latest or reject.")] = "infer",
-    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February.")] = False,
-    time_format: Annotated[Optional[str], typer.Option(help="strptime format of the timestamp column, e.g. '%d.%m.%Y %H:%M'.")] = None,
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February (default: the order the file's dates prove).")] = False,
+    monthfirst: Annotated[bool, typer.Option("--monthfirst", help="Read 01/02/2021 as 2 January.")] = False,
+    time_format: Annotated[Optional[str], typer.Option(help="strptime format of the timestamp column, e.g. '%d.%m.%Y %H:%M'; epoch (Unix seconds) or epoch_ms.")] = None,
     max_count: Annotated[int, typer.Option(help="Sanity bound: a count above this is rejected.")] = 100_000,
     detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Flag outliers among the imported rows.")] = True,
     fmt: Annotated[str, typer.Option("--format", help="table or json (one JSON object per file, one per line).")] = "table",
@@ -47,6 +54,9 @@ def import_command(
         cctvctl import pedestriancounts_melbourne.csv --tz Australia/Melbourne \\
             --map people=PedestrianCount --map camera=SensorID --map date=Date --map hour=Hour \\
             --interval 60 --on-error skip
+        cctvctl import FremontBridge.csv --tz America/Los_Angeles --interval 60 \\
+            --map start=Date --wide "West Sidewalk=west" --wide "East Sidewalk=east" --na ''
+        cctvctl import headerless.csv --columns camera,start,people --na -1
     """
     from cctvctl.api import open_database
     from cctvctl.ingest import ImportOptions, import_file
@@ -60,15 +70,18 @@ def import_command(
     if rejected and len(files) > 1:
         raise UsageError("--rejected names one file; import one file at a time to use it")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    if interval <= 0 or interval * 60 != int(interval * 60):
-        raise UsageError("--interval must be a positive number of minutes (whole seconds)")
     options = ImportOptions(
-        tz=settings.tz, camera=camera, interval=int(interval * 60), mapping=map_ or [],
+        tz=None, camera=camera, interval=None if interval is None else validate.interval_minutes(interval), mapping=map_ or [],
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
-        nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, time_format=time_format,
-        max_count=max_count, rejected_path=rejected, detect=detect)
+        nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
+        time_format=time_format,
+        max_count=max_count, rejected_path=rejected, detect=detect, columns=columns,
+        na=tuple(na or ()), wide=wide or [], wide_metric=wide_metric)
     failed = 0
     with open_database(settings.db_url) as database:
+        zone = settings.zone(database)
+        options.tz = zone.tz
+        where = shown(f"{database.url.display()}, {zone.describe()}")
         for path in files:
             try:
                 with _progress(path, settings.quiet) as progress:
@@ -76,46 +89,52 @@ def import_command(
             except CountFileError as exc:
                 failed += 1
                 for line in exc.problems:
-                    sys.stderr.write(line + "\n")
+                    sys.stderr.write(shown(line) + "\n")
                 error_line(str(exc))
                 if fmt == "json" and getattr(exc, "result", None) is not None:
                     _json_line(exc.result.as_dict())
                 continue
             if fmt == "json":
-                _json_line(result.as_dict())
+                _json_line({**result.as_dict(), "database": database.url.display(), "zone": zone.key})
             elif not settings.quiet:
-                typer.echo(_summary(result))
+                typer.echo(_summary(result) + f"\n  into {where}")
             if result.rejected and settings.quiet:
                 # skipped rows must reach someone, also under cron (which mails stderr); the
                 # summary and the JSON object say it otherwise
-                sys.stderr.write(f"warning: {result.source}: {result.rejected} bad row(s) skipped, "
-                                 f"listed with reasons in {result.rejected_file}\n")
+                sys.stderr.write(shown(f"warning: {result.source}: {result.rejected} bad row(s) "
+                                       f"skipped, listed with reasons in {result.rejected_file}") + "\n")
     if failed:
         raise typer.Exit(2)
 
 
 def _json_line(obj: dict) -> None:
     """One compact JSON object per file and line (JSON Lines: several files stay parseable)."""
-    import json
+    from cctvctl.safetext import json_text
 
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 def _summary(r) -> str:
     if r.status == "unchanged":
-        return (f"{r.source}: already imported (import #{r.previous_import}, same content and "
+        return (f"{shown(r.source)}: already imported (import #{r.previous_import}, same content and "
                 "options); nothing to do")
     parts = [f"read {r.read}", f"inserted {r.inserted}", f"duplicates {r.duplicates}"]
     if r.replaced:
         parts.append(f"replaced {r.replaced}")
     parts.append(f"rejected {r.rejected}")
+    if r.unknown:
+        parts.append(f"unknown {r.unknown} (no known count, not stored)")
     parts.append(f"outliers {r.outliers}")
-    text = f"{r.source}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
+    text = f"{shown(r.source)}: " + ", ".join(parts) + f" (import #{r.import_id}, {r.seconds:.1f} s)"
     dst = {k: v for k, v in (r.dst or {}).items() if v}
     if dst:
         text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
+    if r.interval_source in ("file", "default"):
+        how = ("inferred from the spacing of its rows" if r.interval_source == "file" else
+               "the default: too few rows per camera to tell")
+        text += f"\n  interval {r.interval // 60:g} min ({how}; --interval sets it)"
     if r.rejected_file:
-        text += f"\n  bad rows with reasons: {r.rejected_file}"
+        text += f"\n  bad rows with reasons: {shown(r.rejected_file)}"
     return text
 
 

@@ -124,8 +124,6 @@ def _connect_sqlite(url: DbUrl, create: bool) -> Database:
 
 
 def _connect_mysql(url: DbUrl) -> Database:
-    import pymysql
-
     password = os.environ.get(ENV_PASSWORD)
     kwargs = mysql_connect_args(url, password)
     # LOCAL INFILE is offered to the server only behind the guard that restricts it to the one
@@ -133,16 +131,35 @@ def _connect_mysql(url: DbUrl) -> Database:
     from cctvctl.db import local_infile
 
     kwargs["local_infile"] = local_infile.install_guard()
+    conn = _open_mysql(url, kwargs, password)
+
+    def opener():
+        """A second connection for a run lock: no LOCAL INFILE, UPDATE counts rows matched."""
+        from pymysql.constants import CLIENT
+
+        return _open_mysql(url, dict(kwargs, local_infile=False, client_flag=CLIENT.FOUND_ROWS),
+                           password)
+
+    return Database(conn, MysqlDialect(), url, opener=opener)
+
+
+def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
+    import pymysql
+
     try:
-        conn = pymysql.connect(**kwargs)
+        return pymysql.connect(**kwargs)
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{mysql_reason(exc, password)}") from None
     except OSError as exc:  # ssl.SSLError (a refused certificate) is an OSError too
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
-    return Database(conn, MysqlDialect(), url)
 
+
+#: the session sql_mode cctvctl's SQL is written for, set on every connection: whatever the
+#: server's own mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, PIPES_AS_CONCAT …), a statement means
+#: the same; strict, so a value that does not fit is an error, never a silent truncation
+SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 TLS_FILES = ("ssl_ca", "ssl_cert", "ssl_key")
@@ -201,7 +218,7 @@ def tls_context(options: dict):
 def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
     """PyMySQL's keyword arguments for ``url`` (the password only from the caller, never the URL)."""
     kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
-                  charset=url.options.get("charset", "utf8mb4"), autocommit=True,
+                  charset=url.options.get("charset", "utf8mb4"), autocommit=True, sql_mode=SQL_MODE,
                   connect_timeout=int(url.options.get("connect_timeout", 10)))
     if password is not None:
         kwargs["password"] = password
@@ -210,9 +227,11 @@ def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
         default_cnf = Path.home() / ".my.cnf"
         if default_cnf.exists():
             option_file = str(default_cnf)
-    if option_file:
-        kwargs["read_default_file"] = os.path.expanduser(option_file)
-        kwargs["read_default_group"] = url.options.get("read_default_group", "client")
+    if option_file:  # read by cctvctl, not PyMySQL: repeated groups merge, errors quote nothing
+        from cctvctl.db.optionfile import connect_options
+
+        kwargs.update(connect_options(os.path.expanduser(option_file),
+                                      url.options.get("read_default_group", "client"), kwargs))
     if url.options.get("unix_socket"):
         kwargs["unix_socket"] = url.options["unix_socket"]
     if kwargs["database"] is None:
@@ -220,7 +239,46 @@ def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
     ssl = tls_context(url.options)
     if ssl is not None:
         kwargs["ssl"] = ssl
+    kwargs["auth_plugin_map"] = CLEAR_TEXT_GUARDS
     return kwargs
+
+
+def _clear_text_refusal(plugin: str):
+    def __init__(self, conn):
+        import pymysql
+
+        if not getattr(conn, "_secure", False):
+            raise pymysql.err.OperationalError(
+                2059, f"the server asked for the password in clear text ({plugin} "
+                      "authentication) on a connection without TLS: refused, the password was not "
+                      "sent (use TLS: ssl_ca=... in the database URL)")
+        self.conn = conn
+
+    return __init__
+
+
+class _ClearPasswordGuard:
+    """``mysql_clear_password`` only over TLS, as libmysqlclient does (PyMySQL would send the
+    password in clear text to any server that asks)."""
+
+    __init__ = _clear_text_refusal("mysql_clear_password")
+
+    def authenticate(self, pkt):  # reached only under TLS: the plugin's own exchange
+        self.conn.write_packet(self.conn.password + b"\0")
+        pkt = self.conn._read_packet()
+        pkt.check_error()
+        return pkt
+
+
+class _DialogGuard:
+    """``dialog`` (PAM) sends the password as typed: only over TLS; no ``authenticate``, so
+    PyMySQL's own dialog exchange runs once the guard lets it."""
+
+    __init__ = _clear_text_refusal("dialog")
+
+
+#: PyMySQL's auth_plugin_map: the plugins that put the password on the wire as it is
+CLEAR_TEXT_GUARDS = {b"mysql_clear_password": _ClearPasswordGuard, b"dialog": _DialogGuard}
 
 
 def mysql_reason(exc: Exception, password: str | None = None) -> str:

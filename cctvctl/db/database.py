@@ -9,9 +9,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
 from cctvctl.errors import DatabaseError, LockTimeout
@@ -19,9 +21,32 @@ from cctvctl.errors import DatabaseError, LockTimeout
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class LoadResult:
+    """What the server reports for one LOAD DATA statement."""
+
+    affected: int
+    records: int | None  # lines it read (None where the server did not say)
+    warnings: int
+    first_warnings: list[str] = field(default_factory=list)
+
+    def check(self, path: str, sent: int, skipped_ok: bool = False) -> None:
+        """Raise unless the server read exactly ``sent`` lines and warned about nothing but
+        (with ``skipped_ok``, LOAD DATA … IGNORE) the keys it skipped as already stored."""
+        skipped = max(0, sent - self.affected) if skipped_ok else 0
+        if (self.records is not None and self.records != sent) or self.warnings > skipped:
+            detail = "; ".join(self.first_warnings) or "no warning text"
+            raise DatabaseError(
+                f"LOAD DATA read {self.records} line(s) of the {sent} cctvctl wrote to {path} with "
+                f"{self.warnings} warning(s) ({detail}): nothing of it is kept; check the server's "
+                "sql_mode and character set")
+
+
 class Database:
-    def __init__(self, conn, dialect, url):
+    def __init__(self, conn, dialect, url, opener=None):
         self.conn = conn
+        #: opens another connection with the same credentials (MySQL run locks hold their own)
+        self.opener = opener
         self.dialect = dialect
         self.url = url
         self._depth = 0
@@ -70,6 +95,33 @@ class Database:
             finally:
                 cur.close()
 
+    def load_file(self, sql: str, path: str, params: Sequence = ()) -> LoadResult:
+        """Run a ``LOAD DATA LOCAL INFILE ?`` statement that sends ``path`` (MySQL only).
+
+        The path is a bound parameter, never pasted into the SQL (a TMPDIR holding ``'`` or
+        ``\\`` must not break, or inject into, the statement). Returns what the server says it
+        did — lines read, rows affected, warnings — for the caller to check against what it sent.
+        """
+        from cctvctl.db import local_infile
+
+        with self._errors(), local_infile.allow(self.conn, path):
+            cur = self.conn.cursor()
+            try:
+                log.debug("SQL %s", sql)
+                cur.execute(self.dialect.sql(sql), tuple(params))
+                message = getattr(getattr(cur, "_result", None), "message", b"") or b""
+                if isinstance(message, bytes):
+                    message = message.decode("utf-8", "replace")
+                records = re.search(r"Records:\s*(\d+)", message)
+                result = LoadResult(cur.rowcount, int(records[1]) if records else None,
+                                    int(cur.warning_count or 0))
+            finally:
+                cur.close()
+            if result.warnings:
+                result.first_warnings = [f"{code}: {text}" for _, code, text in
+                                         self.query("SHOW WARNINGS LIMIT 3")]
+            return result
+
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._errors():
             cur = self.conn.cursor()
@@ -95,6 +147,24 @@ class Database:
             sql = ("SELECT COUNT(*) FROM information_schema.tables "
                    "WHERE table_schema = DATABASE() AND table_name = ?")
         return bool(self.scalar(sql, (table,)))
+
+    def index_exists(self, table: str | None, index: str) -> bool:
+        if self.backend == "sqlite":
+            sql, params = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
+        else:
+            sql = ("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+                   "AND index_name = ?" + (" AND table_name = ?" if table else ""))
+            params = (index, table) if table else (index,)
+        return bool(self.scalar(sql, params))
+
+    def column_exists(self, table: str, column: str) -> bool:
+        if self.backend == "sqlite":
+            from cctvctl.db.dialect import ident
+
+            return any(row[1] == column for row in self.query(f"PRAGMA table_info({ident(table)})"))
+        return bool(self.scalar("SELECT COUNT(*) FROM information_schema.columns WHERE "
+                                "table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+                                (table, column)))
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -147,12 +217,7 @@ class Database:
 
     def acquire_lock(self, name: str, timeout: float) -> None:
         if self.backend == "mysql":
-            key = f"cctvctl.{self.url.database}.{name}"[:64]
-            got = self.scalar("SELECT GET_LOCK(?, ?)", (key, int(timeout)))
-            if got != 1:
-                raise LockTimeout(f"another cctvctl run holds the {name!r} lock on "
-                                  f"{self.url.where} (waited {int(timeout)} s)")
-            self._locks[name] = key
+            self._locks[name] = self._row_lock(name, timeout)
             return
         path = self.url.path
         if not path or path == ":memory:":
@@ -172,15 +237,86 @@ class Database:
                 time.sleep(0.05)
         self._locks[name] = fh
 
+    def _row_lock(self, name: str, timeout: float):
+        """MySQL: the lock is a row held locked by an open transaction on a connection of its own.
+
+        Not GET_LOCK: any account, even a SELECT-only one, can take a GET_LOCK name and stall
+        every import. Locking this row needs UPDATE on ``run_locks`` (``schema_steps`` for
+        migrations), which only the writing accounts have. The row is released by rolling
+        back, or by the server when the connection dies with the process.
+        """
+        import pymysql
+
+        table, key_cols, key = _LOCK_ROWS.get(name, _LOCK_ROWS[None])
+        key = key if key is not None else (name,)
+        ensure_cols, ensure_vals, sets, sets_params = _lock_row_sql(table, key_cols, key)
+        ensure = self.dialect.sql(self.dialect.insert_ignore(table, ensure_cols))
+        where = " AND ".join(f"{c} = ?" for c in key_cols)
+        exists = self.dialect.sql(f"SELECT COUNT(*) FROM {table} WHERE {where}")
+        lock = self.dialect.sql(f"UPDATE {table} SET {sets} WHERE {where}")
+        deadline = time.monotonic() + timeout
+        conn = self.opener()
+        try:
+            with self._errors():
+                cur = conn.cursor()
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                while True:
+                    try:
+                        conn.autocommit(True)
+                        wait = max(1, int(deadline - time.monotonic() + 0.999))
+                        cur.execute(f"SET SESSION innodb_lock_wait_timeout = {wait}")
+                        # The row must exist (committed): locking it is then an UPDATE of it.
+                        # Looked up first with a plain read: inserting over a held row would wait.
+                        cur.execute(exists, tuple(key))
+                        if not cur.fetchone()[0]:
+                            cur.execute(ensure, ensure_vals)
+                        conn.autocommit(False)
+                        conn.begin()
+                        cur.execute(lock, sets_params() + tuple(key))  # rowcount: rows matched
+                    except pymysql.err.MySQLError as exc:
+                        code = exc.args[0] if exc.args else None
+                        conn.rollback()
+                        if code == 1205 or (code == 1213 and time.monotonic() >= deadline):
+                            raise LockTimeout(f"another cctvctl run holds the {name!r} lock on "
+                                              f"{self.url.where} (waited {int(timeout)} s)") from None
+                        if code == 1213:  # a deadlock victim among waiters: try again
+                            continue
+                        if code in (1142, 1143):
+                            from cctvctl.db.connect import mysql_reason
+
+                            raise DatabaseError(
+                                f"MySQL error on {self.url.where}: this account may not take "
+                                f"cctvctl's {name!r} lock (INSERT, UPDATE on `{table}`, see "
+                                f"`cctvctl db grants`): {mysql_reason(exc)}") from None
+                        if code == 1146:
+                            raise DatabaseError(
+                                f"MySQL error on {self.url.where}: no `{table}` table for cctvctl's "
+                                f"locks: run `cctvctl db init` with the administrator's account") from None
+                        raise
+                    if cur.rowcount:
+                        return conn
+                    conn.rollback()  # the row vanished between the insert and the update
+        except BaseException:
+            try:
+                conn.close()
+            except Exception:
+                pass
+            raise
+
     def release_lock(self, name: str) -> None:
         handle = self._locks.pop(name, None)
         if handle is None:
             return
         if self.backend == "mysql":
+            conn = handle
             try:
-                self.scalar("SELECT RELEASE_LOCK(?)", (handle,))
-            except DatabaseError:
+                conn.rollback()
+            except Exception:
                 pass  # the connection is gone, and with it the lock
+            try:
+                conn.close()
+            except Exception:
+                pass
         else:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
@@ -203,3 +339,20 @@ class Database:
                 raise DatabaseError(f"MySQL error on {self.url.where}: "
                                     f"{mysql_reason(exc, password)}") from exc
             raise
+
+
+#: lock name → (table, key columns, key values); None: any other name, a row of run_locks
+_LOCK_ROWS = {
+    "migrate": ("schema_steps", ("version", "step"), (0, 0)),
+    None: ("run_locks", ("name",), None),
+}
+
+
+def _lock_row_sql(table: str, key_cols: tuple, key: tuple):
+    """(columns, values) that create the lock row, the SET clause and its parameters."""
+    if table == "schema_steps":
+        return (list(key_cols) + ["applied_at"], tuple(key) + (0,), "applied_at = ?",
+                lambda: (int(time.time()),))
+    return (list(key_cols) + ["holder", "acquired_at"], tuple(key) + ("", 0),
+            "holder = ?, acquired_at = ?",
+            lambda: (f"pid {os.getpid()} on {os.uname().nodename}"[:255], int(time.time())))

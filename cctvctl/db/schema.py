@@ -7,6 +7,9 @@ integers; sums and sums of squares are exact integers so roll-ups are exact.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 import time
 from typing import Callable
 
@@ -31,9 +34,19 @@ def _figures() -> str:
     return ",\n  ".join(cols)
 
 
+def _count_columns() -> str:
+    """Key and values of a counts row (shared by ``counts`` and its revision log)."""
+    classes = ",\n  ".join(f"{c} INTEGER" for c in VEHICLE_CLASSES)
+    return f"""camera {CAMERA_TYPE} NOT NULL,
+  start_utc BIGINT NOT NULL,
+  end_utc BIGINT NOT NULL,
+  people INTEGER,
+  vehicle INTEGER,
+  {classes}"""
+
+
 def _v1(db: Database) -> list[str]:
     d = db.dialect
-    classes = ",\n  ".join(f"{c} INTEGER" for c in VEHICLE_CLASSES)
     stmts = [
         f"""CREATE TABLE imports (
   id {d.autoinc_pk},
@@ -52,12 +65,7 @@ def _v1(db: Database) -> list[str]:
 ){'' if d.name == 'sqlite' else d.table_options}""",
         "CREATE INDEX imports_sha ON imports (sha256, options_sha256)",
         f"""CREATE TABLE counts (
-  camera {CAMERA_TYPE} NOT NULL,
-  start_utc BIGINT NOT NULL,
-  end_utc BIGINT NOT NULL,
-  people INTEGER,
-  vehicle INTEGER,
-  {classes},
+  {_count_columns()},
   import_id BIGINT NOT NULL,
   PRIMARY KEY ({d.counts_primary_key})
 ){d.table_options}""",
@@ -121,13 +129,119 @@ def _v2(db: Database) -> list[str]:
             "ALTER TABLE weekday_stats ADD COLUMN interval_s BIGINT"]
 
 
+def _v3(db: Database) -> list[str]:
+    """The revision log: what ``--replace`` overwrote, so ``imports undo`` can put it back.
+
+    One row per stored row an import replaced: its values and owning import before the
+    overwrite. A row replaced by several imports has one revision per import, a chain that
+    undo walks back newest first.
+    """
+    d = db.dialect
+    return [
+        f"""CREATE TABLE count_revisions (
+  import_id BIGINT NOT NULL,
+  {_count_columns()},
+  old_import_id BIGINT NOT NULL,
+  PRIMARY KEY (import_id, camera, start_utc)
+){d.table_options}""",
+        "CREATE INDEX count_revisions_old ON count_revisions (old_import_id)",
+    ]
+
+
+def _v4(db: Database) -> list[str]:
+    """Run locks as rows only the writing accounts may lock (see Database.lock).
+
+    MySQL's GET_LOCK names can be taken by any account, even a SELECT-only one, which could
+    then stall imports and aggregation; a row lock here needs INSERT and UPDATE on this table.
+    """
+    return [f"""CREATE TABLE run_locks (
+  name VARCHAR(64) NOT NULL PRIMARY KEY,
+  holder VARCHAR(255) NOT NULL,
+  acquired_at BIGINT NOT NULL
+){'' if db.backend == 'sqlite' else db.dialect.table_options}"""]
+def _v5(db: Database) -> list[str]:
+    """Which episodes each alert consumer has been told (``cctvctl alerts``)."""
+    return [f"""CREATE TABLE alert_marks (
+  consumer VARCHAR(80) NOT NULL,
+  camera {CAMERA_TYPE} NOT NULL,
+  metric VARCHAR(16) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  start_utc BIGINT NOT NULL,
+  marked_at BIGINT NOT NULL,
+  PRIMARY KEY (consumer, camera, metric, kind, start_utc)
+){db.dialect.table_options}"""]
+
+
+def _v6(db: Database) -> list[str]:
+    """Device tokens of ``cctvctl serve``: only a SHA-256 of each secret is kept."""
+    d = db.dialect
+    return [f"""CREATE TABLE api_tokens (
+  id {d.autoinc_pk},
+  name VARCHAR(64) NOT NULL UNIQUE,
+  token_sha256 CHAR(64) NOT NULL UNIQUE,
+  cameras VARCHAR(4096) NOT NULL,
+  can_write SMALLINT NOT NULL,
+  can_read SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  last_used_at BIGINT
+){'' if d.name == 'sqlite' else d.table_options}"""]
+
+
 #: (version, description, statements builder). Append only; never edit a released one.
+#: Each statement must be safe to run again after a crash: CREATE TABLE / CREATE INDEX /
+#: ALTER TABLE ... ADD COLUMN / DROP TABLE / DROP INDEX are skipped when already done (see
+#: ``_done``); anything else must be idempotent by itself.
 MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (1, "counts, imports, stats, weekday_stats, outliers", _v1),
     (2, "interval length of statistics rows", _v2),
+    (3, "count_revisions: values replaced by imports (undo)", _v3),
+    (4, "run locks only writing accounts can take", _v4),
+    (5, "alert consumers' marks", _v5),
+    (6, "device tokens of cctvctl serve", _v6),
 ]
 
-LATEST = MIGRATIONS[-1][0]
+LATEST = max(m[0] for m in MIGRATIONS)
+
+#: test hook: pause (print to stderr and sleep) at the Nth step point of a migration run, so a
+#: test can kill the real process there (tests/test_migrate_kill.py)
+PAUSE_ENV = "CCTV_TEST_MIGRATION_PAUSE"
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)", re.I)
+_CREATE_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?"
+                           r"\s+ON\s+`?(\w+)", re.I)
+_ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+`?(\w+)`?\s+ADD\s+(?:COLUMN\s+)?"
+                         r"(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)", re.I)
+_DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?`?(\w+)", re.I)
+_DROP_INDEX = re.compile(r"^\s*DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?`?(\w+)`?(?:\s+ON\s+`?(\w+))?",
+                         re.I)
+
+
+def _done(db: Database, stmt: str) -> bool:
+    """Whether a schema statement's effect is already in the database (a crashed earlier run)."""
+    if m := _CREATE_TABLE.match(stmt):
+        return db.table_exists(m[1])
+    if m := _CREATE_INDEX.match(stmt):
+        return db.index_exists(m[2], m[1])
+    if m := _ADD_COLUMN.match(stmt):
+        return db.column_exists(m[1], m[2])
+    if m := _DROP_TABLE.match(stmt):
+        return not db.table_exists(m[1])
+    if m := _DROP_INDEX.match(stmt):
+        return not db.index_exists(m[2], m[1])
+    return False
+
+
+def _bootstrap(db: Database) -> None:
+    """The two bookkeeping tables, created if missing (safe to repeat, also concurrently)."""
+    opts = db.dialect.table_options if db.backend == "mysql" else ""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, "
+               f"description VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL){opts}")
+    # One row per finished statement of a migration in progress; row (0, 0) is never committed:
+    # it is the migration lock's row (see Database.lock).
+    db.execute("CREATE TABLE IF NOT EXISTS schema_steps (version INTEGER NOT NULL, "
+               "step INTEGER NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (version, step))"
+               f"{opts}")
 
 
 def current_version(db: Database) -> int:
@@ -136,29 +250,66 @@ def current_version(db: Database) -> int:
     return int(db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version") or 0)
 
 
+def _applied(db: Database) -> set[int]:
+    if not db.table_exists("schema_version"):
+        return set()
+    return {int(v) for (v,) in db.query("SELECT version FROM schema_version")}
+
+
+class _Pauser:
+    """Counts step points; at the one named by the test hook, says so and waits to be killed."""
+
+    def __init__(self) -> None:
+        value = os.environ.get(PAUSE_ENV, "")
+        self.at = int(value) if value.isdigit() else 0
+        self.count = 0
+
+    def point(self, where: str) -> None:
+        self.count += 1
+        if self.count == self.at:
+            sys.stderr.write(f"paused at step point {self.count}: {where}\n")
+            sys.stderr.flush()
+            time.sleep(3600)
+
+
 def migrate(db: Database) -> list[int]:
-    """Apply pending migrations under a lock; returns the versions applied (idempotent)."""
+    """Apply pending migrations under a lock; returns the versions applied (idempotent).
+
+    Resumable: MySQL commits each DDL statement on its own, so a run killed half-way leaves
+    some of a migration's tables. Each finished statement is recorded in ``schema_steps`` and
+    each statement is skipped when its effect is already there, so the next run completes the
+    migration instead of failing on ``table already exists``. SQLite runs each migration in one
+    transaction (its DDL is transactional), with the same records.
+    """
     version = current_version(db)
     if version > LATEST:
         raise SchemaError(f"database schema is version {version}, newer than this cctvctl "
                           f"understands ({LATEST}); upgrade cctvctl")
-    if version == LATEST:
+    wanted = {number for number, _, _ in MIGRATIONS}
+    if wanted <= _applied(db):
         return []
     applied = []
+    pauser = _Pauser()
+    _bootstrap(db)
     with db.lock("migrate", timeout=120):
-        if not db.table_exists("schema_version"):
-            db.execute(f"CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, "
-                       f"description VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL)"
-                       f"{db.dialect.table_options if db.backend == 'mysql' else ''}")
-        version = current_version(db)
+        done = _applied(db)
         for number, description, build in MIGRATIONS:
-            if number <= version:
+            if number in done:
                 continue
-            # MySQL DDL commits implicitly; SQLite runs the whole step in one transaction.
             with db.atomic():
-                for stmt in build(db):
-                    db.execute(stmt)
+                finished = {int(s) for (s,) in db.query(
+                    "SELECT step FROM schema_steps WHERE version = ?", (number,))}
+                for step, stmt in enumerate(build(db), start=1):
+                    if step in finished:
+                        continue
+                    if not _done(db, stmt):
+                        db.execute(stmt)
+                    pauser.point(f"migration {number} statement {step} run, not recorded")
+                    db.execute("INSERT INTO schema_steps (version, step, applied_at) "
+                               "VALUES (?, ?, ?)", (number, step, int(time.time())))
+                pauser.point(f"migration {number} statements recorded, version not")
                 db.execute("INSERT INTO schema_version (version, description, applied_at) "
                            "VALUES (?, ?, ?)", (number, description, int(time.time())))
+                db.execute("DELETE FROM schema_steps WHERE version = ?", (number,))
             applied.append(number)
     return applied

@@ -10,30 +10,34 @@ which always compares the file with the rows stored now (other imports may have 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.db.database import Database
-from cctvctl.errors import CountFileError, UsageError
-from cctvctl.ingest.columns import parse_mapping
+from cctvctl.errors import CountFileError, OutputError, UsageError
+from cctvctl.ingest.columns import parse_columns, parse_mapping, parse_wide
 from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactReader, Problem,
-                                   iter_records, sniff_delimiter)
+                                   iter_records, sniff_delimiter, validate_camera_name)
 from cctvctl.ingest.scan import scan_file
-from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT, DstTally, TimeParser
+from cctvctl.ingest.timeparse import (AMBIGUOUS, EPOCH_FORMATS, NONEXISTENT, DateOrderChanged,
+                                      DstTally, TimeParser)
 from cctvctl.ingest.writer import CountWriter
+from cctvctl.safetext import csv_cell
+from cctvctl.zone import check_zone, resolve_zone
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -52,9 +56,9 @@ RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, row
 class ImportOptions:
     """How to read and what to do with bad or conflicting rows (defaults match the CLI)."""
 
-    tz: ZoneInfo
+    tz: ZoneInfo | None = None  # None: the database's zone (cctvctl.zone)
     camera: str | None = None
-    interval: int = 300  # seconds, where the file has no end column
+    interval: int | None = None  # seconds, where the file has no end column; None: inferred
     mapping: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8-sig"
     delimiter: str | None = None
@@ -64,10 +68,23 @@ class ImportOptions:
     ambiguous: str = "infer"
     dayfirst: bool = False
     time_format: str | None = None
+    monthfirst: bool = False
     max_count: int = DEFAULT_MAX_COUNT
     rejected_path: str | None = None
     detect: bool = True
     chunk_rows: int = 50_000
+    #: a headerless file's columns (``"camera,start,people"`` or a list)
+    columns: list[str] | str | None = None
+    #: cell texts meaning "unknown" in count columns (stored as NULL)
+    na: tuple[str, ...] = ()
+    #: wide file: count column → camera (``["West=west", …]`` or a dict)
+    wide: dict[str, str] = field(default_factory=dict)
+    wide_metric: str = "people"
+    #: called with each chunk's distinct cameras before they are written; raising aborts the
+    #: whole import (``cctvctl serve`` refuses cameras outside a device token's scope)
+    camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
+    #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
+    write_rejected: bool = True
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):
@@ -76,19 +93,29 @@ class ImportOptions:
             raise UsageError(f"--nonexistent must be one of {', '.join(NONEXISTENT)}")
         if self.ambiguous not in AMBIGUOUS:
             raise UsageError(f"--ambiguous must be one of {', '.join(AMBIGUOUS)}")
-        if self.interval <= 0:
-            raise UsageError("--interval must be a positive number of minutes")
+        if self.interval is not None:  # None: inferred from the file's rows
+            self.interval = validate.interval_seconds(self.interval)
         if not 0 < self.max_count <= INT_MAX:
             raise UsageError(f"--max-count must be between 1 and {INT_MAX} (the largest count "
                              "a MySQL INTEGER column holds)")
         if isinstance(self.mapping, list):
             self.mapping = parse_mapping(self.mapping)
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise UsageError(f"unknown --encoding {self.encoding!r} (e.g. utf-8, cp949, latin-1)") from None
+        if isinstance(self.wide, list):
+            self.wide = parse_wide(self.wide)
+        for cam in self.wide.values():
+            validate_camera_name(cam)
+        if self.wide and self.camera:
+            raise UsageError("--camera and --wide exclude each other (--wide names the cameras)")
+        if self.wide_metric not in ("people", "vehicle"):
+            raise UsageError(f"--wide-metric must be people or vehicle, not {self.wide_metric!r}")
+        if isinstance(self.columns, str):
+            self.columns = parse_columns(self.columns, self.mapping, self.wide)
+        self.na = tuple(dict.fromkeys(v.strip() for v in self.na))
+        validate.encoding(self.encoding)
         if self.delimiter is not None and len(sniff_delimiter("", self.delimiter)) != 1:
             raise UsageError(f"--delimiter must be one character (or tab), not {self.delimiter!r}")
+        if self.dayfirst and self.monthfirst:
+            raise UsageError("--dayfirst and --monthfirst contradict each other: give one")
         if self.time_format is not None:
             _check_time_format(self.time_format)
 
@@ -100,6 +127,11 @@ class ImportOptions:
                    "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
                    "time_format": self.time_format, "max_count": self.max_count,
                    "on_error": self.on_error}
+        if self.columns or self.na or self.wide:  # absent: the same fingerprint as before
+            meaning.update(columns=self.columns, na=sorted(self.na), wide=sorted(self.wide.items()),
+                           wide_metric=self.wide_metric)
+        if self.monthfirst:  # only when set: fingerprints of earlier imports stay valid
+            meaning["monthfirst"] = True
         if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
             meaning["replace"] = True
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
@@ -108,6 +140,8 @@ class ImportOptions:
 def _check_time_format(fmt: str) -> None:
     import pandas as pd
 
+    if fmt in EPOCH_FORMATS:
+        return
     try:
         pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
     except (ValueError, TypeError) as exc:
@@ -126,11 +160,14 @@ class ImportResult:
     duplicates: int = 0
     replaced: int = 0
     rejected: int = 0
+    unknown: int = 0  # rows whose every count was a --na marker (not stored)
     outliers: int = 0
     dst: dict = field(default_factory=dict)
     rejected_file: str | None = None
     sha256: str = ""
     seconds: float = 0.0
+    interval: int | None = None  # seconds, where the file has no end column
+    interval_source: str | None = None  # option, file (inferred), default, end column
     previous_import: int | None = None
     problems: list[Problem] = field(default_factory=list, repr=False)
 
@@ -160,6 +197,11 @@ def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
         with open(path, "rb") as src:
             return _import_spooled(db, src, path, options, progress)
     return _import_path(db, path, path, options, progress)
+
+
+def import_stream(db: Database, src: IO[bytes], source: str, options: ImportOptions) -> ImportResult:
+    """Import a byte stream (an HTTP body, a socket) named ``source`` in messages."""
+    return _import_spooled(db, src, source, options, None)
 
 
 def _import_spooled(db: Database, src: IO[bytes], source: str, options: ImportOptions,
@@ -225,14 +267,17 @@ class _Pass:
     replaced: int = 0
     problems: list[Problem] = field(default_factory=list)  # the first SHOWN_PROBLEMS
     total_problems: int = 0
+    unknown: int = 0
 
 
 def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                  progress: ProgressFn | None) -> ImportResult:
     started = time.time()
     clock = time.monotonic()
+    if options.tz is None:
+        options = replace(options, tz=resolve_zone(db, None).tz)
     fingerprint = options.fingerprint()
-    scan = scan_file(path, options.encoding, options.delimiter)
+    scan = scan_file(path, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
     with db.lock("import", timeout=600):
         # --replace always compares with what is stored now: a later import (or an undo) may
@@ -245,27 +290,42 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             result.seconds = time.monotonic() - clock
             return result
         size = os.path.getsize(path)
-        bad_rows = _BadRows(options.on_error == "skip")
+        bad_rows = _BadRows(options.on_error == "skip" and options.write_rejected)
         try:
             with open(path, "rb") as raw, db.atomic():
+                check_zone(db, options.tz)  # another zone is refused; this ledger row records it
                 db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
                 import_id = _last_id(db)
                 result.import_id = import_id
                 db.execute("SAVEPOINT import_rows")
-                try:
-                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
-                                                           import_id, bad_rows, progress, size, fast=True)
-                except NeedExactReader:  # rare: the C parser objected; read it again exactly
+                fast, order = True, None
+                while True:
+                    try:
+                        reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
+                                                               import_id, bad_rows, progress, size,
+                                                               fast=fast, order=order)
+                        break
+                    except NeedExactReader:  # rare: the C parser objected; read it again exactly
+                        fast = False
+                    except DateOrderChanged as changed:  # a later chunk decided the date order
+                        if order is not None:
+                            raise  # a reading with the order fixed never asks again
+                        order = changed
                     db.execute("ROLLBACK TO SAVEPOINT import_rows")
                     bad_rows.reset()
                     raw.seek(0)
-                    reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
-                                                           import_id, bad_rows, progress, size, fast=False)
+                spacing = reader.spacing_problem()
+                if spacing:  # the interval disagrees with the file's rows: nothing is kept
+                    raise CountFileError(spacing)
+                result.interval, result.interval_source = reader.interval, reader.interval_source
+                if reader.layout.has("end"):
+                    result.interval_source = "end column"
                 result.read, result.inserted = done.read, done.inserted
                 result.duplicates, result.replaced = done.duplicates, done.replaced
                 result.dst = reader.parser.tally.as_dict()
                 result.rejected = done.total_problems
+                result.unknown = done.unknown
                 result.problems = done.problems
                 if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
@@ -287,13 +347,13 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             more = f" (showing the first {shown})" if total > shown else ""
             err = CountFileError(
                 f"{source}: rejected, {total} bad row{'s' if total != 1 else ''}"
-                f"{more}; nothing was written (use --on-error skip to import the good rows)",
+                f"{more}; nothing was written (use --on-error skip to import the good rows)"
+                f"{_marker_hint(result.problems, options)}",
                 problems=[p.format(source) for p in result.problems], total_problems=total)
             err.result = result
             raise err from None
         except BaseException:  # e.g. unreadable mid-file or the database went away
-            if result.rejected_file:  # nothing was imported: no list of skipped rows
-                _remove_quietly(result.rejected_file)
+            bad_rows.discard()  # nothing was imported: no list of skipped rows
             raise
         finally:
             bad_rows.close()
@@ -307,18 +367,26 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
 
 
 def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, progress, size,
-                    *, fast: bool):
-    """Stream the file through the reader into the writer; returns (reader, writer, _Pass)."""
+                    *, fast: bool, order: DateOrderChanged | None = None):
+    """Stream the file through the reader into the writer; returns (reader, writer, _Pass).
+
+    ``order``: the date order a previous reading proved for the whole file.
+    """
     raw.seek(0)
     stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
     parser = TimeParser(options.tz, nonexistent=options.nonexistent, ambiguous=options.ambiguous,
-                        dayfirst=options.dayfirst, time_format=options.time_format)
+                        dayfirst=options.dayfirst, monthfirst=options.monthfirst,
+                        time_format=options.time_format)
+    if order is not None:
+        parser.file_order, parser.evidence = order.order, order.evidence
     reader = CountReader(stream, source, parser=parser, camera=options.camera,
                          mapping=options.mapping, interval=options.interval,
                          max_count=options.max_count, delimiter=options.delimiter,
                          chunk_rows=options.chunk_rows,
-                         fast=FastPath(path, options.encoding, scan) if fast else None)
-    writer = CountWriter(db, import_id, replace=options.replace)
+                         fast=FastPath(path, options.encoding, scan) if fast else None,
+                         columns=options.columns, na=options.na, wide=options.wide,
+                         wide_metric=options.wide_metric)
+    writer = CountWriter(db, import_id, replace=options.replace, tz=options.tz)
     done = _Pass()
 
     def collect(chunk, outcome) -> None:
@@ -344,6 +412,9 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
         try:
             for chunk in reader.chunks():
                 done.read += chunk.read
+                done.unknown += chunk.unknown
+                if options.camera_check is not None and len(chunk.rows):
+                    options.camera_check(sorted(set(chunk.rows["camera"])))
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
@@ -368,6 +439,7 @@ class _BadRows:
 
     def __init__(self, keep: bool):
         self.keep = keep
+        self.created: str | None = None  # the rejected-rows file, when this run created it
         self._spool = tempfile.TemporaryFile("w+", newline="", encoding="utf-8") if keep else None
         self._writer = csv.writer(self._spool) if keep else None
 
@@ -388,25 +460,53 @@ class _BadRows:
     def write(self, options: ImportOptions, path: str, source: str, reader: CountReader) -> str | None:
         if not self.keep:
             return None
-        handle, writer = _open_rejected(options, source, reader.layout.header)
+        handle, writer, created = _open_rejected(options, source, reader.layout.header)
+        self.created = handle.name if created else None
         self._spool.seek(0)
         wanted = ((int(line), reason) for line, reason in csv.reader(self._spool))
         try:
-            with handle, open(path, "rb") as raw:
+            with open(path, "rb") as raw:
                 stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
                 target = next(wanted, None)
-                for line, fields in iter_records(stream, reader.delimiter):
+                for line, fields in iter_records(stream, reader.delimiter,
+                                                 header=options.columns is None):
                     while target is not None and target[0] < line:
                         target = next(wanted, None)
                     if target is None:
                         break
                     if target[0] == line:
-                        writer.writerow([line, target[1], *fields])
+                        _output(writer.writerow, handle.name, [line, *map(csv_cell, (target[1], *fields))])
                         target = next(wanted, None)
+            _output(handle.close, handle.name)  # a full disk often shows only here
         except BaseException:
-            _remove_quietly(handle.name)
+            self._close_quietly(handle)
+            self.discard()
             raise
         return handle.name
+
+    @staticmethod
+    def _close_quietly(handle) -> None:
+        try:
+            handle.close()
+        except OSError:  # the unwritable buffer: the error being raised already says so
+            pass
+
+    def discard(self) -> None:
+        """Remove the rejected-rows file, only if this run created it: never a file or device
+        that was there before (``--rejected /dev/full`` must not unlink /dev/full)."""
+        if self.created:
+            _remove_quietly(self.created)
+            self.created = None
+
+
+def _output(call, name: str, *args) -> None:
+    """Run one write to the rejected-rows file; a failure (disk full) is an OutputError."""
+    try:
+        call(*args)
+    except OSError as exc:
+        raise OutputError(f"cannot write the rejected rows to {name}: {exc.strerror or exc}; "
+                          "nothing was imported (free space, or choose another place with "
+                          "--rejected)") from None
 
 
 class _Rejected(Exception):
@@ -426,14 +526,44 @@ def _open_rejected(options: ImportOptions, source: str, header: list[str]):
         target = f"{source.strip('<>')}.rejected.csv"
     else:
         target = f"{source}.rejected.csv"
+    created = True
     try:
-        handle = open(target, "w", newline="", encoding="utf-8")
+        try:
+            handle = open(target, "x", newline="", encoding="utf-8")
+        except FileExistsError:  # there before us (an earlier run, a device): never removed
+            created = False
+            handle = open(target, "w", newline="", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write the rejected rows to {target}: {exc.strerror or exc} "
                          "(choose another place with --rejected)") from None
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(["line", "reason", *header])
-    return handle, writer
+    writer.writerow(["line", "reason", *map(csv_cell, header)])  # OWASP: no formula, no control
+    return handle, writer, created
+
+
+_NEGATIVE = re.compile(r"negative \w+ count '(-[0-9]+)'")
+
+
+def _marker_hint(problems: list[Problem], options: ImportOptions) -> str:
+    """-1 (or one other negative value repeated, -999) or empty cells are most often the
+    exporter's "no data": name the --na that says so."""
+    from collections import Counter
+
+    negatives: Counter = Counter()
+    empty = False
+    for p in problems:
+        reason = p.reason.split(": ", 1)[-1] if p.reason.split(": ", 1)[0].count(" ") == 0 else p.reason
+        m = _NEGATIVE.fullmatch(reason)
+        if m:
+            negatives[m.group(1)] += 1
+        empty = empty or (reason.startswith("missing ") and reason.endswith(" count"))
+    if len(negatives) == 1:
+        value, times = negatives.popitem()
+        if value not in options.na and (value == "-1" or times >= 3):
+            return f"; if {value} marks a missing value, pass --na {value}"
+    if empty and "" not in options.na:
+        return "; if an empty count means unknown, pass --na ''"
+    return ""
 
 
 def _record_rejected(db, source, digest, fingerprint, options, result, started) -> None:

@@ -55,12 +55,86 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
+#: names in ``--columns`` for a column to leave unread
+SKIP_COLUMN = ("-", "_", "")
+
+
+def parse_columns(text: str | None, mapping: dict[str, str], wide: dict[str, str]) -> list[str] | None:
+    """``"camera,start,people"`` → the names of a headerless file's columns, in order.
+
+    Each name is a field (or one of its aliases), a column named by ``--map``/``--wide``, or
+    ``-`` for a column to ignore: a typo is refused rather than silently read as nothing.
+    """
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",")]
+    known = {norm(a) for names_ in ALIASES.values() for a in names_}
+    known |= {norm(c) for c in mapping.values()} | {norm(c) for c in wide}
+    seen: set[str] = set()
+    for name in names:
+        if name in SKIP_COLUMN:
+            continue
+        if norm(name) not in known:
+            raise UsageError(f"--columns: {name!r} is not a field ({', '.join(FIELDS)}) nor a "
+                             "column named by --map or --wide; write - for a column to ignore")
+        if norm(name) in seen:
+            raise UsageError(f"--columns names {name!r} twice")
+        seen.add(norm(name))
+    if len(names) < 2:
+        raise UsageError("--columns needs every column of the file, comma-separated, "
+                         "e.g. --columns camera,start,people")
+    return names
+
+
+def parse_wide(pairs: list[str] | None) -> dict[str, str]:
+    """``["West Sidewalk=west", …]`` → ``{"West Sidewalk": "west"}`` (column → camera)."""
+    wide: dict[str, str] = {}
+    cameras: set[str] = set()
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UsageError(f"--wide {pair!r}: expected COLUMN=CAMERA, e.g. --wide West=fremont-west")
+        col, cam = pair.rsplit("=", 1)
+        col, cam = col.strip(), cam.strip()
+        if not col or not cam:
+            raise UsageError(f"--wide {pair!r}: expected COLUMN=CAMERA, both non-empty")
+        if col in wide:
+            raise UsageError(f"--wide names column {col!r} twice")
+        if cam in cameras:
+            raise UsageError(f"--wide gives camera {cam!r} to two columns")
+        wide[col] = cam
+        cameras.add(cam)
+    return wide
+
+
+def find_column(header: list[str], col: str) -> int | None:
+    """A column by its exact name, else its normalised name, else the one header name that
+    contains it (normalised): ``West Sidewalk`` finds ``… Cyclist West Sidewalk``."""
+    for i, h in enumerate(header):
+        if h.strip() == col.strip():
+            return i
+    key = norm(col)
+    for i, h in enumerate(header):
+        if norm(h) == key:
+            return i
+    hits = [i for i, h in enumerate(header) if key and key in norm(h)]
+    return hits[0] if len(hits) == 1 else None
+
+
 @dataclass
 class Layout:
-    """Column index of each field present in the file (header order)."""
+    """Column index of each field present in the file (header order); for a wide file, the
+    (column index, camera) of each count column and the metric they hold."""
 
     header: list[str]
     index: dict[str, int] = field(default_factory=dict)
+    wide: list[tuple[int, str]] = field(default_factory=list)
+    wide_metric: str = "people"
+
+    def used(self) -> dict[object, int]:
+        """Every column read: field name → index, and ``("wide", camera)`` → index."""
+        out: dict[object, int] = dict(self.index)
+        out.update({("wide", cam): i for i, cam in self.wide})
+        return out
 
     def has(self, fld: str) -> bool:
         return fld in self.index
@@ -75,11 +149,16 @@ class Layout:
 
 
 def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: bool,
-                   source: str) -> Layout:
-    """Match header names to fields; raise a CountFileError naming what is missing."""
+                   source: str, wide: dict[str, str] | None = None,
+                   wide_metric: str = "people") -> Layout:
+    """Match header names to fields; raise a CountFileError naming what is missing.
+
+    With ``wide`` (column → camera) the cameras and counts come from those columns only: a
+    camera column and other count columns of the file are not read.
+    """
     from cctvctl.errors import CountFileError
 
-    layout = Layout(header=header)
+    layout = Layout(header=header, wide_metric=wide_metric)
     by_exact = {h.strip(): i for i, h in enumerate(header)}
     by_norm: dict[str, int] = {}
     for i, h in enumerate(header):
@@ -92,9 +171,20 @@ def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: 
             raise CountFileError(f"{source}:1: --map {fld}={col}: no such column "
                                  f"(columns: {', '.join(h.strip() for h in header)})")
         layout.index[fld] = i
-    taken = set(layout.index.values())
+    for col, cam in (wide or {}).items():
+        i = find_column(header, col)
+        if i is None:
+            raise CountFileError(f"{source}:1: --wide {col}={cam}: no such column, or more than "
+                                 f"one contains it (columns: {', '.join(h.strip() for h in header)})")
+        if i in layout.index.values() or i in (j for j, _ in layout.wide):
+            raise CountFileError(f"{source}:1: --wide {col}={cam}: column {header[i].strip()!r} "
+                                 "is already read as another field")
+        layout.wide.append((i, cam))
+    taken = set(layout.index.values()) | {i for i, _ in layout.wide}
     for fld, names in ALIASES.items():
         if fld in layout.index:
+            continue
+        if layout.wide and (fld == "camera" or fld in COUNT_FIELDS):
             continue
         for name in names:
             i = by_norm.get(norm(name))
@@ -116,6 +206,12 @@ def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: 
     if "start" not in layout.index and "date" not in layout.index:
         raise CountFileError(f"{source}:1: no timestamp column (expected start, start_date, "
                              f"date_time, … or date + hour; or --map start=COLUMN); columns: {found}")
+    if layout.wide:
+        extra = [f for f in layout.index if f == "camera" or f in COUNT_FIELDS]
+        if extra:
+            raise CountFileError(f"{source}:1: --wide reads cameras and counts from its columns; "
+                                 f"drop --map {', '.join(extra)}")
+        return layout
     if not layout.metrics:
         raise CountFileError(f"{source}:1: no count column (expected people, vehicle or vehicle "
                              f"classes such as n_car; or --map people=COLUMN); columns: {found}")

@@ -7,7 +7,9 @@ whether the file is rejected whole or imported without its bad rows.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import itertools
 import re
 from dataclasses import dataclass
 from typing import IO, Iterator
@@ -16,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.errors import CountFileError
-from cctvctl.ingest.columns import COUNT_FIELDS, Layout, resolve_layout
+from cctvctl.ingest.columns import COUNT_FIELDS, Layout, norm, resolve_layout
 from cctvctl.ingest.scan import FileScan
+from cctvctl.ingest.spacing import DEFAULT_INTERVAL, Spacing
 from cctvctl.ingest.timeparse import TimeParser
 
 CAMERA_MAX = 64
@@ -27,6 +30,9 @@ _WHOLE = r"\+?[0-9]+(?:\.0*)?"
 _NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 #: the largest count a MySQL INTEGER column holds (and so the largest --max-count)
 INT_MAX = 2**31 - 1
+#: the longest interval a row may span: a day, plus the hour a DST change adds (an end 78 years
+#: after its start overlapped every later row of its camera)
+MAX_INTERVAL = 25 * 3600
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class Chunk:
     rows: pd.DataFrame  # camera, start_utc, end_utc, metrics…, line
     problems: list[Problem]
     read: int
+    unknown: int = 0  # rows with no known count, not stored
 
 
 @dataclass(frozen=True)
@@ -79,47 +86,101 @@ class CountReader:
     """Streams ``stream`` in chunks of ``chunk_rows`` validated rows."""
 
     def __init__(self, stream: IO[str], source: str, *, parser: TimeParser, camera: str | None,
-                 mapping: dict[str, str], interval: int, max_count: int, delimiter: str | None,
-                 chunk_rows: int = 50_000, fast: FastPath | None = None):
+                 mapping: dict[str, str], interval: int | None, max_count: int, delimiter: str | None,
+                 chunk_rows: int = 50_000, fast: FastPath | None = None,
+                 columns: list[str] | None = None, na: tuple[str, ...] = (),
+                 wide: dict[str, str] | None = None, wide_metric: str = "people"):
         self.stream = stream
+        self.columns = columns  # a headerless file: these are its columns
+        self.na = tuple(na)  # cell texts that mean "unknown" in count columns
+        self.wide = wide or {}
+        self.wide_metric = wide_metric
+        self.unknown = 0  # rows with no known count (not stored)
         self.fast = fast
         self.source = source
         self.parser = parser
         self.camera = camera
         self.mapping = mapping
-        self.interval = interval
+        self.interval = interval  # None: inferred from the rows of the first chunk
+        #: where the interval came from: option, file (inferred), default (too few rows), end
+        self.interval_source = "option" if interval is not None else "file"
+        self.spacing = Spacing()
         self.max_count = max_count
         self.chunk_rows = chunk_rows
         self.delimiter_opt = delimiter
         self.layout: Layout | None = None
         self.rows_read = 0
 
+    def spacing_problem(self) -> str | None:
+        """After the last chunk: a camera whose rows are not ``interval`` apart (one line)."""
+        if self.layout is None or self.layout.has("end"):
+            return None
+        return self.spacing.disagreement(self.interval, self.interval_source, self.source,
+                                         self.parser.tz)
+
     def _file_error(self, line: int, reason: str) -> CountFileError:
         return CountFileError(f"{self.source}:{line}: {reason}")
 
     def chunks(self) -> Iterator[Chunk]:
-        first, line_offset = self._read_header_line()
+        first, number = self._read_header_line()
         if first is None:
-            raise self._file_error(1, "the file is empty (expected a header line)")
+            what = "a first data line" if self.columns else "a header line"
+            raise self._file_error(1, f"the file is empty (expected {what})")
         delimiter = sniff_delimiter(first, self.delimiter_opt)
         try:
-            header = next(csv.reader([first], delimiter=delimiter, strict=True))
+            fields = next(csv.reader([first], delimiter=delimiter, strict=True))
         except csv.Error as exc:
-            raise self._file_error(line_offset, f"unreadable CSV header: {exc}") from None
+            raise self._file_error(number, f"unreadable CSV {'line' if self.columns else 'header'}: "
+                                           f"{exc}") from None
         if self.camera:
             validate_camera_name(self.camera)
-        self.layout = resolve_layout(header, self.mapping, camera_given=bool(self.camera),
-                                     source=self.source)
-        self.delimiter = delimiter
-        if self.fast is not None and line_offset == 1 and self.fast.scan.fast_reader_fits(delimiter):
-            yield from self._fast_chunks(delimiter, line_offset)
+        if self.columns is not None:
+            if len(fields) != len(self.columns):
+                raise self._file_error(number, f"--columns names {len(self.columns)} columns but "
+                                               f"this line has {len(fields)} fields")
+            header, data_line, pushback = list(self.columns), number, [first]
         else:
-            yield from self._exact_chunks(delimiter, line_offset)
+            header, data_line, pushback = fields, number + 1, []
+        try:
+            self.layout = resolve_layout(header, self.mapping, camera_given=bool(self.camera),
+                                         source=self.source, wide=self.wide,
+                                         wide_metric=self.wide_metric)
+        except CountFileError as exc:
+            raise CountFileError(str(exc) + self._layout_hint(fields, delimiter)) from None
+        self.delimiter = delimiter
+        headerless_start = 1 if self.columns is not None else 2
+        if self.fast is not None and data_line == headerless_start and self.fast.scan.fast_reader_fits(delimiter):
+            yield from self._fast_chunks(delimiter, data_line - 1)
+        else:
+            yield from self._exact_chunks(delimiter, data_line - 1, pushback)
+        # the date order is the file's, decided from all its rows (may ask for a re-read)
+        self.parser.finish_file(self.source)
+
+    def _layout_hint(self, fields: list[str], delimiter: str) -> str:
+        """The likely fix when no layout fits: a first line of data (``--columns``), or a
+        ``Date`` column that holds whole date-times (``--map start=Date``)."""
+        if self.columns is None and _looks_like_data(fields):
+            return (f"; the first line looks like data, not a header: if the file has none, "
+                    f"name its columns, e.g. --columns camera,start,people")
+        lowered = [norm(f) for f in fields]
+        if "date" in lowered and "start" not in self.mapping and self.columns is None:
+            try:
+                line = self.stream.readline()
+                row = next(csv.reader([line], delimiter=delimiter)) if line else []
+            except (csv.Error, UnicodeDecodeError):
+                row = []
+            i = lowered.index("date")
+            value = row[i].strip() if len(row) > i else ""
+            if re.search(r"\d{1,2}:\d{2}", value):
+                return (f"; column {fields[i].strip()!r} holds date-times ({value!r}): "
+                        f"use --map start={fields[i].strip()}")
+        return ""
 
     def _fast_chunks(self, delimiter: str, header_line: int) -> Iterator[Chunk]:
         """The C parser in chunks; record k is physical line ``header_line + 1 + k``."""
         width = len(self.layout.header)
-        used = sorted(set(self.layout.index.values()))
+        used_cols = self.layout.used()
+        used = sorted(set(used_cols.values()))
         try:
             frames = pd.read_csv(
                 self.fast.path, sep=delimiter, header=None, skiprows=header_line, names=range(width),
@@ -132,16 +193,18 @@ class CountReader:
                 lines = np.arange(first, first + n, dtype=np.int64)
                 first += n
                 frame = frame.reset_index(drop=True)
-                cols = {fld: frame[i] for fld, i in self.layout.index.items()}
+                cols = {key: frame[i] for key, i in used_cols.items()}
                 yield self._process(lines, cols, None)
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
             raise NeedExactReader(str(exc)) from None
 
-    def _exact_chunks(self, delimiter: str, line_offset: int) -> Iterator[Chunk]:
-        """The csv module, record by record: exact line numbers for any input."""
+    def _exact_chunks(self, delimiter: str, line_offset: int, pushback: list[str]) -> Iterator[Chunk]:
+        """The csv module, record by record: exact line numbers for any input (``pushback``:
+        the first line again, already read, of a headerless file)."""
         lines: list[int] = []
         rows: list[list[str]] = []
-        records = _records(self.stream, delimiter, line_offset)
+        source = itertools.chain(pushback, self.stream) if pushback else self.stream
+        records = _records(source, delimiter, line_offset)
         try:
             for start_line, row in records:
                 lines.append(start_line)
@@ -151,7 +214,7 @@ class CountReader:
                     lines, rows = [], []
         except csv.Error as exc:
             raise self._file_error(records.line, f"unreadable CSV: {exc}") from None
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:  # also UTF-16 without a byte-order mark
             raise self._decode_error(exc) from None
         if rows:
             yield self._process_rows(lines, rows)
@@ -169,20 +232,27 @@ class CountReader:
                     raise self._file_error(number, "the header contains NUL bytes (not a text CSV file)")
                 if line.strip().lstrip("\ufeff"):
                     return line.lstrip("\ufeff"), number
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:  # also UTF-16 without a byte-order mark
             raise self._decode_error(exc) from None
 
-    def _decode_error(self, exc: UnicodeDecodeError) -> CountFileError:
+    def _decode_error(self, exc: UnicodeError) -> CountFileError:
         """Name the line of the first undecodable byte and suggest --encoding.
 
         The text layer decodes ahead in blocks, so the line being parsed when decoding failed
         is not the bad one; the binary file is scanned again to find it.
         """
         encoding = getattr(self.stream, "encoding", None) or "utf-8"
-        line, byte = _find_undecodable(getattr(self.stream, "buffer", None), encoding)
+        if not isinstance(exc, UnicodeDecodeError):  # e.g. "UTF-16 stream does not start with BOM"
+            return self._file_error(1, f"not valid {encoding}: {exc}; use --encoding (utf-16-le or "
+                                       "utf-16-be for UTF-16 without a byte-order mark)")
+        line, byte, text = _find_undecodable(getattr(self.stream, "buffer", None), encoding)
         if byte is None:
-            line, byte = 1, exc.object[exc.start]
+            line, byte, text = 1, exc.object[exc.start], bytes(exc.object)
         shown = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8") else encoding
+        korean = _reads_as_korean(text)
+        if korean and codecs.lookup(encoding).name != "cp949":
+            return self._file_error(line, f"not valid {shown} (byte 0x{byte:02x}); the bytes read as "
+                                          f"Korean in cp949 ({korean!r}): use --encoding cp949")
         return self._file_error(line, f"not valid {shown} (byte 0x{byte:02x}); use --encoding, "
                                       "e.g. --encoding cp949 for Korean spreadsheet exports")
 
@@ -191,7 +261,7 @@ class CountReader:
         """csv-module records → string columns (short rows padded) and their field counts."""
         n = len(rows)
         cols = {}
-        for fld, i in self.layout.index.items():
+        for fld, i in self.layout.used().items():
             cols[fld] = pd.Series([r[i] if len(r) > i else "" for r in rows], dtype=object)
         widths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n)
         return self._process(np.asarray(lines, dtype=np.int64), cols, widths)
@@ -210,16 +280,30 @@ class CountReader:
         index = pd.RangeIndex(n)
         line_s = pd.Series(lines, index=index, dtype="int64")
         reasons = pd.Series(None, index=index, dtype=object)
+        wrong_width = np.zeros(n, dtype=bool)
         if widths is not None:
-            wrong = widths != width
-            if wrong.any():
-                reasons[wrong] = [f"expected {width} fields, found {w}" for w in widths[wrong]]
+            wrong_width = widths != width
+            if wrong_width.any():
+                reasons[wrong_width] = [f"expected {width} fields, found {w}" for w in widths[wrong_width]]
+
+        # Rows whose every count is a --na marker are not stored (see below): their times are
+        # not read (the DST rules would count them) and their camera names not checked.
+        blank = _blank_rows(layout, cols, self.na, n)
+        timed = ~blank if blank is not None else None
 
         def column(fld: str) -> pd.Series:
+            if timed is not None and fld not in layout.metrics:
+                return cols[fld][timed]
             return cols[fld]
+
+        def full(values: pd.Series, fill) -> pd.Series:
+            """A column read for the timed rows only, back to every row."""
+            return values if timed is None else values.reindex(index, fill_value=fill)
 
         def note(mask: pd.Series, messages) -> None:
             """Record a reason where the row has none yet (the first problem wins)."""
+            if len(mask) != len(index):  # computed for the timed rows only
+                mask = mask.reindex(index, fill_value=False)
             target = mask & reasons.isna()
             if target.any():
                 if isinstance(messages, str):
@@ -228,51 +312,90 @@ class CountReader:
                     reasons[target] = messages.reindex(index)[target]
 
         # camera: validated per distinct name (a file has few), mapped back to the rows
-        if self.camera:
+        if layout.wide:  # the time is read once per line, for every camera of it
+            cameras = pd.Series(layout.wide[0][1], index=index, dtype=object)
+        elif self.camera:
             cameras = pd.Series(self.camera, index=index, dtype=object)
         else:
             cameras, why = _cameras(column("camera"))
             note(why.notna(), why)
+            cameras = full(cameras, "")
+        timed_cameras = cameras if timed is None else cameras[timed]
+        timed_lines = lines if timed is None else lines[timed.to_numpy()]
 
         # time
         if layout.has("start"):
-            start, why = self.parser.to_epoch(column("start"), cameras)
+            start, why = self.parser.to_epoch(column("start"), timed_cameras, lines=timed_lines)
         elif layout.has("hour"):
-            start, why = self.parser.date_hour(column("date"), column("hour"), cameras)
+            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras, lines=timed_lines)
         else:
             start, why = self.parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
-                                              cameras)
+                                              timed_cameras, lines=timed_lines)
         note(why.notna(), why)
         if layout.has("end"):
-            end, why_end = self.parser.to_epoch(column("end"), cameras, after=start)
+            end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start, lines=timed_lines)
             bad_end = why_end.notna()
             if bad_end.any():
                 note(bad_end, "end: " + why_end[bad_end])
             backwards = start.notna() & end.notna() & (end <= start)
             if backwards.any():
-                where = np.flatnonzero(backwards.to_numpy())
+                where = backwards.index[backwards.to_numpy()]
                 starts, ends = column("start"), column("end")
                 note(backwards, pd.Series([f"end {ends[i].strip()!r} is not after start "
-                                           f"{starts[i].strip()!r}" for i in where], index=index[where]))
+                                           f"{starts[i].strip()!r}" for i in where], index=where))
+            too_long = start.notna() & end.notna() & (end - start > MAX_INTERVAL)
+            if too_long.any():
+                where = too_long.index[too_long.to_numpy()]
+                starts, ends = column("start"), column("end")
+                note(too_long, pd.Series([f"end {ends[i].strip()!r} is more than 25 hours after start "
+                                          f"{starts[i].strip()!r} (an interval overlapping the next "
+                                          "ones; check the end column)" for i in where], index=where))
         else:
+            valid = reasons.reindex(start.index).isna()  # rows valid so far, with a time
+            self.spacing.add(timed_cameras, start.where(valid), timed_lines)
+            if self.interval is None:
+                self.interval = self.spacing.usual()
+                if self.interval is None:
+                    self.interval, self.interval_source = DEFAULT_INTERVAL, "default"
             end = start + self.interval
+        start, end = full(start, np.nan), full(end, np.nan)
+        timed = None  # from here on, every row
+        metrics = layout.metrics
+        if layout.wide:  # one row per line and camera: each camera's column is its count
+            k = len(layout.wide)
+            lines = np.tile(lines, k)
+            index = pd.RangeIndex(n * k)
+            line_s = pd.Series(lines, index=index, dtype="int64")
+            reasons = pd.Series(np.tile(reasons.to_numpy(), k), index=index, dtype=object)
+            start = pd.Series(np.tile(start.to_numpy(), k), index=index)
+            end = pd.Series(np.tile(end.to_numpy(), k), index=index)
+            cameras = pd.Series(np.repeat(np.array([c for _, c in layout.wide], dtype=object), n),
+                                index=index, dtype=object)
+            metrics = [layout.wide_metric]
+            cols = {layout.wide_metric: pd.concat([cols[("wide", c)] for _, c in layout.wide],
+                                                  ignore_index=True)}
+            wrong_width = np.tile(wrong_width, k)
 
-        # counts
+        # counts (a --na marker is unknown: NULL, never 0, never an error)
         values: dict[str, pd.Series] = {}
-        for fld in layout.metrics:
-            v, why = parse_counts(column(fld), fld, self.max_count)
+        unknown = pd.Series(True, index=index)
+        for fld in metrics:
+            v, why = parse_counts(column(fld), fld, self.max_count, self.na)
+            if layout.wide:
+                why = why.where(why.isna(), cameras + ": " + why.fillna(""))
             note(why.notna(), why)
             values[fld] = v
+            unknown &= v.isna() & why.isna()
         classes = layout.classes
         if classes:
-            class_sum = sum(values[c].fillna(0) for c in classes)
+            class_sum = sum(values[c] for c in classes)  # unknown where any class is
             above = class_sum > self.max_count
             if above.any():
                 note(above, pd.Series([f"vehicle count {int(v)} (the sum of the classes) is above "
                                        f"the sanity bound {self.max_count} (see --max-count)"
                                        for v in class_sum[above]], index=index[above.to_numpy()]))
             if "vehicle" in values:
-                mismatch = values["vehicle"].notna() & (values["vehicle"] != class_sum)
+                mismatch = values["vehicle"].notna() & class_sum.notna() & (values["vehicle"] != class_sum)
                 if mismatch.any():
                     where = mismatch.to_numpy()
                     note(mismatch, pd.Series([f"vehicle {int(v)} is not the sum of the classes ({int(s)})"
@@ -285,8 +408,15 @@ class CountReader:
         for fld, v in values.items():
             frame[fld] = v
 
+        # A row with no known count says nothing and is not stored: stored, it would count
+        # toward coverage (an outage would look covered). Its time need not be valid either
+        # (counters write empty rows for the hour a DST change skips).
+        nothing = unknown.to_numpy() & ~wrong_width
+        if nothing.any():
+            reasons[nothing] = None
+
         # duplicate keys inside this chunk (across chunks the writer sees them)
-        ok = reasons.isna()
+        ok = reasons.isna() & ~nothing
         if ok.any():
             keyed = frame[ok]
             dup = keyed.duplicated(["camera", "start_utc"], keep="first")
@@ -299,11 +429,16 @@ class CountReader:
 
         bad = reasons.notna()
         problems = [Problem(int(line), reason) for line, reason in zip(lines[bad.to_numpy()], reasons[bad])]
-        good = frame[~bad]
+        if layout.wide:  # a bad time is the same problem for every camera of the line
+            problems = sorted(dict.fromkeys(problems), key=lambda p: p.line)
+        good = frame[~bad & ~nothing]
         good = good.astype({"start_utc": "int64", "end_utc": "int64"})
         for fld in values:
-            good[fld] = good[fld].astype("int64")
-        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n)
+            if not good[fld].isna().any():  # else float with NaN: unknown, stored as NULL
+                good[fld] = good[fld].astype("int64")
+        skipped = int(nothing.sum())
+        self.unknown += skipped
+        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped)
 
 
 def _cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -327,6 +462,25 @@ def _cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         mask = raw.isin(list(bad))
         reasons[mask] = raw[mask].map(bad)
     return names, reasons
+
+
+_DATA_LIKE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?|.*[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}.*|.*[0-9]:[0-9]{2}.*")
+
+
+def _blank_rows(layout: Layout, cols: dict, na: tuple[str, ...], n: int) -> pd.Series | None:
+    """Rows whose every count cell is a ``na`` marker (None when there are none)."""
+    if not na:
+        return None
+    keys = [("wide", c) for _, c in layout.wide] if layout.wide else layout.metrics
+    blank = np.ones(n, dtype=bool)
+    for key in keys:
+        blank &= cols[key].str.strip().isin(na).to_numpy()
+    return pd.Series(blank) if blank.any() else None
+
+
+def _looks_like_data(fields: list[str]) -> bool:
+    """A first line with a number, a date or a clock time in it is data, not a header."""
+    return any(_DATA_LIKE.fullmatch(f.strip()) for f in fields)
 
 
 def _all_plain_digits(s: pd.Series) -> bool:
@@ -361,8 +515,11 @@ class _records:
                 return start, row
 
 
-def iter_records(stream: IO[str], delimiter: str):
-    """Records of a count file after its header line, with the line each starts on."""
+def iter_records(stream: IO[str], delimiter: str, *, header: bool = True):
+    """Records of a count file after its header line (if it has one), with the line each
+    starts on."""
+    if not header:
+        return _records(stream, delimiter, 0)
     number = 0
     while True:
         line = stream.readline()
@@ -372,19 +529,23 @@ def iter_records(stream: IO[str], delimiter: str):
     return _records(stream, delimiter, number)
 
 
-def parse_counts(s: pd.Series, name: str, max_count: int) -> tuple[pd.Series, pd.Series]:
-    """Strings → non-negative integer counts (float dtype, NaN where bad) and reasons."""
+def parse_counts(s: pd.Series, name: str, max_count: int,
+                 na: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
+    """Strings → non-negative integer counts (float dtype, NaN where bad or unknown) and
+    reasons (None where good or unknown). A cell equal to one of ``na`` (after trimming) is
+    unknown; an empty cell is an error unless ``""`` is one of them."""
     if _all_plain_digits(s) and s.str.len().max() <= 15:
         values = s.astype("int64")
         if int(values.max()) <= max_count:
             return values.astype("float64"), pd.Series(None, index=s.index, dtype=object)
     s = s.fillna("").astype(str).str.strip()
     reasons = pd.Series(None, index=s.index, dtype=object)
-    whole = s.str.fullmatch(_WHOLE)
+    marked = s.isin(na) if na else pd.Series(False, index=s.index)
+    whole = s.str.fullmatch(_WHOLE) & ~marked
     values = pd.to_numeric(s.where(whole, None), errors="coerce")
-    empty = s == ""
+    empty = (s == "") & ~marked
     reasons[empty] = f"missing {name} count"
-    other = ~whole & ~empty
+    other = ~whole & ~empty & ~marked
     if other.any():
         numeric = s.str.fullmatch(_NUMBER)
         for i in s.index[other]:
@@ -400,26 +561,37 @@ def parse_counts(s: pd.Series, name: str, max_count: int) -> tuple[pd.Series, pd
         reasons[above] = [f"{name} count {v} is above the sanity bound {max_count} (see --max-count)"
                           for v in s[above]]
         values[above] = np.nan
-    unexplained = values.isna() & reasons.isna()  # never let a NaN through as a good row
+    unexplained = values.isna() & reasons.isna() & ~marked  # never let a NaN through as a good row
     if unexplained.any():
         reasons[unexplained] = [f"{name} count {v!r} is not a number" for v in s[unexplained]]
     return values, reasons
 
 
-def _find_undecodable(raw, encoding: str) -> tuple[int, int | None]:
-    """(line, byte) of the first byte ``encoding`` cannot decode, reading ``raw`` from the start."""
-    import codecs
-
+def _find_undecodable(raw, encoding: str) -> tuple[int, int | None, bytes]:
+    """(line, byte, the line's bytes) of the first byte ``encoding`` cannot decode, reading
+    ``raw`` from the start."""
     if raw is None or not raw.seekable():
-        return 1, None
+        return 1, None, b""
     raw.seek(0)
     decoder = codecs.getincrementaldecoder(encoding)()
     for number, data in enumerate(raw, start=1):
         try:
             decoder.decode(data)
         except UnicodeDecodeError as exc:
-            return number, exc.object[exc.start]
-    return 1, None
+            return number, exc.object[exc.start], bytes(data)
+        except UnicodeError:  # not about one byte (UTF-16 without a byte-order mark)
+            return number, None, b""
+    return 1, None, b""
+
+
+def _reads_as_korean(data: bytes) -> str:
+    """The Hangul text ``data`` holds when read as cp949 (a superset of EUC-KR), else ''."""
+    try:
+        text = data.decode("cp949")
+    except UnicodeDecodeError:
+        return ""
+    hangul = re.findall(r"[\uac00-\ud7a3]+", text)
+    return " ".join(hangul)[:40]
 
 
 def validate_camera_name(name: str) -> None:

@@ -38,8 +38,14 @@ class FileScan:
         return self.uniform and delimiter == self.delimiter
 
 
-def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileScan:
-    """Hash the file; for ASCII-safe encodings also check it line by line (vectorised)."""
+def scan_file(path: str, encoding: str, delimiter_option: str | None, *,
+              header: bool = True) -> FileScan:
+    """Hash the file; for ASCII-safe encodings also check it line by line (vectorised).
+
+    With ``header`` the first line is the header: read by the csv module on its own, so it may
+    quote names (``"Sidewalks, south of N 34th St Total"``); the lines after it need as many
+    delimiters as it has fields less one. Without, the first line is data like the others.
+    """
     from cctvctl.ingest.reader import sniff_delimiter
 
     h = hashlib.sha256()
@@ -64,17 +70,22 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileSca
             if delimiter is None:
                 first = block.split(b"\n", 1)[0].decode(encoding, "replace").lstrip("\ufeff")
                 delimiter = sniff_delimiter(first, delimiter_option)
-                expected = first.count(delimiter)
-                if expected == 0 or len(delimiter.encode()) != 1:
+                expected = _fields(first, delimiter) - 1 if header else first.count(delimiter)
+                if expected <= 0 or len(delimiter.encode()) != 1:
                     uniform = False
                     continue
+                if header:  # checked on its own above: the checks below start after it
+                    if b"\n" not in block or b"\x00" in block.split(b"\n", 1)[0]:
+                        uniform = False
+                        continue
+                    block = block.split(b"\n", 1)[1]
             if b'"' in block or b"\x00" in block:
                 uniform = False
                 continue
             seen_cr = seen_cr or b"\r" in block
             try:
                 decoder.decode(block)
-            except UnicodeDecodeError:
+            except UnicodeError:
                 uniform = False
                 continue
             arr = np.frombuffer(block, dtype=np.uint8)
@@ -102,6 +113,16 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None) -> FileSca
     if uniform and seen_cr:
         uniform = _crlf_only(path)
     return FileScan(sha256=h.hexdigest(), delimiter=delimiter, uniform=uniform, lines=lines)
+
+
+def _fields(line: str, delimiter: str) -> int:
+    """Fields of a header line as the csv module reads it (0 where it cannot)."""
+    import csv
+
+    try:
+        return len(next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter, strict=True)))
+    except (csv.Error, StopIteration):
+        return 0
 
 
 def _crlf_only(path: str) -> bool:

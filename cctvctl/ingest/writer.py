@@ -9,6 +9,8 @@ parsing thread formats each chunk (:meth:`CountWriter.stage`) before handing it 
 thread. Only when a chunk meets stored keys does the writer look at the stored rows, to tell
 duplicates (identical: counted, not errors) from conflicts (different counts: an error, or an
 overwrite with ``replace``) and from a key repeated within this same file in an earlier chunk.
+An overwrite first copies the stored row into ``count_revisions`` (the revision log that
+``imports undo`` restores from).
 """
 
 from __future__ import annotations
@@ -17,20 +19,27 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from cctvctl.db import local_infile
 from cctvctl.db.database import Database
+from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
-from cctvctl.db.schema import COUNT_COLUMNS
+from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
+from cctvctl.periods import local_iso
 
 INSERT_COLUMNS = list(COUNT_COLUMNS)
 _VALUE_COLUMNS = [c for c in COUNT_COLUMNS if c not in ("camera", "start_utc", "import_id")]
 SELECT_STORED = ("SELECT start_utc, " + ", ".join(_VALUE_COLUMNS) + ", import_id FROM counts "
                  "WHERE camera = ? AND start_utc IN ({marks})")
 INSERT_IMPORT_DAYS = "INSERT INTO import_days (import_id, camera, utc_day) VALUES (?, ?, ?)"
+#: the revision log (undo): a replaced row's values and owner before this import overwrote it
+INSERT_REVISION = ("INSERT INTO count_revisions (import_id, camera, start_utc, "
+                   + ", ".join(_VALUE_COLUMNS) + ", old_import_id) VALUES ("
+                   + ", ".join("?" for _ in range(len(_VALUE_COLUMNS) + 4)) + ")")
+_CLASSES = [c for c in _VALUE_COLUMNS if c in VEHICLE_CLASSES]
 LOOKUP_BATCH = 500
 SPOOL_PREFIX = "cctvctl-load-"
 _TAB, _NEWLINE = 9, 10
@@ -84,7 +93,8 @@ def _pack(rows: pd.DataFrame, columns: list[str], import_id: int, *, sep: bytes,
         elif col == "camera":
             pieces.append(_text_field(rows[col], text))
         else:
-            pieces.append(_int_field(rows[col].to_numpy()))
+            nullable = col not in ("start_utc", "end_utc")
+            pieces.append(_int_field(rows[col].to_numpy(), b"" if pad is None else b"null", nullable))
     constant(tail)
     if pad is not None:
         for b, m in pieces:
@@ -98,8 +108,19 @@ def _pack(rows: pd.DataFrame, columns: list[str], import_id: int, *, sep: bytes,
     return matrix[mask].tobytes()
 
 
-def _int_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Non-negative integers → their decimal digits, right-aligned, and which are not padding."""
+def _int_field(values: np.ndarray, null: bytes = b"",
+               nullable: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Non-negative integers → their decimal digits, right-aligned, and which are not padding.
+    Floats may hold NaN (unknown): those become ``null`` (left-aligned; empty for LOAD DATA,
+    which reads the empty field as NULL through ``NULLIF``)."""
+    if values.dtype.kind == "f":
+        unknown = np.isnan(values)
+        known = values[~unknown]
+        if (unknown.any() and not nullable) or (known != np.floor(known)).any():
+            raise ValueError("format_tsv: integer columns must hold non-negative integers")
+        if unknown.any():
+            return _nullable_field(values, unknown, null)
+        values = values.astype(np.int64)
     if values.dtype.kind not in "iu" or (len(values) and int(values.min()) < 0):
         raise ValueError("format_tsv: integer columns must hold non-negative integers")
     values = values.astype(np.int64, copy=False)
@@ -118,6 +139,25 @@ def _int_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     places = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
     places[-1] = 0
     return digits, values[:, None] >= places[None, :]
+
+
+def _nullable_field(values: np.ndarray, unknown: np.ndarray,
+                    null: bytes) -> tuple[np.ndarray, np.ndarray]:
+    known = np.where(unknown, 0, values).astype(np.int64)
+    digits, mask = _int_field(known)
+    if mask is None:
+        mask = np.ones(digits.shape, bool)
+    width = max(digits.shape[1], len(null))
+    if width > digits.shape[1]:  # room for the null text: pad the numbers on the left
+        extra = width - digits.shape[1]
+        digits = np.hstack([np.zeros((len(values), extra), np.uint8), digits])
+        mask = np.hstack([np.zeros((len(values), extra), bool), mask])
+    digits[unknown] = 0
+    mask[unknown] = False
+    if null:
+        digits[np.ix_(unknown, np.arange(len(null)))] = np.frombuffer(null, np.uint8)
+        mask[np.ix_(unknown, np.arange(len(null)))] = True
+    return digits, mask
 
 
 def _text_field(names: pd.Series, text) -> tuple[np.ndarray, np.ndarray | None]:
@@ -175,10 +215,11 @@ class WriteOutcome:
 
 
 class CountWriter:
-    def __init__(self, db: Database, import_id: int, *, replace: bool):
+    def __init__(self, db: Database, import_id: int, *, replace: bool, tz: ZoneInfo | None = None):
         self.db = db
         self.import_id = import_id
         self.replace = replace
+        self.tz = tz or ZoneInfo("UTC")  # times in messages: local ISO, never epoch seconds
         self.days: set[tuple[str, int]] = set()
         self._savepoint = 0
         self._statements: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -186,6 +227,7 @@ class CountWriter:
         self._spool_dir: str | None = None
         self._staged = 0
         self._json = db.backend == "sqlite" and _has_json(db)
+        self._met = _MetKeys()
 
     def _columns(self, rows: pd.DataFrame) -> list[str]:
         """The columns this file has, in table order (the others stay NULL: unknown)."""
@@ -201,7 +243,7 @@ class CountWriter:
 
     def _tuples(self, rows: pd.DataFrame, columns: list[str]) -> list[tuple]:
         n = len(rows)
-        return list(zip(*[[self.import_id] * n if c == "import_id" else rows[c].tolist()
+        return list(zip(*[[self.import_id] * n if c == "import_id" else _values(rows[c])
                           for c in columns]))
 
     def stage(self, rows: pd.DataFrame) -> Staged | None:
@@ -251,11 +293,15 @@ class CountWriter:
         path = staged if staged is not None else self.stage(rows).path
         try:
             # IGNORE keeps stored keys (counted below); no escapes: names have no control chars
-            sql = (f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
-                   "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' "
-                   f"({', '.join(columns)})")
-            with local_infile.allow(self.db.conn, path):
-                return self.db.execute(sql)
+            # unknown counts are empty fields: read through a variable, NULLIF makes them NULL
+            nullable = [c for c in columns if c in rows.columns and rows[c].dtype.kind == "f"]
+            targets = [f"@{c}" if c in nullable else c for c in columns]
+            sets = (" SET " + ", ".join(f"{c} = NULLIF(@{c}, '')" for c in nullable)) if nullable else ""
+            sql = (f"LOAD DATA LOCAL INFILE ? IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
+                   f"{LOAD_DATA_RAW_FORMAT} ({', '.join(targets)}){sets}")
+            result = self.db.load_file(sql, path, (path,))
+            result.check(path, len(rows), skipped_ok=True)
+            return result.affected
         finally:
             os.unlink(path)
 
@@ -291,27 +337,36 @@ class CountWriter:
         stored = self._stored(rows)
         new_idx, updates = [], []
         present = [c for c in _VALUE_COLUMNS if c in rows.columns]
+        # a new total makes any stored split by class stale: replacing vehicle sets every class
+        # (NULL, unknown, where the file has none), so vehicle = car + truck + … still holds
+        written_columns = present + [c for c in _CLASSES if c not in present] \
+            if "vehicle" in present else present
+        repeated = self._met.repeats(rows)
+        met = []
         for pos, row in enumerate(rows.itertuples(index=False)):
             key = (row.camera, row.start_utc)
             old = stored.get(key)
             if old is None:
                 new_idx.append(pos)
                 continue
-            if old["import_id"] == self.import_id:
+            if old["import_id"] == self.import_id or repeated[pos]:
                 out.problems.append((row.line, "duplicate of an earlier row of this file "
                                                "(same camera and start)"))
                 continue
-            diffs = [c for c in present if old[c] != getattr(row, c)]
+            met.append(pos)
+            diffs = [c for c in present if old[c] != _value(getattr(row, c))]
             if not diffs:
                 out.duplicates += 1
                 continue
             if not self.replace:
-                detail = ", ".join(f"{c} {_shown(old[c])} stored, {_shown(getattr(row, c))} in file"
-                                   for c in diffs)
+                detail = ", ".join(f"{_label(c)} {_shown(old[c], c, self.tz)} stored, "
+                                   f"{_shown(_value(getattr(row, c)), c, self.tz)} in file" for c in diffs)
                 out.problems.append((row.line, f"conflicts with the stored row ({detail}); "
                                                "use --replace to overwrite"))
                 continue
             updates.append(pos)
+        # keys left to other imports' rows: a repeat in a later chunk must still be found
+        self._met.add(rows.iloc[met])
         if new_idx:
             subset = rows.iloc[new_idx]
             columns = self._columns(subset)
@@ -319,9 +374,14 @@ class CountWriter:
             self._touch(subset)
         if updates:
             subset = rows.iloc[updates]
-            sets = ", ".join(f"{c} = ?" for c in present) + ", import_id = ?"
+            keys = list(zip(subset["camera"].tolist(), subset["start_utc"].tolist()))
+            self.db.executemany(INSERT_REVISION, [
+                (self.import_id, c, t) + tuple(stored[(c, t)][v] for v in _VALUE_COLUMNS)
+                + (stored[(c, t)]["import_id"],) for c, t in keys])
+            sets = ", ".join(f"{c} = ?" for c in written_columns) + ", import_id = ?"
             sql = f"UPDATE counts SET {sets} WHERE camera = ? AND start_utc = ?"
-            params = [tuple(getattr(r, c) for c in present) + (self.import_id, r.camera, r.start_utc)
+            params = [tuple(_value(getattr(r, c)) if c in present else None for c in written_columns)
+                      + (self.import_id, r.camera, r.start_utc)
                       for r in subset.itertuples(index=False)]
             self.db.executemany(sql, params)
             out.replaced = len(params)
@@ -358,6 +418,43 @@ class CountWriter:
             self.db.executemany(INSERT_IMPORT_DAYS, [(self.import_id, c, d) for c, d in sorted(self.days)])
 
 
+class _MetKeys:
+    """Keys of this file that met another import's stored row and left it as it was
+    (identical, or a refused conflict).
+
+    A key this import wrote carries its import id, so a repeat of it in a later chunk is
+    recognised from the stored row; these keys are not, and would pass as duplicates of the
+    stored row (or, with ``replace``, overwrite it with the later copy). Kept as sorted arrays
+    per camera and chunk, each with its range: a file in time order searches none of them.
+    """
+
+    def __init__(self) -> None:
+        self._parts: dict[str, list[np.ndarray]] = {}
+
+    def add(self, rows: pd.DataFrame) -> None:
+        for camera, starts in rows.groupby("camera", sort=False)["start_utc"]:
+            self._parts.setdefault(camera, []).append(np.sort(starts.to_numpy(np.int64)))
+
+    def repeats(self, rows: pd.DataFrame) -> np.ndarray:
+        """Per row of ``rows``, whether its key met a stored row in an earlier chunk."""
+        hit = np.zeros(len(rows), bool)
+        if not self._parts:
+            return hit
+        starts = rows["start_utc"].to_numpy(np.int64)
+        for camera, mine in rows.groupby("camera", sort=False).indices.items():
+            parts = self._parts.get(camera)
+            if not parts:
+                continue
+            wanted = starts[mine]
+            lo, hi = wanted.min(), wanted.max()
+            for part in parts:
+                if part[-1] < lo or part[0] > hi:
+                    continue
+                at = np.minimum(np.searchsorted(part, wanted), len(part) - 1)
+                hit[mine[part[at] == wanted]] = True
+        return hit
+
+
 def _json_insert(columns: list[str]) -> str:
     """One INSERT of one camera's rows given as a JSON array of arrays (``columns`` but the
     camera, in order), camera and import id bound once: SQLite parses and inserts them in one
@@ -376,6 +473,28 @@ def _has_json(db: Database) -> bool:
         return False
 
 
-def _shown(value) -> str:
-    """A stored or read value for a message: NULL is 'unknown', not Python's None."""
-    return "unknown" if value is None else str(value)
+def _value(value):
+    """A count as the database takes it: unknown (NaN) is None, a whole float an int."""
+    if isinstance(value, float):
+        return None if value != value else int(value)
+    return value
+
+
+def _values(column: pd.Series) -> list:
+    if column.dtype.kind != "f":
+        return column.tolist()
+    return [_value(v) for v in column.tolist()]
+
+
+def _shown(value, column: str = "", tz: ZoneInfo | None = None) -> str:
+    """A stored or read value for a message: NULL is 'unknown', not Python's None; a time is
+    local ISO (``end_utc`` 1627747200 means nothing to a reader)."""
+    if value is None:
+        return "unknown"
+    if column.endswith("_utc"):
+        return local_iso(int(value), tz or ZoneInfo("UTC"))
+    return str(value)
+
+
+def _label(column: str) -> str:
+    return column[:-4] if column.endswith("_utc") else column

@@ -2,7 +2,9 @@
 
 ``csv``: every section is one CSV table, introduced by a ``# <section>`` line and followed by a
 blank line; with one ``--section`` the output is that table alone (plain CSV for scripts).
-Missing values are empty cells, times are local ISO timestamps with their offset.
+Missing values are empty cells, times are local ISO timestamps with their offset. Text cells
+pass through :func:`cctvctl.safetext.csv_cell` (formula-like or control characters: a leading
+``'``; :func:`cctvctl.safetext.csv_value` gives the original back).
 ``json``: :func:`cctvctl.render.sections.report_dict`, keys documented in the README.
 """
 
@@ -10,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from cctvctl.errors import UsageError
 from cctvctl.periods import local_iso
 from cctvctl.render.sections import SECTIONS, Section, report_dict, sections
 from cctvctl.render.text import print_table, to_markdown
 from cctvctl.report.model import Report
+from cctvctl.safetext import csv_cell, json_text
 
 FORMATS = ("table", "markdown", "csv", "json")
 CSV_DIGITS = 4
@@ -41,7 +43,7 @@ def _csv_value(value, kind: str, report: Report):
         return local_iso(int(value), report.tz)
     if isinstance(value, float):
         return repr(round(value, CSV_DIGITS))
-    return value
+    return csv_cell(value)
 
 
 def _write_section(writer, section: Section, report: Report) -> None:
@@ -68,13 +70,14 @@ def to_csv(report: Report, names: list[str] | None = None) -> str:
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return json_text(report_dict(report), indent=2) + "\n"
 
 
-def write_plot(report: Report, path: str) -> None:
+def write_plot(report: Report, path: str):
+    """Write the PNG chart; returns its :class:`cctvctl.render.plot.ChartSummary`."""
     from cctvctl.render.plot import write_plot as _write
 
-    _write(report, path)
+    return _write(report, path)
 
 
 def check_plot(path: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cctvctl.periods import local_iso
-from cctvctl.report.model import Report, Stat
+from cctvctl.report.model import COMPARE_MIN_COVERAGE, Report, Stat
 
 #: every section, in the order a report prints them (``--section`` takes these names)
 SECTIONS = ("period", "cameras", "summary", "classes", "breakdown", "weekday", "hour", "outliers")
@@ -53,7 +53,7 @@ def period_section(r: Report) -> Section:
     cmp = r.compare
     rows = [
         ["period", r.period.label], ["grain", r.period.grain], ["start", local_iso(start, r.tz)],
-        ["end", local_iso(end, r.tz)], ["tz", r.tz.key], ["days", len(r.period.days)],
+        ["end", local_iso(end, r.tz)], ["tz", r.tz.key], ["days", len(r.period.local_days(r.tz))],
         ["cameras", len(r.cameras)], ["intervals", r.intervals], ["expected", r.expected],
         ["coverage", _r(r.coverage)], ["source", r.source], ["source_note", r.source_note],
         ["computed_at", local_iso(r.computed_at, r.tz) if r.computed_at else None], ["k", r.k],
@@ -78,7 +78,12 @@ def summary_section(r: Report) -> Section:
             Column("mean", "mean", "num"), Column("std", "std", "num"), Column("ref", "ref", "num"),
             Column("peak", "peak", "int"), Column("peak_start", "at", "time"),
             Column("compare_mean", "compare mean", "num", text=False),
-            Column("change", versus, "change", text=r.compare is not None)]
+            Column("change", versus, "change", text=False),
+            Column("coverage", "coverage", "pct", text=False),
+            Column("compare_coverage", "compare coverage", "pct", text=False),
+            Column("change_note", "why no change", text=False),
+            # on screen: the change, or why it is not shown (a low-coverage period)
+            Column("change_shown", versus, "change", csv=False, text=r.compare is not None)]
     rows = []
     for c in r.cameras:
         for metric, m in c.metrics.items():
@@ -88,7 +93,8 @@ def summary_section(r: Report) -> Section:
                 continue
             rows.append([c.camera, metric, m.n, m.total, m.stat.mean, m.stat.std, m.stat.ref,
                          m.peak.value if m.peak else None, m.peak.start_utc if m.peak else None,
-                         m.compare_mean, m.change])
+                         m.compare_mean, m.change, _r(m.coverage), _r(m.compare_coverage),
+                         m.change_note, m.change_note or m.change])
     return Section("summary", "Per camera (mean, std and ref per interval)", cols, rows)
 
 
@@ -221,19 +227,22 @@ def report_dict(r: Report) -> dict:
                 "n": m.n, "total": m.total, "mean": _r(m.stat.mean), "std": _r(m.stat.std),
                 "ref": _r(m.stat.ref),
                 "peak": {"start": local_iso(m.peak.start_utc, r.tz), "value": m.peak.value} if m.peak else None,
-                "compare_mean": _r(m.compare_mean), "change": _r(m.change)}
+                "compare_mean": _r(m.compare_mean), "change": _r(m.change),
+                "coverage": _r(m.coverage), "compare_coverage": _r(m.compare_coverage),
+                "change_note": m.change_note}
         obj["classes"] = c.classes
         obj["class_intervals"] = c.class_intervals if c.classes else None
         cameras.append(obj)
     return {
         "period": {"grain": r.period.grain, "label": r.period.label, "start": local_iso(start, r.tz),
-                   "end": local_iso(end, r.tz), "tz": r.tz.key, "days": len(r.period.days)},
+                   "end": local_iso(end, r.tz), "tz": r.tz.key, "days": len(r.period.local_days(r.tz))},
         "source": r.source,
         "source_note": r.source_note,
         "computed_at": local_iso(r.computed_at, r.tz) if r.computed_at else None,
         "k": r.k,
         "compare": None if r.compare is None else {
             "mode": r.compare.mode, "label": r.compare.period.label,
+            "min_coverage": COMPARE_MIN_COVERAGE,
             "start": local_iso(r.compare.period.utc_range(r.tz)[0], r.tz),
             "end": local_iso(r.compare.period.utc_range(r.tz)[1], r.tz)},
         "intervals": r.intervals, "expected": r.expected, "coverage": _r(r.coverage),

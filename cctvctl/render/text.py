@@ -6,7 +6,8 @@ from datetime import datetime
 
 from cctvctl.periods import local_iso
 from cctvctl.render.sections import Column, Section, sections
-from cctvctl.report.model import Report
+from cctvctl.report.model import COMPARE_MIN_COVERAGE, Report
+from cctvctl.safetext import shown
 
 MISSING = "–"
 BAR_WIDTH = 16
@@ -49,8 +50,8 @@ def cell(value, column: Column, report: Report) -> str:
         return _number(value)
     if kind == "pct":
         return f"{value * 100:.1f}%"
-    if kind == "change":
-        return f"{value * 100:+.1f}%"
+    if kind == "change":  # a change, or why none is shown ("prev 14% covered")
+        return shown(value) if isinstance(value, str) else f"{value * 100:+.1f}%"
     if kind == "score":
         return f"{value:+.1f}σ"
     if kind == "duration":
@@ -58,7 +59,7 @@ def cell(value, column: Column, report: Report) -> str:
     if kind == "time":
         when = datetime.fromtimestamp(int(value), report.tz)
         return when.strftime("%H:%M" if report.period.grain == "day" else "%m-%d %H:%M")
-    return str(value)
+    return shown(value)  # camera names and labels: control and bidi characters escaped
 
 
 def visible(section: Section, report: Report) -> list[int]:
@@ -67,8 +68,8 @@ def visible(section: Section, report: Report) -> list[int]:
             if c.text and (c.metric is None or report.known(c.metric))]
 
 
-def _screen_rows(section: Section, report: Report, shown: list[int]) -> list[list[str]]:
-    return [[cell(raw[i], section.columns[i], report) for i in shown] for raw in section.rows]
+def _screen_rows(section: Section, report: Report, keep: list[int]) -> list[list[str]]:
+    return [[cell(raw[i], section.columns[i], report) for i in keep] for raw in section.rows]
 
 
 def header_lines(report: Report) -> list[str]:
@@ -78,9 +79,12 @@ def header_lines(report: Report) -> list[str]:
     span = f"{first[:16].replace('T', ' ')} → {last[:16].replace('T', ' ')}"
     offsets = sorted({first[19:], last[19:]})
     cov = report.coverage
+    days = len(report.period.local_days(report.tz))
+    skipped = len(report.period.days) - days
     lines = [
         f"cctvctl report · {report.period.grain} {report.period.label} · {report.tz.key}",
-        f"{span} ({' / '.join(offsets)}) · {len(report.period.days)} days",
+        f"{span} ({' / '.join(offsets)}) · {days} days"
+        + (f" ({skipped} skipped)" if skipped else ""),
         _cameras_line(report),
         f"coverage {cov * 100:.1f}% ({report.intervals:,} of {report.expected:,} intervals)"
         if cov is not None else "coverage: no intervals expected",
@@ -96,6 +100,11 @@ def header_lines(report: Report) -> list[str]:
     if report.compare:
         lines.append(f"change: mean per interval against {report.compare.period.label} "
                      f"({report.compare.mode} period)")
+        notes = [m.change_note for c in report.cameras for m in c.metrics.values() if m is not None]
+        withheld = sum(1 for n in notes if n)
+        if withheld:
+            lines.append(f"change withheld in {withheld} of {len(notes)} rows: a period has values in "
+                         f"< {COMPARE_MIN_COVERAGE:.0%} of its intervals")
     missing = [m for m in ("people", "vehicle") if not report.known(m)]
     if missing:
         lines.append(f"{' and '.join(missing)}: no values in this period (shown as {MISSING})")
@@ -105,7 +114,7 @@ def header_lines(report: Report) -> list[str]:
 def _cameras_line(report: Report, width: int = 80) -> str:
     n = len(report.cameras)
     counted = f"{n} camera{'' if n == 1 else 's'}"
-    line = f"{counted}: {', '.join(c.camera for c in report.cameras) or 'none'}"
+    line = f"{counted}: {', '.join(shown(c.camera) for c in report.cameras) or 'none'}"
     return line if len(line) <= width else f"{counted} (listed below)"
 
 
@@ -141,17 +150,17 @@ def print_table(report: Report, console, names: list[str] | None = None) -> None
         if note:
             console.print(Text(note))
             continue
-        shown = visible(section, report)
+        keep = visible(section, report)
         table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False,
                       header_style="bold")
-        for i in shown:
+        for i in keep:
             col = section.columns[i]
             numeric = col.kind in NUMERIC
             table.add_column(col.header, justify="right" if numeric else "left",
-                             no_wrap=numeric or col.kind in ("bar", "time", "pair"),
+                             no_wrap=(numeric and col.kind != "change") or col.kind in ("bar", "time", "pair"),
                              overflow="fold", style="cyan" if col.kind == "bar" else None)
-        for cells in _screen_rows(section, report, shown):
-            table.add_row(*cells)
+        for cells in _screen_rows(section, report, keep):
+            table.add_row(*(Text(c) for c in cells))  # literal text: a name is never markup
         console.print(table)
 
 
@@ -175,11 +184,11 @@ def to_markdown(report: Report, names: list[str] | None = None) -> str:
         if note:
             out += [note, ""]
             continue
-        shown = visible(section, report)
-        cols = [section.columns[i] for i in shown]
+        keep = visible(section, report)
+        cols = [section.columns[i] for i in keep]
         out.append("| " + " | ".join(_md(c.header) or " " for c in cols) + " |")
         out.append("| " + " | ".join("---:" if c.kind in NUMERIC else "---" for c in cols) + " |")
-        for cells in _screen_rows(section, report, shown):
+        for cells in _screen_rows(section, report, keep):
             out.append("| " + " | ".join(_md(c) or " " for c in cells) + " |")
         out.append("")
     return "\n".join(out)

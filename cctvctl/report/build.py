@@ -18,9 +18,10 @@ import pandas as pd
 from cctvctl.db.database import Database
 from cctvctl.db.schema import METRICS, VEHICLE_CLASSES
 from cctvctl.errors import UsageError
-from cctvctl.periods import Period, local_midnight_utc
+from cctvctl.periods import Period, expected_slots, local_midnight_utc
 from cctvctl.report.model import (BREAKDOWN, COMPARE_MODES, WEEKDAYS, BreakdownRow, CameraSummary,
-                                  Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat)
+                                  Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat,
+                                  coverage)
 from cctvctl.report.source import DEFAULT_INTERVAL, Moments, expected_intervals, load_moments
 
 DEFAULT_TOP = 20
@@ -39,12 +40,13 @@ KNOWN_CAMERA_SQL = "SELECT 1 FROM counts WHERE camera = ? LIMIT 1"
 
 def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[str] | None = None,
                  compare: str = "previous", top: int = DEFAULT_TOP,
-                 use_stats: bool = True) -> Report:
+                 use_stats: bool = True, per_camera: int = 0) -> Report:
     """Everything the report of ``period`` shows, read with SELECT statements only.
 
     ``cameras`` limits the report (default: every camera with data in the period or the compared
     one); ``top`` keeps the flagged intervals with the largest |score| (0 keeps all);
-    ``use_stats=False`` ignores the stats table and computes everything from raw counts.
+    ``use_stats=False`` ignores the stats table and computes everything from raw counts;
+    ``per_camera`` cameras (in report order) also get a breakdown of their own (for the chart).
     """
     from cctvctl.detect.store import load_flags
 
@@ -73,7 +75,8 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
     intervals = {n: moments.interval(n) or (cmp_moments.interval(n) if cmp_moments else None)
                  or DEFAULT_INTERVAL for n in names}
     raw = _raw_figures(db, period, tz, names)
-    summaries = [_camera_summary(n, moments, cmp_moments, intervals[n], period, tz, raw.get(n))
+    mode = None if compare == "none" else compare
+    summaries = [_camera_summary(n, moments, cmp_moments, intervals[n], period, tz, raw.get(n), mode)
                  for n in names]
     start, end = period.utc_range(tz)
     flags = load_flags(db, start, end, names if cameras else None)
@@ -87,12 +90,23 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
     return Report(
         period=period, tz=tz, source=moments.source, k=moments.k, cameras=summaries,
         breakdown_grain=grain, breakdown=_breakdown(moments, period, tz, grain, intervals),
-        weekday_profile=_weekday_profile(moments, period), hour_profile=_hour_profile(moments),
+        weekday_profile=_weekday_profile(moments, period, tz), hour_profile=_hour_profile(moments),
         episodes=_top(episodes, top), outliers_total=len(flags),
         outliers_intervals=sum(len(v) for v in flagged.values()), episodes_total=len(episodes),
         top=top,
         overall=_profile_stats(moments.days, moments.k), compare=cmp,
-        computed_at=moments.computed_at, source_note=moments.reason)
+        computed_at=moments.computed_at, source_note=moments.reason, all_flags=flags,
+        camera_breakdown={n: _breakdown(_one_camera(moments, n), period, tz, grain, {n: intervals[n]})
+                          for n in [n for n in names if moments.period_row(n).get("n")][:per_camera]})
+
+
+def _one_camera(moments: Moments, name: str) -> Moments:
+    """The moments of one camera (days and hours filtered; the rest as it is)."""
+    from dataclasses import replace
+
+    hours = moments.hours
+    return replace(moments, days=moments.days[moments.days["camera"] == name],
+                   hours=None if hours is None else hours[hours["camera"] == name], _rows=None)
 
 
 def natural_key(name: str) -> list:
@@ -128,7 +142,8 @@ def _peak(encoded, end: int) -> Peak | None:
 
 
 def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: int,
-                    period: Period, tz: ZoneInfo, raw: tuple | None) -> CameraSummary:
+                    period: Period, tz: ZoneInfo, raw: tuple | None,
+                    compare_mode: str | None) -> CameraSummary:
     end = period.utc_range(tz)[1]
     row = moments.period_row(name)
     expected = row.get("expected")
@@ -136,6 +151,7 @@ def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: 
         expected = expected_intervals(moments.days.iloc[0:0], period.days, {name: interval}, tz)
     summary = CameraSummary(camera=name, intervals=int(row.get("n", 0)), expected=int(expected))
     cmp_row = cmp.period_row(name) if cmp else {}
+    cmp_expected = int(cmp_row.get("expected") or 0)
     for metric in METRICS:
         n = int(row.get(f"{metric}_n", 0))
         stat = _stat(n, int(row.get(f"{metric}_sum", 0)), int(row.get(f"{metric}_sumsq", 0)), moments.k)
@@ -146,7 +162,9 @@ def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: 
         summary.metrics[metric] = MetricSummary(
             n=n, total=int(row[f"{metric}_sum"]), stat=stat,
             peak=_peak(raw[METRICS.index(metric)], end) if raw else None,
-            compare_mean=int(cmp_row[f"{metric}_sum"]) / cmp_n if cmp_n else None)
+            compare_mean=int(cmp_row[f"{metric}_sum"]) / cmp_n if cmp_n else None,
+            coverage=coverage(n, summary.expected), compare_coverage=coverage(cmp_n, cmp_expected),
+            compare_mode=compare_mode)
     if summary.intervals and raw:
         values = raw[len(METRICS):]
         classes = {c: (int(values[2 * i + 1]) if values[2 * i] else None)
@@ -181,7 +199,7 @@ def _breakdown(moments: Moments, period: Period, tz: ZoneInfo, grain: str,
     if grain == "hour":
         return _hour_breakdown(moments, period.start, tz, intervals)
     days = moments.days
-    buckets = ([(d, d + timedelta(days=1), d.isoformat()) for d in period.days]
+    buckets = ([(d, d + timedelta(days=1), d.isoformat()) for d in period.local_days(tz)]
                if grain == "day" else _months(period))
     rows = []
     for first, after, label in buckets:
@@ -205,7 +223,7 @@ def _hour_breakdown(moments: Moments, day: date, tz: ZoneInfo,
         part = hours[hours["hour"] == hour]
         rows.append(BreakdownRow(
             label=f"{hour:02d}:00", start_utc=first, end_utc=after, intervals=int(part["n"].sum()),
-            expected=sum(max(1, seconds // iv) for iv in intervals.values()), totals=_totals(part),
+            expected=sum(expected_slots(seconds, iv) for iv in intervals.values()), totals=_totals(part),
             n=_ns(part)))
     return rows
 
@@ -215,12 +233,13 @@ def _profile_stats(frame: pd.DataFrame, k: float) -> dict[str, Stat | None]:
                      int(frame[f"{m}_sumsq"].sum()), k) for m in METRICS}
 
 
-def _weekday_profile(moments: Moments, period: Period) -> list[ProfileRow]:
+def _weekday_profile(moments: Moments, period: Period, tz: ZoneInfo) -> list[ProfileRow]:
     days = moments.days
     weekday = pd.Series([d.weekday() for d in days["day"]], index=days.index, dtype="int64")
     out = []
+    local_days = period.local_days(tz)
     for wd in range(7):
-        count = sum(1 for d in period.days if d.weekday() == wd)
+        count = sum(1 for d in local_days if d.weekday() == wd)
         if count:
             part = days[weekday == wd]
             out.append(ProfileRow(key=wd, name=WEEKDAYS[wd], intervals=int(part["n"].sum()),

@@ -12,6 +12,9 @@ COMPARE_MODES = ("previous", "last-year", "none")
 #: the level one below each grain, shown as the breakdown table
 BREAKDOWN = {"day": "hour", "week": "day", "month": "day", "year": "month"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: a change against another period is shown only where both periods hold a value of the metric
+#: in at least this share of their expected intervals (else the cell says why not)
+COMPARE_MIN_COVERAGE = 0.8
 
 @dataclass(frozen=True)
 class Stat:
@@ -37,13 +40,40 @@ class MetricSummary:
     stat: Stat
     peak: Peak | None = None
     compare_mean: float | None = None
+    #: intervals with a value of this metric / expected intervals, in this and the compared period
+    coverage: float | None = None
+    compare_coverage: float | None = None
+    compare_mode: str | None = None  # previous | last-year; None: no comparison asked
+
+    @property
+    def change_note(self) -> str | None:
+        """Why no change is shown (``prev 14% covered``), or None where it is (or none was asked)."""
+        if self.compare_mode is None:
+            return None
+        other = "prev" if self.compare_mode == "previous" else "last year"
+        if self.compare_mean is None:
+            return f"{other}: no data"
+        low = [f"{who} {_percent(c)}" for who, c in (("now", self.coverage), (other, self.compare_coverage))
+               if c is None or c < COMPARE_MIN_COVERAGE]
+        if low:
+            return ", ".join(low) + " covered"
+        if self.compare_mean == 0:
+            return f"{other} mean 0"
+        return None
 
     @property
     def change(self) -> float | None:
-        """Relative change of the mean per interval against the compared period."""
-        if self.compare_mean is None or self.compare_mean == 0:
+        """Relative change of the mean per interval, only where both periods are covered enough."""
+        if self.compare_mean is None or self.change_note is not None:
             return None
         return self.stat.mean / self.compare_mean - 1
+
+
+def _percent(fraction: float | None) -> str:
+    """Rounded down, so a withheld 79.6% never reads as 80%."""
+    if not fraction:
+        return "0%"
+    return "<1%" if fraction < 0.01 else f"{int(fraction * 100)}%"
 
 
 @dataclass
@@ -143,6 +173,10 @@ class Report:
     computed_at: int | None = None
     #: why the figures were computed now instead of read from the stats table
     source_note: str | None = None
+    #: every flag of the period (the chart draws them all; ``outliers`` holds the top episodes')
+    all_flags: list = field(default_factory=list)
+    #: the breakdown of single cameras (the first ``per_camera`` of ``build_report``; the chart)
+    camera_breakdown: dict[str, list[BreakdownRow]] = field(default_factory=dict)
 
     @property
     def outliers(self) -> list:

@@ -14,14 +14,14 @@ in the period (the interval that covers most intervals, ties to the shorter).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
-from cctvctl.periods import Period, local_midnight_utc
+from cctvctl.periods import Period, day_seconds, expected_slots
 from cctvctl.stats.moments import (MOMENTS, combine, daily_intervals, daily_moments,
                                    hourly_moments, int_array)
 
@@ -98,10 +98,6 @@ def frame_of(rows: list[tuple], columns: list[str], text: tuple[str, ...]) -> pd
                          for c, v in zip(columns, data)}, columns=columns)
 
 
-def day_length(d: date, tz: ZoneInfo) -> int:
-    return local_midnight_utc(d + timedelta(days=1), tz) - local_midnight_utc(d, tz)
-
-
 def usual_interval(days: pd.DataFrame) -> dict[str, int]:
     """Per camera, the interval length covering most intervals (ties: the shorter one)."""
     if days.empty:
@@ -124,7 +120,7 @@ def expected_intervals(days: pd.DataFrame, span: list[date], intervals: dict[str
     for camera, interval in intervals.items():
         for d in span:
             e = known.get((camera, d))
-            total += e if e is not None else max(1, day_length(d, tz) // interval)
+            total += e if e is not None else expected_slots(day_seconds(d, tz), interval)
     return total
 
 
@@ -139,7 +135,7 @@ def computed(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | No
     iv = daily_intervals(db, tz, start, end, cameras)
     daily = daily.merge(iv, on=["camera", "day"], how="left")
     daily["interval_s"] = daily["interval_s"].fillna(DEFAULT_INTERVAL).astype("int64")
-    daily["expected"] = pd.Series([max(1, day_length(d, tz) // int(i))
+    daily["expected"] = pd.Series([expected_slots(day_seconds(d, tz), int(i))
                                    for d, i in zip(daily["day"], daily["interval_s"])],
                                   index=daily.index, dtype="int64")
     usual = usual_interval(daily)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from cctvctl.db.database import Database
-from cctvctl.periods import Period, local_midnight_utc, period_containing
+from cctvctl.periods import Period, day_seconds, day_span, expected_slots, period_containing
 from cctvctl.stats.moments import (HOUR, METRICS, MOMENTS, camera_filter, combine, figures,
                                    hourly_with_intervals, offset_segments)
 from cctvctl.stats.upsert import upsert_frames
@@ -71,22 +71,12 @@ class Written:
 
 
 @lru_cache(maxsize=8192)
-def _day_span(d: date, tz: ZoneInfo) -> tuple[int, int]:
-    return local_midnight_utc(d, tz), local_midnight_utc(d + timedelta(days=1), tz)
-
-
-def day_length(d: date, tz: ZoneInfo) -> int:
-    a, b = _day_span(d, tz)
-    return b - a
-
-
-@lru_cache(maxsize=8192)
 def hour_spans(d: date, tz: ZoneInfo) -> dict[int, tuple[int, int, int]]:
     """Each local wall hour of day ``d`` → (first UTC second, end, real seconds).
 
     A repeated hour (DST fall-back) spans 7200 s; a skipped hour is absent.
     """
-    start, end = _day_span(d, tz)
+    start, end = day_span(d, tz)
     out: dict[int, tuple[int, int, int]] = {}
     for seg in offset_segments(tz, start, end):
         t = seg.start
@@ -186,7 +176,7 @@ def day_rows(db: Database, tz: ZoneInfo, first: date, last: date, *, k: float,
 
     ``only`` restricts the written rows to those (camera, day) pairs (late data).
     """
-    start, end = _day_span(first, tz)[0], _day_span(last, tz)[1]
+    start, end = day_span(first, tz)[0], day_span(last, tz)[1]
     scan = hourly_with_intervals(db, tz, start, end, cameras)
     hourly, intervals = scan.hourly, scan.intervals
     if only is not None and not hourly.empty:
@@ -200,10 +190,10 @@ def day_rows(db: Database, tz: ZoneInfo, first: date, last: date, *, k: float,
     # Spans per distinct day (and hour), joined on: a few rows of Python, not one per row.
     day_list = sorted(set(daily["day"]))
     days = pd.DataFrame({"day": day_list, "period_start": [d.isoformat() for d in day_list],
-                         "start_utc": [_day_span(d, tz)[0] for d in day_list],
-                         "end_utc": [_day_span(d, tz)[1] for d in day_list]})
+                         "start_utc": [day_span(d, tz)[0] for d in day_list],
+                         "end_utc": [day_span(d, tz)[1] for d in day_list]})
     daily = daily.merge(days, on="day", how="left")
-    daily["expected"] = ((daily["end_utc"] - daily["start_utc"]) // daily["interval_s"]).clip(lower=1)
+    daily["expected"] = expected_slots(daily["end_utc"] - daily["start_utc"], daily["interval_s"])
     hours = pd.DataFrame([(d, h, a, b, sec) for d in day_list for h, (a, b, sec) in hour_spans(d, tz).items()],
                          columns=["day", "hour", "start_utc", "end_utc", "seconds"])
     hours = hours.merge(days[["day", "period_start"]], on="day")
@@ -211,7 +201,7 @@ def day_rows(db: Database, tz: ZoneInfo, first: date, last: date, *, k: float,
     missing = hourly["seconds"].isna()  # cannot happen: every bucket is a wall hour of its day
     hourly.loc[missing, ["start_utc", "end_utc", "seconds"]] = (0, 0, HOUR)
     hourly = hourly.astype({"start_utc": "int64", "end_utc": "int64", "seconds": "int64"})
-    hourly["expected"] = (hourly["seconds"] // hourly["interval_s"]).clip(lower=1)
+    hourly["expected"] = expected_slots(hourly["seconds"], hourly["interval_s"])
     hourly = hourly.drop(columns=["seconds"])
 
     with db.atomic():
@@ -277,13 +267,13 @@ def period_rows(db: Database, tz: ZoneInfo, grain: str, periods: list[Period], *
 
     # Every calendar day of each (camera, period) present, with the camera's usual interval.
     usual = _usual_interval(days, ["camera", "period_start"])
-    cal = pd.DataFrame([(p.start.isoformat(), d, d.weekday(), day_length(d, tz))
+    cal = pd.DataFrame([(p.start.isoformat(), d, d.weekday(), day_seconds(d, tz))
                         for p in sorted(set(days["period"])) for d in p.days],
                        columns=["period_start", "day", "weekday", "seconds"])
     full = usual.merge(cal, on="period_start")
     full = full.merge(days[["camera", "day", "expected"]], on=["camera", "day"], how="left")
-    fallback = full["seconds"] // full["interval_s"]
-    full["expected"] = full["expected"].fillna(fallback.clip(lower=1)).astype("int64")
+    fallback = pd.Series(expected_slots(full["seconds"], full["interval_s"]), index=full.index)
+    full["expected"] = full["expected"].fillna(fallback).astype("int64")
     expected = full.groupby(keys, as_index=False)["expected"].sum()
 
     moments = combine(days.drop(columns=["expected"]), keys)

@@ -12,7 +12,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from cctvctl.db.database import Database
-from cctvctl.errors import UsageError
+from cctvctl.zone import TZ_KEY, refuse_other
 from cctvctl.periods import local_date
 from cctvctl.stats.moments import DAY, camera_filter, local_day, offset_segments
 
@@ -30,7 +30,6 @@ CHANGED_DAYS = (
     "SELECT camera, (start_utc + ?) - ((start_utc + ?) % 86400) AS bucket, COUNT(*) "
     "FROM counts WHERE start_utc >= ? AND start_utc < ? AND import_id > ?{cameras} "
     "GROUP BY camera, bucket")
-TZ_KEY = "tz"
 
 
 class AggState:
@@ -62,9 +61,7 @@ class AggState:
         """Statistics of one database share one zone: refuse to mix period boundaries."""
         stored = self.get(TZ_KEY)
         if stored and stored != tz.key:
-            raise UsageError(
-                f"the statistics in this database are in local time of {stored}; run with "
-                f"--tz {stored} (or CCTV_TZ={stored}): periods cut in {tz.key} would mix with them")
+            raise refuse_other(stored, tz.key)
 
 
 def max_import(db: Database) -> int:
