@@ -44,3 +44,8 @@ class LockTimeout(DatabaseError):
 
 class SchemaError(DatabaseError):
     """The database schema is newer than this version of cctvctl understands."""
+
+
+class ConflictError(DatabaseError):
+    """A transaction lost a write conflict (MySQL deadlock 1213; on Galera a certification
+    failure at commit). Nothing of it was applied; the whole operation may be run again."""
