@@ -53,8 +53,8 @@ def detect_command(
     if since is None:
         raise UsageError("--since is required (first local day, YYYY-MM-DD)")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    first = parse_date(since)
-    last = parse_date(until) if until else None
+    first = parse_date(since, "--since")
+    last = parse_date(until, "--until") if until else None
     if last is not None and last < first:
         raise UsageError(f"--until {last} is before --since {first}")
     make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database

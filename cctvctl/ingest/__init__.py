@@ -10,7 +10,6 @@ which always compares the file with the rows stored now (other imports may have 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -27,8 +26,9 @@ from pathlib import Path
 from typing import IO, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.db.database import Database
-from cctvctl.errors import CountFileError, UsageError
+from cctvctl.errors import CountFileError, OutputError, UsageError
 from cctvctl.ingest.columns import parse_columns, parse_mapping, parse_wide
 from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactReader, Problem,
                                    iter_records, sniff_delimiter, validate_camera_name)
@@ -95,8 +95,7 @@ class ImportOptions:
             raise UsageError(f"--nonexistent must be one of {', '.join(NONEXISTENT)}")
         if self.ambiguous not in AMBIGUOUS:
             raise UsageError(f"--ambiguous must be one of {', '.join(AMBIGUOUS)}")
-        if self.interval <= 0:
-            raise UsageError("--interval must be a positive number of minutes")
+        self.interval = validate.interval_seconds(self.interval)
         if not 0 < self.max_count <= INT_MAX:
             raise UsageError(f"--max-count must be between 1 and {INT_MAX} (the largest count "
                              "a MySQL INTEGER column holds)")
@@ -113,10 +112,7 @@ class ImportOptions:
         if isinstance(self.columns, str):
             self.columns = parse_columns(self.columns, self.mapping, self.wide)
         self.na = tuple(dict.fromkeys(v.strip() for v in self.na))
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise UsageError(f"unknown --encoding {self.encoding!r} (e.g. utf-8, cp949, latin-1)") from None
+        validate.encoding(self.encoding)
         if self.delimiter is not None and len(sniff_delimiter("", self.delimiter)) != 1:
             raise UsageError(f"--delimiter must be one character (or tab), not {self.delimiter!r}")
         if self.dayfirst and self.monthfirst:
@@ -352,8 +348,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             err.result = result
             raise err from None
         except BaseException:  # e.g. unreadable mid-file or the database went away
-            if result.rejected_file:  # nothing was imported: no list of skipped rows
-                _remove_quietly(result.rejected_file)
+            bad_rows.discard()  # nothing was imported: no list of skipped rows
             raise
         finally:
             bad_rows.close()
@@ -439,6 +434,7 @@ class _BadRows:
 
     def __init__(self, keep: bool):
         self.keep = keep
+        self.created: str | None = None  # the rejected-rows file, when this run created it
         self._spool = tempfile.TemporaryFile("w+", newline="", encoding="utf-8") if keep else None
         self._writer = csv.writer(self._spool) if keep else None
 
@@ -459,11 +455,12 @@ class _BadRows:
     def write(self, options: ImportOptions, path: str, source: str, reader: CountReader) -> str | None:
         if not self.keep:
             return None
-        handle, writer = _open_rejected(options, source, reader.layout.header)
+        handle, writer, created = _open_rejected(options, source, reader.layout.header)
+        self.created = handle.name if created else None
         self._spool.seek(0)
         wanted = ((int(line), reason) for line, reason in csv.reader(self._spool))
         try:
-            with handle, open(path, "rb") as raw:
+            with open(path, "rb") as raw:
                 stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
                 target = next(wanted, None)
                 for line, fields in iter_records(stream, reader.delimiter,
@@ -473,12 +470,38 @@ class _BadRows:
                     if target is None:
                         break
                     if target[0] == line:
-                        writer.writerow([line, *map(csv_cell, (target[1], *fields))])
+                        _output(writer.writerow, handle.name, [line, *map(csv_cell, (target[1], *fields))])
                         target = next(wanted, None)
+            _output(handle.close, handle.name)  # a full disk often shows only here
         except BaseException:
-            _remove_quietly(handle.name)
+            self._close_quietly(handle)
+            self.discard()
             raise
         return handle.name
+
+    @staticmethod
+    def _close_quietly(handle) -> None:
+        try:
+            handle.close()
+        except OSError:  # the unwritable buffer: the error being raised already says so
+            pass
+
+    def discard(self) -> None:
+        """Remove the rejected-rows file, only if this run created it: never a file or device
+        that was there before (``--rejected /dev/full`` must not unlink /dev/full)."""
+        if self.created:
+            _remove_quietly(self.created)
+            self.created = None
+
+
+def _output(call, name: str, *args) -> None:
+    """Run one write to the rejected-rows file; a failure (disk full) is an OutputError."""
+    try:
+        call(*args)
+    except OSError as exc:
+        raise OutputError(f"cannot write the rejected rows to {name}: {exc.strerror or exc}; "
+                          "nothing was imported (free space, or choose another place with "
+                          "--rejected)") from None
 
 
 class _Rejected(Exception):
@@ -498,14 +521,19 @@ def _open_rejected(options: ImportOptions, source: str, header: list[str]):
         target = f"{source.strip('<>')}.rejected.csv"
     else:
         target = f"{source}.rejected.csv"
+    created = True
     try:
-        handle = open(target, "w", newline="", encoding="utf-8")
+        try:
+            handle = open(target, "x", newline="", encoding="utf-8")
+        except FileExistsError:  # there before us (an earlier run, a device): never removed
+            created = False
+            handle = open(target, "w", newline="", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write the rejected rows to {target}: {exc.strerror or exc} "
                          "(choose another place with --rejected)") from None
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["line", "reason", *map(csv_cell, header)])  # OWASP: no formula, no control
-    return handle, writer
+    return handle, writer, created
 
 
 _NEGATIVE = re.compile(r"negative \w+ count '(-[0-9]+)'")

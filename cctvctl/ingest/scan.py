@@ -85,7 +85,7 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None, *,
             seen_cr = seen_cr or b"\r" in block
             try:
                 decoder.decode(block)
-            except UnicodeDecodeError:
+            except UnicodeError:
                 uniform = False
                 continue
             arr = np.frombuffer(block, dtype=np.uint8)
