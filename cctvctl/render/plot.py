@@ -27,8 +27,9 @@ def require_matplotlib():
     return Figure, FigureCanvasAgg
 
 
-def write_plot(report: Report, path: str) -> None:
-    """Write the chart of ``report`` to ``path`` (PNG, 1000×600 pixels)."""
+def write_plot(report: Report, path: str, *, ours=None) -> None:
+    """Write the chart of ``report`` to ``path`` (PNG, 1000×600 pixels), safely (see
+    :mod:`cctvctl.safefile`; ``ours`` where cctvctl chose the name)."""
     Figure, Canvas = require_matplotlib()
     import matplotlib.dates as mdates
 
@@ -76,7 +77,11 @@ def write_plot(report: Report, path: str) -> None:
     fig.subplots_adjust(left=0.08, right=0.74, top=0.9)
     fig.suptitle(f"{report.period.grain} {report.period.label} · {report.tz.key} · "
                  f"{len(report.cameras)} camera(s)")
+    from cctvctl import safefile
+
     try:
-        fig.savefig(path, format="png", dpi=DPI)
+        with safefile.replace_file(path, "wb", what="the chart", fix="choose another file with --plot",
+                                   ours=ours) as fh:
+            fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": "cctvctl"})
     except OSError as exc:
         raise CctvError(f"cannot write the chart to {path}: {exc.strerror or exc}") from None
