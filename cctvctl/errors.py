@@ -44,3 +44,9 @@ class LockTimeout(DatabaseError):
 
 class SchemaError(DatabaseError):
     """The database schema is newer than this version of cctvctl understands."""
+
+
+class OutputError(CctvError):
+    """A file cctvctl writes could not be written (disk full, no permission); nothing was kept."""
+
+    exit_code = 1

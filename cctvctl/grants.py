@@ -4,11 +4,13 @@
   counts and ledger rows, update counts (``--replace`` and MySQL's insert-or-keep), write the
   outlier flags of the rows it imports; it can delete no count, no ledger row and nothing in the
   statistics tables (DELETE only on the derived ``outliers``, which detection re-evaluates).
-* cron    — aggregation and ``detect``: read everything, write ``stats``, ``weekday_stats``,
-  ``agg_state`` and ``outliers``; cannot insert or change counts.
+* cron    — aggregation, ``detect`` and ``alerts``: read everything, write ``stats``,
+  ``weekday_stats``, ``agg_state``, ``outliers`` and ``alert_marks``; cannot insert or change counts.
 * analyst — reports: SELECT only.
 
-Schema changes (``cctvctl db init``) stay with the administrator's own account.
+Schema changes (``cctvctl db init``) and ``cctvctl imports undo`` (which deletes counts, rewrites
+the ledger and recomputes statistics) stay with the administrator's own account: no job account
+may take data back.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from dataclasses import dataclass, field
 
 from cctvctl.errors import UsageError
 
-READ_ALL = ("counts", "imports", "import_days", "stats", "weekday_stats", "outliers", "agg_state",
-            "schema_version")
+READ_ALL = ("counts", "imports", "import_days", "count_revisions", "stats", "weekday_stats",
+            "outliers", "agg_state", "schema_version", "alert_marks")
 
 #: taking a run lock (import, aggregate, detect) locks a row of run_locks: the analyst cannot,
 #: so a read-only account can never stall the writers (which GET_LOCK allowed)
@@ -31,9 +33,14 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "counts": ("INSERT", "UPDATE"),
         "imports": ("INSERT", "UPDATE"),
         "import_days": ("INSERT",),
+        # --replace logs what it overwrites (INSERT only: the log cannot be rewritten)
+        "count_revisions": ("INSERT",),
         # import-time detection replaces the flags of the rows it wrote: derived data only
         "outliers": ("INSERT", "UPDATE", "DELETE"),
         "run_locks": RUN_LOCKS,
+        # cctvctl serve runs as ingest: it checks device tokens and records their last use
+        "api_tokens": ("SELECT", "UPDATE"),
+        "alert_marks": ("INSERT",),  # POST /v1/alerts/ack
     },
     "cron": {
         "stats": ("INSERT", "UPDATE", "DELETE"),
@@ -41,6 +48,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "agg_state": ("INSERT", "UPDATE", "DELETE"),
         "outliers": ("INSERT", "UPDATE", "DELETE"),
         "run_locks": RUN_LOCKS,
+        "alert_marks": ("INSERT",),  # cctvctl alerts from cron: marks what it told
     },
     "analyst": {},
 }

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.errors import UsageError
 
 GRAINS = ("day", "week", "month", "year")
@@ -81,7 +82,11 @@ def local_midnight_utc(d: date, tz: ZoneInfo) -> int:
     starts, so it is a zero-length ``[t, t)`` range that holds no interval.
     """
     naive = datetime.combine(d, time(0))
-    utcs = [int(naive.replace(tzinfo=tz, fold=fold).astimezone(UTC).timestamp()) for fold in (0, 1)]
+    try:
+        utcs = [int(naive.replace(tzinfo=tz, fold=fold).astimezone(UTC).timestamp()) for fold in (0, 1)]
+    except (OverflowError, ValueError):  # the ends of Python's calendar (years 1 and 9999)
+        validate.day_in_range(d, "day")
+        raise
     valid = [t for t in utcs if local_date(t, tz) == d]
     if valid:
         return min(valid)
@@ -138,14 +143,19 @@ def parse_period(grain: str, text: str) -> Period:
             d = date(int(m[1]), 1, 1)
     except ValueError:
         raise bad from None
-    return period_containing(grain, d)
+    validate.days_in_range(d, d, f"--{grain}", text.strip())  # before: year 9999 has no end
+    period = period_containing(grain, d)
+    validate.days_in_range(period.start, period.end, f"--{grain}", text.strip())
+    return period
 
 
-def parse_date(text: str) -> date:
+def parse_date(text: str, flag: str = "date") -> date:
+    """``YYYY-MM-DD`` → date within the days cctvctl handles; UsageError (naming ``flag``) else."""
     try:
-        return date.fromisoformat(text.strip())
+        d = date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(f"invalid date {text!r} (expected YYYY-MM-DD)") from None
+    return validate.day_in_range(d, flag)
 
 
 def periods_between(grain: str, first: date, last: date) -> list[Period]:

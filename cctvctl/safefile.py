@@ -3,11 +3,12 @@
 A side file's name is predictable (``x.csv.rejected.csv``, ``cctv-demo/sample_counts.csv``): a
 planted symbolic link there must not make cctvctl write through it into another file, and a
 file cctvctl did not write must not be lost under that name. So a file is written to a fresh
-temporary file beside its target (``O_CREAT|O_EXCL``: never an existing file, never through a
-link), then renamed over the target in one step, which replaces the name and never follows a
-link. Nothing is written where the target is a link or not a regular file (``/dev/full``, a
-FIFO, a folder); a name cctvctl chose itself is replaced only where cctvctl wrote the file there
-(``ours``), and on failure only the temporary file is removed — never the target.
+temporary file beside its target (``O_CREAT|O_EXCL|O_NOFOLLOW``: never an existing file, never
+through a link), then renamed over the target in one step, which replaces the name and never
+follows a link. Nothing is written where the target is not a regular file (``/dev/full``, a
+FIFO, a folder). A name cctvctl chose itself (``ours``) is refused where it is a link or a file
+cctvctl did not write; a name the user gave replaces the file or link there. On failure only
+the temporary file is removed — never the target.
 
 Temporary files of cctvctl's own (``cctvctl-*-PID-*``) whose process is gone (SIGKILL skips
 every cleanup) are swept by :func:`sweep_dead`.
@@ -24,13 +25,13 @@ import tempfile
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from cctvctl.errors import CctvError, UsageError
+from cctvctl.errors import OutputError, UsageError
 
 TMP_MARK = ".cctvctl-tmp-"
 
 
-def refusal(path: str) -> str | None:
-    """Why ``path`` may not be written (a link, not a regular file), or None."""
+def refusal(path: str, *, links: bool = False) -> str | None:
+    """Why ``path`` may not be written (a link unless ``links``, not a regular file), or None."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -38,16 +39,21 @@ def refusal(path: str) -> str | None:
     except OSError as exc:
         return exc.strerror or str(exc)
     if stat.S_ISLNK(st.st_mode):
-        return "it is a symbolic link"
+        return None if links else "it is a symbolic link"
     if not stat.S_ISREG(st.st_mode):
         return "it exists and is not a regular file"
     return None
 
 
 def check_target(path: str, *, what: str, fix: str, ours: Callable[[str], bool] | None = None) -> None:
-    """Refuse (exit 2) a target that may not be written; ``ours`` (for names cctvctl chose)
-    tells whether an existing regular file there is one cctvctl wrote."""
-    why = refusal(path)
+    """Refuse (exit 2) a target that may not be written.
+
+    A name the user gave (``ours`` None) may be a regular file, which is replaced, or a link,
+    which is replaced by the new file (never written through). A name cctvctl chose (``ours``
+    tells whether an existing regular file there is one cctvctl wrote) may be neither a link
+    nor a file of anyone else: a planted link or a stranger's file there is refused.
+    """
+    why = refusal(path, links=ours is None)
     if why is None and ours is not None and os.path.exists(path) and not ours(path):
         why = "a file cctvctl did not write is there"
     if why:
@@ -64,9 +70,10 @@ class PendingFile:
 
     def __init__(self, path: str, mode: str = "w", *, what: str, fix: str,
                  ours: Callable[[str], bool] | None = None, encoding: str | None = "utf-8",
-                 newline: str | None = ""):
+                 newline: str | None = "", on_failure: str = "nothing was changed there"):
         check_target(path, what=what, fix=fix, ours=ours)
         self.path, self.what, self.fix, self.ours = path, what, fix, ours
+        self.on_failure = on_failure
         folder = os.path.dirname(os.path.abspath(path))
         base = os.path.basename(path)
         sweep_dead(os.path.join(glob.escape(folder), f".{glob.escape(base)}{TMP_MARK}*"),
@@ -99,11 +106,11 @@ class PendingFile:
         self._identity = (st.st_dev, st.st_ino)
         return self.path
 
-    def failed(self, exc: OSError) -> CctvError:
+    def failed(self, exc: OSError) -> OutputError:
         """Discard the temporary file; the one-line error to raise (a full disk: exit 1)."""
         self.discard()
-        return CctvError(f"cannot write {self.what} to {self.path}: {exc.strerror or exc} "
-                         f"(nothing was changed there; {self.fix})")
+        return OutputError(f"cannot write {self.what} to {self.path}: {exc.strerror or exc}; "
+                           f"{self.on_failure} (free space, or {self.fix})")
 
     def discard(self) -> None:
         try:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.db.schema import VEHICLE_CLASSES
+from cctvctl import validate
 from cctvctl.errors import UsageError
 from cctvctl.periods import local_iso, local_midnight_utc
 
@@ -122,6 +123,9 @@ class SampleSpec:
             raise UsageError("--interval must divide a day evenly (e.g. 5, 10, 15, 60 minutes)")
         if self.events < 0:
             raise UsageError("--events must be 0 or more")
+        validate.seed(self.seed)
+        validate.day_in_range(self.first, "--since")
+        validate.day_in_range(self.last, "--until")
         camera_profiles(self.cameras)  # validates the count
         days = (self.last - self.first).days + 1
         if days * self.cameras * 86400 // self.interval > MAX_INTERVALS:
@@ -211,7 +215,8 @@ def generate(spec: SampleSpec) -> SampleSet:
     local = pd.to_datetime(starts, unit="s", utc=True).tz_convert(spec.tz.key)
     hour = np.asarray(local.hour + local.minute / 60, dtype=float) + spec.interval / 7200
     weekend = np.asarray(local.day_of_week) >= 5
-    day_index = np.asarray((local.normalize().tz_localize(None) - pd.Timestamp(spec.first)).days)
+    # wall dates, not local.normalize(): local midnight may not exist (America/Santiago)
+    day_index = np.asarray((local.tz_localize(None).normalize() - pd.Timestamp(spec.first)).days)
     ndays = (spec.last - spec.first).days + 1
     scale = spec.interval / 300
     events = _place_events(spec, profiles, rng)

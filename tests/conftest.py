@@ -1,8 +1,11 @@
 """Shared fixtures: real SQLite files, a real MariaDB database per test, isolated config.
 
-MySQL tests use CCTV_TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/test); each test gets a
-fresh database of its own. Without a reachable server they skip with the reason, unless
-CCTV_REQUIRE_MYSQL=1 (CI), where an unreachable server is a failure.
+Tests stay in their lane. By default they touch only SQLite files in temporary folders. MySQL
+tests run only when CCTV_TEST_MYSQL_URL names a server (e.g. mysql://root@127.0.0.1:3306/test);
+each test then creates a database of its own there and drops it. Without the variable or a
+reachable server they skip with the reason, unless CCTV_REQUIRE_MYSQL=1 (CI), where that is a
+failure. Tests that create accounts, mount file systems or start private servers run only with
+CCTV_TEST_PRIVILEGED=1 (``require_privileged`` / ``@pytest.mark.privileged``), as .ci/run sets.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ SAMPLE_DATA = ROOT / "sample_data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-MYSQL_URL = os.environ.get("CCTV_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+#: the server named for MySQL tests; the default only shapes URLs, it is never connected to
+MYSQL_URL = os.environ.get("CCTV_TEST_MYSQL_URL") or "mysql://root@127.0.0.1:3306/test"
+MYSQL_NAMED = bool(os.environ.get("CCTV_TEST_MYSQL_URL"))
 REQUIRE_MYSQL = os.environ.get("CCTV_REQUIRE_MYSQL") == "1"
+PRIVILEGED_ENV = "CCTV_TEST_PRIVILEGED"
 
 _mysql_problem: list[str] = []
 
@@ -41,6 +47,9 @@ def mysql_available() -> str | None:
     """None when the server answers, else the reason it does not."""
     if _mysql_problem:
         return _mysql_problem[0] or None
+    if not MYSQL_NAMED:
+        _mysql_problem.append("CCTV_TEST_MYSQL_URL is not set (MySQL tests use only a server you name)")
+        return _mysql_problem[0]
     try:
         mysql_admin().close()
         _mysql_problem.append("")
@@ -56,6 +65,27 @@ def require_mysql():
         if REQUIRE_MYSQL:
             pytest.fail(f"CCTV_REQUIRE_MYSQL=1 but {problem}")
         pytest.skip(problem)
+
+
+def privileged() -> bool:
+    return os.environ.get(PRIVILEGED_ENV) == "1"
+
+
+def require_privileged(what: str) -> None:
+    """Skip unless CCTV_TEST_PRIVILEGED=1: creating accounts, mounting file systems and
+    starting private servers are never done by a plain `python -m pytest`."""
+    if not privileged():
+        pytest.skip(f"{what}: runs only with {PRIVILEGED_ENV}=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if privileged():
+        return
+    skip = pytest.mark.skip(reason=f"creates accounts, mounts or starts servers: runs only with "
+                                   f"{PRIVILEGED_ENV}=1")
+    for item in items:
+        if "privileged" in item.keywords:
+            item.add_marker(skip)
 
 
 @contextmanager
@@ -130,7 +160,7 @@ def isolated_config(tmp_path, monkeypatch):
     """No CCTV_* from the developer's shell; a private XDG data dir and a fixed default zone."""
     for key in list(os.environ):
         if key.startswith("CCTV_") and key not in ("CCTV_TEST_MYSQL_URL", "CCTV_REQUIRE_MYSQL",
-                                                   "CCTV_TEST_MYSQL_PASSWORD"):
+                                                   "CCTV_TEST_MYSQL_PASSWORD", PRIVILEGED_ENV):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("COLUMNS", "100")

@@ -86,9 +86,13 @@ class MariaDBInstance:
 
 
 def private_instance(root: Path, extra_args: tuple[str, ...] = ()) -> Iterator[MariaDBInstance]:
-    """Body of a fixture: a started private server, killed afterwards; skipped where it cannot
-    run (not root, not installed), and a failure there when CCTV_REQUIRE_MYSQL=1."""
+    """Body of a fixture: a started private server, killed afterwards; skipped without
+    CCTV_TEST_PRIVILEGED=1 and where it cannot run (not root, not installed), a failure there
+    when CCTV_REQUIRE_MYSQL=1."""
     import pytest
+
+    if os.environ.get("CCTV_TEST_PRIVILEGED") != "1":
+        pytest.skip("starts a private MariaDB server: runs only with CCTV_TEST_PRIVILEGED=1")
 
     reason = MariaDBInstance.available()
     if reason:

@@ -173,6 +173,7 @@ def test_password_never_appears_in_any_output(runner, tmp_path, monkeypatch):
         assert SECRET not in text
 
 
+@pytest.mark.privileged  # creates an account on the test server
 def test_password_is_used_and_still_never_printed(tmp_path):
     """A real account with a password: it works, and -v output of a whole import omits it."""
     require_mysql()

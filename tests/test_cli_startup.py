@@ -57,7 +57,7 @@ def test_every_command_documents_every_option_its_default_and_env_var(runner):
     import typer.main
 
     root = typer.main.get_command(app)
-    paths = [[]] + [[name] for name in root.commands] + [["db", name] for name in root.commands["db"].commands]
+    paths = [[]] + [[name] for name in root.commands] + [["db", name] for name in root.commands["db"].commands] + [["token", name] for name in root.commands["token"].commands]
     for path in paths:
         command = root
         for name in path:

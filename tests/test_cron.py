@@ -123,11 +123,13 @@ def test_cctvctl_cron_prints_lines_that_run_here(runner, tmp_path):
     env, jobs = parse_crontab(printed.stdout)
     assert env["CRON_TZ"] == "Asia/Seoul" and env["CCTV_TZ"] == "Asia/Seoul"
     assert env["CCTV_DB"] == url
-    assert [shlex.split(j[0])[1:] for j in jobs] == [["aggregate", "all", "--quiet"]]
+    assert [shlex.split(j[0])[1:] for j in jobs] == [["alerts", "--consumer", "cron-mail", "--quiet"],
+                                                     ["aggregate", "all", "--quiet"]]
     assert printed.stdout.splitlines()[-1].startswith("30 1 * * * /")
-    command = shlex.split(jobs[0][0])
+    command = shlex.split(jobs[1][0])
     assert os.access(command[0], os.X_OK)
     _runs_help(jobs[0][0], command[0])
+    _runs_help(jobs[1][0], command[0])
     # Run the job as cron would: its environment lines, its command; silent on success.
     with connect(url) as db:
         import_frame(db, make_counts("Asia/Seoul", date(2021, 8, 1), date(2021, 8, 2), "gate"), "Asia/Seoul")
@@ -136,6 +138,10 @@ def test_cctvctl_cron_prints_lines_that_run_here(runner, tmp_path):
     assert (job.returncode, job.stdout, job.stderr) == (0, "", "")
     with connect(url) as db:
         assert db.scalar("SELECT COUNT(*) FROM stats WHERE grain = 'day'") == 2
+    # the alerts job: no news this week (the data is from 2021), so cron has nothing to mail
+    alerts = subprocess.run(shlex.split(jobs[0][0]), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+                            capture_output=True, text=True, timeout=120)
+    assert (alerts.returncode, alerts.stdout, alerts.stderr) == (0, "", "")
 
 
 def test_cron_rejects_a_bad_time(runner):

@@ -161,6 +161,9 @@ def test_wrong_password_is_exit_1_and_never_printed(private_mariadb, monkeypatch
 @pytest.fixture
 def tiny_mount(tmp_path):
     """A 1 MB tmpfs: a disk that really fills up (root only; skipped elsewhere)."""
+    from conftest import require_privileged
+
+    require_privileged("mounts a tmpfs")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True)

@@ -15,7 +15,7 @@ import pytest
 from cctvctl.cli import app
 from cctvctl.db import connect, parse_url
 from cctvctl.errors import DatabaseError
-from conftest import mysql_admin
+from conftest import mysql_admin, require_privileged
 
 SMALL = "camera,start,people,vehicle\ncam-1,2021-08-01 00:00,3,4\ncam-1,2021-08-01 00:05,5,1\n"
 
@@ -45,7 +45,8 @@ def test_grants_refuse_hostile_names(runner, args, message):
 
 @pytest.fixture
 def accounts(mysql_url, runner, monkeypatch, tmp_path):
-    """Three fresh accounts on a fresh database; dropped afterwards."""
+    """Three fresh accounts on a fresh database; dropped afterwards (CCTV_TEST_PRIVILEGED=1)."""
+    require_privileged("creates MySQL accounts")
     connect(mysql_url).close()  # the administrator migrates the schema
     prefix = "t" + secrets.token_hex(3) + "_"
     passwords = {role: "pw-" + secrets.token_hex(8) for role in ("ingest", "cron", "analyst")}

@@ -243,7 +243,7 @@ def test_plot_of_the_sample_month_is_a_png_with_the_data_drawn(tmp_path, runner)
     import numpy as np
 
     from cctvctl.cli import app
-    from cctvctl.render.plot import HEIGHT_PX, WIDTH_PX
+    from cctvctl.render.plot import WIDTH_PX, height_px
 
     url = f"sqlite:///{tmp_path / 'cctv.db'}"
     imported = runner.invoke(app, ["import", str(SAMPLE_DATA / "counts_2021-08.csv"), "--db", url,
@@ -254,9 +254,9 @@ def test_plot_of_the_sample_month_is_a_png_with_the_data_drawn(tmp_path, runner)
     result = runner.invoke(app, ["report", "--month", "2021-08", "--db", url, "--tz", "Asia/Seoul",
                                  "--plot", str(chart), "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"chart written to {chart}\n"
+    assert result.stderr == f"chart written to {chart}: 3 cameras, 1,280 of 1,280 flags drawn\n"
     json.loads(result.stdout)  # the report itself is still clean JSON on stdout
-    assert png_size(chart) == (WIDTH_PX, HEIGHT_PX) == (1000, 600)
+    assert png_size(chart) == (WIDTH_PX, height_px(3)) == (1000, 600)
     pixels = (matplotlib.image.imread(str(chart))[:, :, :3] * 255).round().astype(int)
     assert (pixels.reshape(-1, 3) < 250).any(axis=1).mean() > 0.03  # not blank
     red = (abs(pixels - [196, 78, 82]).sum(axis=2) < 30).sum()  # outlier markers (high)

@@ -2,7 +2,10 @@
 
 A change against another period is shown only where both periods hold values in at least 80%
 of their expected intervals; otherwise table, csv and json say why not. Checked against pandas
-on the raw rows, on SQLite and MariaDB, before and after ``aggregate`` (both sources).
+on the raw rows, on SQLite and MariaDB, before and after ``aggregate`` (both sources). The chart
+draws one panel per camera (at most 6, the rest counted), hatches low-coverage bars, draws every
+flag of its cameras and keeps low flags above the axis; it is written by rename, never through
+a planted symlink.
 """
 
 from __future__ import annotations
@@ -147,3 +150,91 @@ def test_no_comparison_asked_says_nothing():
     zero = MetricSummary(n=1, total=1, stat=Stat(2.0, 0.0, 2.0), compare_mean=0.0, coverage=1,
                          compare_coverage=1, compare_mode="previous")
     assert zero.change is None and zero.change_note == "prev mean 0"
+
+
+# -- the chart (finding 8) ------------------------------------------------------------------------
+SAMPLE = __import__("conftest").SAMPLE_DATA / "counts_2021-08.csv"
+EXTRA = [f"cam-{i}" for i in range(1, 6)]  # sort before the sample's three cameras
+
+
+@pytest.fixture
+def chart_db(db_url, tmp_path):
+    """The sample month (3 cameras, flags from import-time detection) and 5 sparse cameras.
+
+    cam-N holds 08:00–14:00 of 10 August (72 of 288 intervals: 25%) and, for cam-1, all of
+    11 August: eight cameras, so two are left out of the chart.
+    """
+    extra = tmp_path / "extra.csv"
+    with open(extra, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["camera", "start", "people"])
+        for cam in EXTRA:
+            t = datetime(2021, 8, 10, 8)
+            while t < datetime(2021, 8, 10, 14):
+                w.writerow([cam, t.isoformat(), 12])
+                t += timedelta(minutes=5)
+        t = datetime(2021, 8, 11)
+        while t < datetime(2021, 8, 12):
+            w.writerow(["cam-1", t.isoformat(), 9])
+            t += timedelta(minutes=5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
+    for path in (SAMPLE, extra):
+        proc = subprocess.run(["cctvctl", "--db", db_url, "--tz", "Asia/Seoul", "import", str(path)],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    return db_url
+
+
+def _scatter_points(ax) -> list[tuple[float, float]]:
+    from matplotlib.collections import PathCollection
+
+    return [tuple(p) for c in ax.collections if isinstance(c, PathCollection) for p in c.get_offsets()]
+
+
+def test_chart_shows_cameras_coverage_and_every_flag(chart_db, tmp_path):
+    from zoneinfo import ZoneInfo
+
+    from cctvctl.periods import parse_period
+    from cctvctl.render.plot import MAX_PANELS, chart
+    from cctvctl.report import build_report, open_for_reading
+
+    with open_for_reading(chart_db) as db:
+        report = build_report(db, parse_period("month", "2021-08"), ZoneInfo("Asia/Seoul"),
+                              per_camera=MAX_PANELS)
+        flags = {c: n for c, n in db.query("SELECT camera, COUNT(*) FROM outliers GROUP BY camera")}
+    fig, summary = chart(report)
+    drawn = EXTRA + ["gate-north"]
+    assert MAX_PANELS == 6 and summary.cameras == drawn and summary.left_out == 2
+    assert summary.flags_total == sum(flags.values()) == report.outliers_total > 1000
+    assert summary.flags_drawn == flags["gate-north"] > report.top  # not only the top episodes'
+    assert summary.line() == (f"6 cameras (2 more left out: at most 6 panels, pick with --camera), "
+                              f"{flags['gate-north']:,} of {sum(flags.values()):,} flags drawn, "
+                              "5 bars under 80% coverage hatched")
+    axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert [ax.get_title(loc="left").split(" · ")[0] for ax in axes] == drawn
+    points = [_scatter_points(ax) for ax in axes]
+    assert [len(p) for p in points] == [0, 0, 0, 0, 0, flags["gate-north"]]
+    for ax, pts in zip(axes, points):  # low flags (observed 0 included) stay above the x axis
+        bottom = ax.get_ylim()[0]
+        assert bottom < 0 and all(y >= 0 > bottom for _, y in pts)
+    hatched = [sum(1 for p in ax.patches if p.get_hatch()) for ax in axes]
+    assert hatched == [1, 1, 1, 1, 1, 0]  # 10 August of each cam-N (25%); cam-1's full day is not
+    low = [t for t in axes[0].texts if t.get_text().endswith("%")]
+    assert [t.get_text() for t in low] == ["25%"]
+
+
+def test_plot_command_reports_what_it_drew_and_replaces_a_planted_symlink(chart_db, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    target = tmp_path / "chart.png"
+    target.symlink_to(victim)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
+    proc = subprocess.run(["cctvctl", "--db", chart_db, "--tz", "Asia/Seoul", "report", "--month", "2021-08",
+                           "--camera", "gate-north", "--camera", "market-st", "--plot", str(target),
+                           "--format", "json"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    total = json.loads(proc.stdout)["outliers_total"]
+    assert proc.stderr == f"chart written to {target}: 2 cameras, {total:,} of {total:,} flags drawn\n"
+    assert victim.read_text() == "keep me\n" and not target.is_symlink()
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cctvctl-plot")] == []

@@ -64,6 +64,9 @@ def command_paths() -> list[list[str]]:
 @pytest.fixture
 def secret_url(mysql_url):
     """A fresh database and an account whose password is SECRET (dropped afterwards)."""
+    from conftest import require_privileged
+
+    require_privileged("creates a MySQL account")
     u = parse_url(mysql_url)
     user = "sec_" + secrets.token_hex(4)
     admin = mysql_admin()
@@ -318,3 +321,148 @@ def test_tls_options_never_fall_back_to_clear_text(certs, runner):
     result = runner.invoke(app, ["db", "status", "--db", url])
     assert result.exit_code == 1
     assert "SSL is required but the server doesn't support it" in result.stderr
+
+
+# -- H4: no clear-text password to a server that asks for one (issue 12) ---------------------
+CAPS = (1 | 2 | 4 | 8 | 512 | 8192 | 32768 | (1 << 17) | (1 << 19) | (1 << 21))  # no SSL
+
+
+def _packet(seq: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
+def _greeting(plugin: bytes) -> bytes:
+    import struct
+
+    salt = b"abcdefgh" + b"ijklmnopqrst"
+    return (b"\x0a" + b"8.0.36-fake\0" + struct.pack("<I", 7) + salt[:8] + b"\0"
+            + struct.pack("<H", CAPS & 0xFFFF) + bytes([45]) + struct.pack("<H", 2)
+            + struct.pack("<H", CAPS >> 16) + bytes([21]) + b"\0" * 10 + salt[8:] + b"\0"
+            + plugin + b"\0")
+
+
+class FakeMysql:
+    """A socket server speaking just enough of the MySQL handshake to ask for the password in
+    clear text (an auth switch to ``mysql_clear_password`` or ``dialog``, or that plugin in the
+    greeting); it records every byte the client sends."""
+
+    def __init__(self, plugin: bytes, switch: bool):
+        import socket
+        import threading
+
+        self.plugin, self.switch = plugin, switch
+        self.received = b""
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import socket
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.settimeout(3)
+            try:
+                conn.sendall(_packet(0, _greeting(b"mysql_native_password" if self.switch else self.plugin)))
+                self._read(conn)  # the handshake response
+                if self.switch:
+                    data = b"\x02Password: " if self.plugin == b"dialog" else b""
+                    conn.sendall(_packet(2, b"\xfe" + self.plugin + b"\0" + data))
+                else:  # the greeting named the plugin: ask for more of its data
+                    conn.sendall(_packet(2, b"\x01"))
+                while self._read(conn):  # whatever the client answers, until it hangs up
+                    pass
+            except (socket.timeout, OSError):
+                pass
+            finally:
+                conn.close()
+
+    def _read(self, conn) -> bytes:
+        chunk = conn.recv(65536)
+        self.received += chunk
+        return chunk
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("plugin,switch", [(b"mysql_clear_password", True), (b"dialog", True),
+                                           (b"mysql_clear_password", False)])
+def test_clear_text_auth_is_refused_without_tls_and_the_password_never_sent(plugin, switch, tmp_path):
+    server = FakeMysql(plugin, switch)
+    try:
+        env = dict(os.environ, CCTV_DB_PASSWORD=SECRET, HOME=str(tmp_path))
+        proc = subprocess.run(["cctvctl", "--db", f"mysql://app@127.0.0.1:{server.port}/cctv",
+                               "db", "status"], capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        server.close()
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: cannot connect to MySQL at 127.0.0.1:{server.port}: "
+                                  f"the server asked for the password in clear text "
+                                  f"({plugin.decode()} authentication)"), proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert b"app" in server.received  # the client did talk to it
+    assert SECRET.encode() not in server.received
+
+
+def test_the_fake_server_would_see_a_clear_text_password():
+    """The check above can fail: PyMySQL left to itself sends the password to the fake server."""
+    import pymysql
+
+    server = FakeMysql(b"mysql_clear_password", True)
+    try:
+        with pytest.raises(Exception):
+            pymysql.connect(host="127.0.0.1", port=server.port, user="app", password=SECRET,
+                            database="cctv", connect_timeout=3)
+        server.thread.join(timeout=5)
+    finally:
+        server.close()
+    assert SECRET.encode() in server.received
+
+
+def test_clear_text_guard_is_on_every_connection():
+    from cctvctl.db.connect import CLEAR_TEXT_GUARDS
+
+    args = mysql_connect_args(parse_url("mysql://u@h:3306/d"), "pw")
+    assert args["auth_plugin_map"] is CLEAR_TEXT_GUARDS
+    assert set(CLEAR_TEXT_GUARDS) == {b"mysql_clear_password", b"dialog"}
+
+
+# -- M1: a malformed option file is reported without its lines (issue 12) ----------------------
+@pytest.mark.parametrize("text,reason", [
+    (f"password={SECRET}\nuser=x\n", "line 1: no [client] section header before the first option"),
+    (f"[client]\npassword={SECRET}\n[client]\nuser=y\n", "line 3: section [client] appears twice"),
+    (f"[client]\npassword={SECRET}\npassword={SECRET}x\n",
+     "line 3: option 'password' appears twice in [client]"),
+    (f"[client]\n{SECRET}\n  \t=x\n", "not a valid option file"),
+    (f"[client]\npassword={SECRET}\xff\n", "not UTF-8 text"),
+])
+@pytest.mark.parametrize("flags", [[], ["--quiet"], ["-v"]])
+def test_a_malformed_my_cnf_never_shows_its_lines(text, reason, flags, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".my.cnf").write_bytes(text.encode("utf-8", "surrogateescape")
+                                   if "\xff" not in text else text.encode("latin-1"))
+    env = dict(os.environ, HOME=str(home))
+    env.pop("CCTV_DB_PASSWORD", None)
+    proc = subprocess.run(["cctvctl", "--db", "mysql://app@127.0.0.1:9/cctv", "db", "init", *flags],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert SECRET not in proc.stdout + proc.stderr
+    assert f"error: cannot read MySQL option file {home / '.my.cnf'}: {reason} (the line is not " \
+           "shown: it may hold the password)\n" in proc.stderr
+
+
+def test_error_lines_never_carry_an_environment_password(monkeypatch, capsys):
+    from cctvctl.cli.output import error_line
+
+    monkeypatch.setenv("CCTV_DB_PASSWORD", SECRET)
+    monkeypatch.setenv("CCTV_CRON_PASSWORD", ROLE_SECRETS["CRON"])
+    error_line(f"unexpected ValueError: bad {SECRET} and {ROLE_SECRETS['CRON']}")
+    assert capsys.readouterr().err == "error: unexpected ValueError: bad *** and ***\n"

@@ -15,10 +15,15 @@ def main() -> None:
     """Entry point of the installed ``cctvctl`` command.
 
     SIGTERM (a stopped service, a cron timeout) becomes an orderly exit 143: transactions roll
-    back and temporary files are removed, as for Ctrl-C.
+    back and temporary files are removed, as for Ctrl-C. Python warnings (a library's
+    deprecation, numpy's overflow notes) never reach stderr, whatever ``-W`` or
+    ``PYTHONWARNINGS`` say: errors are one line; ``-v`` logs warnings as debug records.
     """
     import signal
     import sys
+    import warnings
+
+    warnings.simplefilter("ignore")
 
     def terminate(signum, frame):  # noqa: ARG001
         sys.stderr.write("error: terminated\n")

@@ -9,6 +9,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt, VerboseOpt
 from cctvctl.cli.output import print_json
+from cctvctl import validate
 from cctvctl.errors import UsageError
 
 GRAIN_CHOICES = ("day", "week", "month", "year", "weekday", "all")
@@ -52,6 +53,7 @@ def aggregate_command(
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
     requested_days(date, since, until)  # bad usage is reported before the database is opened
+    validate.k_factor(k)
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     with open_database(settings.db_url, create=False) as database:
         result = run_aggregate(database, grain, settings.zone(database).tz, k=k, date=date, since=since,

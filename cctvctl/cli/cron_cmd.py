@@ -55,6 +55,8 @@ def crontab_lines(exe: str, db_url: str, zone: str, hour: int, minute: int) -> l
         f"CRON_TZ={zone}",
         f"{config.ENV_TZ}={zone}",
         f"{config.ENV_DB}={db_url}",
+        "# every 10 minutes: episodes and dark cameras nobody has been told yet (mailed by cron)",
+        f"*/10 * * * * {exe} alerts --consumer cron-mail --quiet",
         f"{minute} {hour} * * * {exe} aggregate all --quiet",
     ]
 
@@ -65,12 +67,13 @@ def cron_command(
     at: Annotated[str, typer.Option("--at", help="Local time of the nightly run, HH:MM.")] = "00:15",
     db: DbOpt = None, tz: TzOpt = None,
 ) -> None:
-    """Print crontab lines that run the aggregation nightly.
+    """Print crontab lines: the nightly aggregation and alerts every 10 minutes.
 
     The lines name this installation's absolute cctvctl path, the database
     URL (CCTV_DB) and the zone (CRON_TZ for the schedule,
     CCTV_TZ for the periods), and run aggregate all --quiet
-    so that cron mails only failures.
+    (cron mails only failures) and alerts --consumer cron-mail
+    (cron mails each new episode once).
 
     Example:
         cctvctl cron --db sqlite:///var/lib/cctv/cctv.db --tz Asia/Seoul

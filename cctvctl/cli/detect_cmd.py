@@ -28,6 +28,7 @@ def detect_command(
     slot: Annotated[Optional[str], typer.Option(help="Seasonal: hour (default), daytype-hour (workdays and weekends apart) or weekday-hour.")] = None,
     floor: Annotated[Optional[str], typer.Option(help="Seasonal: σ floor, sqrt = max(sqrt(mean), 1) (default) or one = 1.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the flags without storing them.")] = False,
+    as_episodes: Annotated[bool, typer.Option("--episodes", help="Print episodes (runs of consecutive flagged intervals of a camera and metric) instead of single flags.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json (one record per flag).")] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
@@ -41,6 +42,7 @@ def detect_command(
         cctvctl detect --since 2021-08-01 --until 2021-08-31
         cctvctl detect --since 2014-02-22 --until 2014-02-23 --camera 4 --format json
         cctvctl detect --since 2021-08-01 --method threshold --format csv > flags.csv
+        cctvctl detect --since 2021-08-01 --until 2021-08-31 --episodes
     """
     from cctvctl.api import open_database
     from cctvctl.detect import detect_range, make_params
@@ -51,8 +53,8 @@ def detect_command(
     if since is None:
         raise UsageError("--since is required (first local day, YYYY-MM-DD)")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    first = parse_date(since)
-    last = parse_date(until) if until else None
+    first = parse_date(since, "--since")
+    last = parse_date(until, "--until") if until else None
     if last is not None and last < first:
         raise UsageError(f"--until {last} is before --since {first}")
     make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database
@@ -67,6 +69,9 @@ def detect_command(
         result = detect_range(database, zone, start, end, cameras=camera, method=method,
                               k=k, weeks=weeks, slot=slot, floor=floor, store=not dry_run)
     if settings.quiet:
+        return
+    if as_episodes:
+        _print_episodes(result, fmt, zone, first, last)
         return
     records = [f.as_record(zone) for f in result.flags]
     if fmt == "json":
@@ -119,4 +124,29 @@ def _print_table(result, records: list[dict], first, last) -> None:
     note = f"; {result.fallback} {how}" if result.fallback else ""
     console.print(f"{first} … {last}: {result.intervals} interval(s) flagged, {len(result.flags)} "
                   f"flag(s), {result.evaluated} evaluated with {result.method}{note}; {stored}",
+                  markup=False)
+
+
+def _print_episodes(result, fmt: str, tz, first, last) -> None:
+    from cctvctl.detect.episodes import RECORD_KEYS, build_episodes
+    from cctvctl.safetext import csv_cell, shown
+
+    found = build_episodes(result.flags)
+    records = [e.as_record(tz) for e in found]
+    if fmt == "json":
+        print_json(records)
+        return
+    if fmt == "csv":
+        import csv
+        import sys
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(RECORD_KEYS)
+        for r in records:
+            writer.writerow(["" if r[key] is None else csv_cell(r[key]) for key in RECORD_KEYS])
+        return
+    console = stdout_console()
+    for r in records:
+        console.print(shown(r["summary"]), markup=False)
+    console.print(f"{first} … {last}: {len(found)} episode(s) from {len(result.flags)} flag(s)",
                   markup=False)

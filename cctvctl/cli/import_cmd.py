@@ -10,6 +10,7 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
+from cctvctl import validate
 from cctvctl.errors import CountFileError, UsageError
 from cctvctl.safetext import shown
 
@@ -69,10 +70,8 @@ def import_command(
     if rejected and len(files) > 1:
         raise UsageError("--rejected names one file; import one file at a time to use it")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    if interval <= 0 or interval * 60 != int(interval * 60):
-        raise UsageError("--interval must be a positive number of minutes (whole seconds)")
     options = ImportOptions(
-        tz=None, camera=camera, interval=int(interval * 60), mapping=map_ or [],
+        tz=None, camera=camera, interval=validate.interval_minutes(interval), mapping=map_ or [],
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
         nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
         time_format=time_format,
@@ -82,7 +81,7 @@ def import_command(
     with open_database(settings.db_url) as database:
         zone = settings.zone(database)
         options.tz = zone.tz
-        where = f"{database.url.display()}, {zone.describe()}"
+        where = shown(f"{database.url.display()}, {zone.describe()}")
         for path in files:
             try:
                 with _progress(path, settings.quiet) as progress:

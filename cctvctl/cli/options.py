@@ -103,6 +103,9 @@ def _pick(ctx, name: str, own, root_value):
 def configure_logging(verbose: bool) -> None:
     if verbose:
         import logging
+        import warnings
 
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        warnings.simplefilter("default")
+        logging.captureWarnings(True)  # -v: warnings as log records, with the rest of the debug output

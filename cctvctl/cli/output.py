@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -21,11 +22,19 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
+def _redacted(message: str) -> str:
+    """A last guard: no password from the environment (CCTV_*PASSWORD) in any error line."""
+    for key, value in os.environ.items():
+        if key.startswith("CCTV_") and key.endswith("PASSWORD") and len(value) >= 4:
+            message = message.replace(value, "***")
+    return message
+
+
 def error_line(message: str) -> None:
     """One line on stderr: red on a terminal, plain text elsewhere; hostile names escaped."""
     from cctvctl.safetext import shown
 
-    message = shown(message)
+    message = shown(_redacted(message))
     err = stderr_console()
     if err.is_terminal:
         from rich.text import Text

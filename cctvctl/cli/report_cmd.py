@@ -12,6 +12,7 @@ from cctvctl.cli.options import CameraOpt, DbOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import stdout_console
 from cctvctl.errors import UsageError
 
+PLOT_PANELS = 6  # cctvctl.render.plot.MAX_PANELS (not imported here: matplotlib stays optional)
 _PERIOD_HELP = "Report {}; give exactly one of --day, --week, --month, --year."
 
 
@@ -26,7 +27,7 @@ def report_command(
     compare: Annotated[str, typer.Option(help="Change against the previous period, the same period last year (last-year), or none.")] = "previous",
     fmt: Annotated[str, typer.Option("--format", help="table, markdown, csv or json.")] = "table",
     section: Annotated[Optional[list[str]], typer.Option(help="Only these sections (repeat): period, cameras, summary, classes, breakdown, weekday, hour, outliers. With csv and one section the output is that plain table.")] = None,
-    plot: Annotated[Optional[str], typer.Option(metavar="FILE.png", help="Also write a PNG chart: counts over the breakdown, the reference band, the outliers (needs pip install 'cctvctl[plot]').")] = None,
+    plot: Annotated[Optional[str], typer.Option(metavar="FILE.png", help="Also write a PNG chart: one panel per camera (at most 6), mean per interval over the breakdown with low-coverage bars hatched, the reference band and every flag (needs pip install 'cctvctl[plot]').")] = None,
     top: Annotated[int, typer.Option(help="Show the N most extreme outlier episodes (runs of consecutive flagged intervals); 0 shows all.")] = 20,
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False,
 ) -> None:
@@ -63,12 +64,13 @@ def report_command(
     period = parse_period(*given[0])
     settings = Settings.from_options(ctx, db, tz, verbose)
     with open_for_reading(settings.db_url) as database:
-        report = build_report(database, period, settings.zone(database).tz, cameras=camera, compare=compare, top=top)
+        report = build_report(database, period, settings.zone(database).tz, cameras=camera,
+                              compare=compare, top=top, per_camera=PLOT_PANELS if plot else 0)
     if plot:
-        write_plot(report, plot)
+        drawn = write_plot(report, plot)
         from cctvctl.safetext import shown
 
-        sys.stderr.write(f"chart written to {shown(plot)}\n")
+        sys.stderr.write(f"chart written to {shown(plot)}: {shown(drawn.line())}\n")
     if fmt == "table":
         print_table(report, stdout_console(), sections)
     elif fmt == "markdown":

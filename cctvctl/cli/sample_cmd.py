@@ -45,8 +45,8 @@ def sample_command(
     if interval <= 0:
         raise UsageError("--interval must be a positive number of minutes")
     zone = resolve_tz(tz)
-    first = parse_date(since or "2021-08-01")
-    last = parse_date(until or "2021-08-31")
+    first = parse_date(since or "2021-08-01", "--since")
+    last = parse_date(until or "2021-08-31", "--until")
     spec = SampleSpec(first, last, zone, cameras=cameras, interval=interval * 60, seed=seed,
                       events=events)
     data = generate(spec)

@@ -144,10 +144,16 @@ def _connect_mysql(url: DbUrl) -> Database:
 
 
 def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
+    import configparser
+
     import pymysql
 
+    if kwargs.get("read_default_file"):
+        _check_option_file(kwargs["read_default_file"])
     try:
         return pymysql.connect(**kwargs)
+    except configparser.Error as exc:
+        raise DatabaseError(option_file_problem(kwargs["read_default_file"], exc)) from None
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{mysql_reason(exc, password)}") from None
@@ -155,6 +161,11 @@ def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
 
+
+#: the session sql_mode cctvctl's SQL is written for, set on every connection: whatever the
+#: server's own mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, PIPES_AS_CONCAT …), a statement means
+#: the same; strict, so a value that does not fit is an error, never a silent truncation
+SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 TLS_FILES = ("ssl_ca", "ssl_cert", "ssl_key")
@@ -213,7 +224,7 @@ def tls_context(options: dict):
 def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
     """PyMySQL's keyword arguments for ``url`` (the password only from the caller, never the URL)."""
     kwargs = dict(host=url.host, port=url.port, user=url.user, database=url.database,
-                  charset=url.options.get("charset", "utf8mb4"), autocommit=True,
+                  charset=url.options.get("charset", "utf8mb4"), autocommit=True, sql_mode=SQL_MODE,
                   connect_timeout=int(url.options.get("connect_timeout", 10)))
     if password is not None:
         kwargs["password"] = password
@@ -222,9 +233,11 @@ def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
         default_cnf = Path.home() / ".my.cnf"
         if default_cnf.exists():
             option_file = str(default_cnf)
-    if option_file:
-        kwargs["read_default_file"] = os.path.expanduser(option_file)
-        kwargs["read_default_group"] = url.options.get("read_default_group", "client")
+    if option_file:  # read by cctvctl, not PyMySQL: repeated groups merge, errors quote nothing
+        from cctvctl.db.optionfile import connect_options
+
+        kwargs.update(connect_options(os.path.expanduser(option_file),
+                                      url.options.get("read_default_group", "client"), kwargs))
     if url.options.get("unix_socket"):
         kwargs["unix_socket"] = url.options["unix_socket"]
     if kwargs["database"] is None:
@@ -232,7 +245,79 @@ def mysql_connect_args(url: DbUrl, password: str | None) -> dict:
     ssl = tls_context(url.options)
     if ssl is not None:
         kwargs["ssl"] = ssl
+    kwargs["auth_plugin_map"] = CLEAR_TEXT_GUARDS
     return kwargs
+
+
+def _clear_text_refusal(plugin: str):
+    def __init__(self, conn):
+        import pymysql
+
+        if not getattr(conn, "_secure", False):
+            raise pymysql.err.OperationalError(
+                2059, f"the server asked for the password in clear text ({plugin} "
+                      "authentication) on a connection without TLS: refused, the password was not "
+                      "sent (use TLS: ssl_ca=... in the database URL)")
+        self.conn = conn
+
+    return __init__
+
+
+class _ClearPasswordGuard:
+    """``mysql_clear_password`` only over TLS, as libmysqlclient does (PyMySQL would send the
+    password in clear text to any server that asks)."""
+
+    __init__ = _clear_text_refusal("mysql_clear_password")
+
+    def authenticate(self, pkt):  # reached only under TLS: the plugin's own exchange
+        self.conn.write_packet(self.conn.password + b"\0")
+        pkt = self.conn._read_packet()
+        pkt.check_error()
+        return pkt
+
+
+class _DialogGuard:
+    """``dialog`` (PAM) sends the password as typed: only over TLS; no ``authenticate``, so
+    PyMySQL's own dialog exchange runs once the guard lets it."""
+
+    __init__ = _clear_text_refusal("dialog")
+
+
+#: PyMySQL's auth_plugin_map: the plugins that put the password on the wire as it is
+CLEAR_TEXT_GUARDS = {b"mysql_clear_password": _ClearPasswordGuard, b"dialog": _DialogGuard}
+
+
+def _check_option_file(path: str) -> None:
+    """Read the option file as PyMySQL will, first: its parse errors quote the file's lines."""
+    from pymysql.optionfile import Parser
+
+    try:
+        Parser().read(path)
+    except Exception as exc:  # whatever configparser raises on a malformed file
+        raise DatabaseError(option_file_problem(path, exc)) from None
+
+
+def option_file_problem(path: str, exc: Exception) -> str:
+    """One line for an unreadable MySQL option file that never quotes the file: its lines may
+    hold the password (configparser's own messages repeat them)."""
+    import configparser
+
+    where = f"line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        reason = "no [client] section header before the first option"
+    elif isinstance(exc, configparser.DuplicateSectionError):
+        reason = f"section [{exc.section}] appears twice"
+    elif isinstance(exc, configparser.DuplicateOptionError):
+        reason = f"option {exc.option!r} appears twice in [{exc.section}]"
+    elif isinstance(exc, configparser.ParsingError):
+        where = "line " + ", ".join(str(n) for n, _ in exc.errors[:5])
+        reason = "lines that are neither [section] nor name=value"
+    elif isinstance(exc, UnicodeDecodeError):
+        reason = "not UTF-8 text"
+    else:
+        reason = "not a valid option file"
+    return (f"cannot read MySQL option file {path}{': ' + where if where else ''}: {reason} "
+            "(the line is not shown: it may hold the password)")
 
 
 def mysql_reason(exc: Exception, password: str | None = None) -> str:

@@ -9,14 +9,37 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
 from cctvctl.errors import DatabaseError, LockTimeout
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadResult:
+    """What the server reports for one LOAD DATA statement."""
+
+    affected: int
+    records: int | None  # lines it read (None where the server did not say)
+    warnings: int
+    first_warnings: list[str] = field(default_factory=list)
+
+    def check(self, path: str, sent: int, skipped_ok: bool = False) -> None:
+        """Raise unless the server read exactly ``sent`` lines and warned about nothing but
+        (with ``skipped_ok``, LOAD DATA … IGNORE) the keys it skipped as already stored."""
+        skipped = max(0, sent - self.affected) if skipped_ok else 0
+        if (self.records is not None and self.records != sent) or self.warnings > skipped:
+            detail = "; ".join(self.first_warnings) or "no warning text"
+            raise DatabaseError(
+                f"LOAD DATA read {self.records} line(s) of the {sent} cctvctl wrote to {path} with "
+                f"{self.warnings} warning(s) ({detail}): nothing of it is kept; check the server's "
+                "sql_mode and character set")
 
 
 class Database:
@@ -71,6 +94,33 @@ class Database:
                 return cur.rowcount
             finally:
                 cur.close()
+
+    def load_file(self, sql: str, path: str, params: Sequence = ()) -> LoadResult:
+        """Run a ``LOAD DATA LOCAL INFILE ?`` statement that sends ``path`` (MySQL only).
+
+        The path is a bound parameter, never pasted into the SQL (a TMPDIR holding ``'`` or
+        ``\\`` must not break, or inject into, the statement). Returns what the server says it
+        did — lines read, rows affected, warnings — for the caller to check against what it sent.
+        """
+        from cctvctl.db import local_infile
+
+        with self._errors(), local_infile.allow(self.conn, path):
+            cur = self.conn.cursor()
+            try:
+                log.debug("SQL %s", sql)
+                cur.execute(self.dialect.sql(sql), tuple(params))
+                message = getattr(getattr(cur, "_result", None), "message", b"") or b""
+                if isinstance(message, bytes):
+                    message = message.decode("utf-8", "replace")
+                records = re.search(r"Records:\s*(\d+)", message)
+                result = LoadResult(cur.rowcount, int(records[1]) if records else None,
+                                    int(cur.warning_count or 0))
+            finally:
+                cur.close()
+            if result.warnings:
+                result.first_warnings = [f"{code}: {text}" for _, code, text in
+                                         self.query("SHOW WARNINGS LIMIT 3")]
+            return result
 
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._errors():
@@ -201,8 +251,9 @@ class Database:
         key = key if key is not None else (name,)
         ensure_cols, ensure_vals, sets, sets_params = _lock_row_sql(table, key_cols, key)
         ensure = self.dialect.sql(self.dialect.insert_ignore(table, ensure_cols))
-        lock = self.dialect.sql(f"UPDATE {table} SET {sets} WHERE "
-                                + " AND ".join(f"{c} = ?" for c in key_cols))
+        where = " AND ".join(f"{c} = ?" for c in key_cols)
+        exists = self.dialect.sql(f"SELECT COUNT(*) FROM {table} WHERE {where}")
+        lock = self.dialect.sql(f"UPDATE {table} SET {sets} WHERE {where}")
         deadline = time.monotonic() + timeout
         conn = self.opener()
         try:
@@ -212,10 +263,13 @@ class Database:
                 while True:
                     try:
                         conn.autocommit(True)
-                        # The row must exist (committed): locking it is then an UPDATE of it.
-                        cur.execute(ensure, ensure_vals)
                         wait = max(1, int(deadline - time.monotonic() + 0.999))
                         cur.execute(f"SET SESSION innodb_lock_wait_timeout = {wait}")
+                        # The row must exist (committed): locking it is then an UPDATE of it.
+                        # Looked up first with a plain read: inserting over a held row would wait.
+                        cur.execute(exists, tuple(key))
+                        if not cur.fetchone()[0]:
+                            cur.execute(ensure, ensure_vals)
                         conn.autocommit(False)
                         conn.begin()
                         cur.execute(lock, sets_params() + tuple(key))  # rowcount: rows matched

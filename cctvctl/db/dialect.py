@@ -53,11 +53,12 @@ class Dialect:
     def insert_ignore(self, table: str, columns: list[str]) -> str:
         raise NotImplementedError
 
-    def bulk_replace(self, table: str, columns: list[str], path: str) -> str | None:
-        """A statement loading ``path`` into ``table`` through the server's bulk path, rows with
-        an existing key replaced; None where there is none. The file is tab-separated, one row
-        a line, ``\\N`` for NULL, backslashes in text doubled; only a file cctvctl wrote for
-        the statement may be named (see local_infile.py)."""
+    def bulk_replace(self, table: str, columns: list[str]) -> str | None:
+        """A statement loading a file (its path the one ``?`` parameter, run with
+        ``Database.load_file``) into ``table`` through the server's bulk path, rows with an
+        existing key replaced; None where there is none. The file is tab-separated, one row a
+        line, ``\\N`` for NULL, backslashes in text doubled; only a file cctvctl wrote for the
+        statement may be named (see local_infile.py)."""
         return None
 
 
@@ -111,11 +112,10 @@ class MysqlDialect(Dialect):
         return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
                 f"ON DUPLICATE KEY UPDATE {updates}")
 
-    def bulk_replace(self, table, columns, path):
+    def bulk_replace(self, table, columns):
         # REPLACE = delete and insert: the same as an upsert when every column is written.
-        return (f"LOAD DATA LOCAL INFILE '{path}' REPLACE INTO TABLE {ident(table)} "
-                "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
-                f"LINES TERMINATED BY '\\n' ({', '.join(ident(c) for c in columns)})")
+        return (f"LOAD DATA LOCAL INFILE ? REPLACE INTO TABLE {ident(table)} "
+                f"CHARACTER SET utf8mb4 {LOAD_DATA_FORMAT} ({', '.join(ident(c) for c in columns)})")
 
     def insert_ignore(self, table, columns):
         # Not INSERT IGNORE: that would also swallow truncation and range errors.
@@ -124,6 +124,13 @@ class MysqlDialect(Dialect):
         first = ident(columns[0])
         return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
                 f"ON DUPLICATE KEY UPDATE {first} = {first}")
+
+
+#: LOAD DATA's separators as hex literals: '\\t' is a two-character string when the session
+#: has NO_BACKSLASH_ESCAPES, X'09' is a tab in every sql_mode (escape character: backslash)
+LOAD_DATA_FORMAT = "FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A'"
+#: the same without an escape character (the counts file has no backslash escapes)
+LOAD_DATA_RAW_FORMAT = "FIELDS TERMINATED BY X'09' ESCAPED BY '' LINES TERMINATED BY X'0A'"
 
 
 @lru_cache(maxsize=512)

@@ -34,9 +34,19 @@ def _figures() -> str:
     return ",\n  ".join(cols)
 
 
+def _count_columns() -> str:
+    """Key and values of a counts row (shared by ``counts`` and its revision log)."""
+    classes = ",\n  ".join(f"{c} INTEGER" for c in VEHICLE_CLASSES)
+    return f"""camera {CAMERA_TYPE} NOT NULL,
+  start_utc BIGINT NOT NULL,
+  end_utc BIGINT NOT NULL,
+  people INTEGER,
+  vehicle INTEGER,
+  {classes}"""
+
+
 def _v1(db: Database) -> list[str]:
     d = db.dialect
-    classes = ",\n  ".join(f"{c} INTEGER" for c in VEHICLE_CLASSES)
     stmts = [
         f"""CREATE TABLE imports (
   id {d.autoinc_pk},
@@ -55,12 +65,7 @@ def _v1(db: Database) -> list[str]:
 ){'' if d.name == 'sqlite' else d.table_options}""",
         "CREATE INDEX imports_sha ON imports (sha256, options_sha256)",
         f"""CREATE TABLE counts (
-  camera {CAMERA_TYPE} NOT NULL,
-  start_utc BIGINT NOT NULL,
-  end_utc BIGINT NOT NULL,
-  people INTEGER,
-  vehicle INTEGER,
-  {classes},
+  {_count_columns()},
   import_id BIGINT NOT NULL,
   PRIMARY KEY ({d.counts_primary_key})
 ){d.table_options}""",
@@ -124,6 +129,25 @@ def _v2(db: Database) -> list[str]:
             "ALTER TABLE weekday_stats ADD COLUMN interval_s BIGINT"]
 
 
+def _v3(db: Database) -> list[str]:
+    """The revision log: what ``--replace`` overwrote, so ``imports undo`` can put it back.
+
+    One row per stored row an import replaced: its values and owning import before the
+    overwrite. A row replaced by several imports has one revision per import, a chain that
+    undo walks back newest first.
+    """
+    d = db.dialect
+    return [
+        f"""CREATE TABLE count_revisions (
+  import_id BIGINT NOT NULL,
+  {_count_columns()},
+  old_import_id BIGINT NOT NULL,
+  PRIMARY KEY (import_id, camera, start_utc)
+){d.table_options}""",
+        "CREATE INDEX count_revisions_old ON count_revisions (old_import_id)",
+    ]
+
+
 def _v4(db: Database) -> list[str]:
     """Run locks as rows only the writing accounts may lock (see Database.lock).
 
@@ -135,6 +159,33 @@ def _v4(db: Database) -> list[str]:
   holder VARCHAR(255) NOT NULL,
   acquired_at BIGINT NOT NULL
 ){'' if db.backend == 'sqlite' else db.dialect.table_options}"""]
+def _v5(db: Database) -> list[str]:
+    """Which episodes each alert consumer has been told (``cctvctl alerts``)."""
+    return [f"""CREATE TABLE alert_marks (
+  consumer VARCHAR(80) NOT NULL,
+  camera {CAMERA_TYPE} NOT NULL,
+  metric VARCHAR(16) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  start_utc BIGINT NOT NULL,
+  marked_at BIGINT NOT NULL,
+  PRIMARY KEY (consumer, camera, metric, kind, start_utc)
+){db.dialect.table_options}"""]
+
+
+def _v6(db: Database) -> list[str]:
+    """Device tokens of ``cctvctl serve``: only a SHA-256 of each secret is kept."""
+    d = db.dialect
+    return [f"""CREATE TABLE api_tokens (
+  id {d.autoinc_pk},
+  name VARCHAR(64) NOT NULL UNIQUE,
+  token_sha256 CHAR(64) NOT NULL UNIQUE,
+  cameras VARCHAR(4096) NOT NULL,
+  can_write SMALLINT NOT NULL,
+  can_read SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  last_used_at BIGINT
+){'' if d.name == 'sqlite' else d.table_options}"""]
 
 
 #: (version, description, statements builder). Append only; never edit a released one.
@@ -144,7 +195,10 @@ def _v4(db: Database) -> list[str]:
 MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (1, "counts, imports, stats, weekday_stats, outliers", _v1),
     (2, "interval length of statistics rows", _v2),
+    (3, "count_revisions: values replaced by imports (undo)", _v3),
     (4, "run locks only writing accounts can take", _v4),
+    (5, "alert consumers' marks", _v5),
+    (6, "device tokens of cctvctl serve", _v6),
 ]
 
 LATEST = max(m[0] for m in MIGRATIONS)

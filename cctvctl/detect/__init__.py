@@ -101,7 +101,14 @@ def detect_import(db: Database, import_id: int, tz: ZoneInfo) -> int:
     robust method, one day more: a verdict looks back a few hours into the day before); the
     count returned is of this import's own intervals.
     """
-    touched = import_days(db, import_id)
+    return detect_days(db, import_days(db, import_id), tz, own_import=import_id)
+
+
+def detect_days(db: Database, touched: list[tuple[str, int]], tz: ZoneInfo,
+                own_import: int | None = None) -> int:
+    """Re-judge the (camera, UTC day) pairs and the window after them with the default method,
+    replacing its flags there (what an import does for its own days; ``imports undo``
+    does it for the days it gave back). Returns intervals flagged among ``own_import``'s rows."""
     if not touched:
         return 0
     params = make_params(DEFAULT_METHOD)
@@ -110,7 +117,7 @@ def detect_import(db: Database, import_id: int, tz: ZoneInfo) -> int:
     last = {c: _next_midnight(t, tz) for c, t in last_starts(db, sorted({s.camera for s in spans})).items()}
     spans = [Span(s.camera, s.start_utc, min(s.end_utc, last[s.camera])) for s in spans
              if s.camera in last and s.start_utc < last[s.camera]]
-    return _judge_spans(db, tz, spans, DEFAULT_METHOD, params, True, own_import=import_id).own
+    return _judge_spans(db, tz, spans, DEFAULT_METHOD, params, True, own_import=own_import).own
 
 
 @dataclass
@@ -197,5 +204,5 @@ def _span(camera: str, first: int, last: int, tz: ZoneInfo) -> Span:
 
 
 __all__ = ["DEFAULT_METHOD", "FLOORS", "LOOKBACK", "METHODS", "RobustParams", "RECORD_KEYS", "SLOTS", "DetectResult", "Flag", "SeasonalParams",
-           "ThresholdParams", "affected_spans", "detect_import", "detect_range", "interval_label",
+           "ThresholdParams", "affected_spans", "detect_days", "detect_import", "detect_range", "interval_label",
            "load_flags", "make_params"]

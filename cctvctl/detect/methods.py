@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from cctvctl import validate
 from cctvctl.errors import UsageError
 
 METRICS = ("people", "vehicle")
@@ -38,8 +39,7 @@ class SeasonalParams:
     min_days: int = 7
 
     def __post_init__(self) -> None:
-        if not self.k > 0:
-            raise UsageError("--k must be a positive number")
+        validate.k_factor(self.k, positive=True)
         if not 1 <= self.weeks <= 104:
             raise UsageError("--weeks must be between 1 and 104")
         if self.slot not in SLOTS:
@@ -70,8 +70,7 @@ class ThresholdParams:
     k: float = 1.5
 
     def __post_init__(self) -> None:
-        if not self.k > 0:
-            raise UsageError("--k must be a positive number")
+        validate.k_factor(self.k, positive=True)
 
     def as_dict(self) -> dict:
         return asdict(self)

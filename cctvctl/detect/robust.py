@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.detect.methods import METRICS, weekday_of
+from cctvctl import validate
 from cctvctl.errors import UsageError
 
 #: how the week is split into like days
@@ -54,8 +55,8 @@ class RobustParams:
     share: float = 0.4
 
     def __post_init__(self) -> None:
-        if not self.k > 0 or not self.k_single > 0 or not self.k_learning > 0:
-            raise UsageError("--k must be a positive number")
+        for name in ("k", "k_single", "k_learning"):
+            validate.k_factor(getattr(self, name), positive=True)
         if not 1 <= self.weeks <= 104:
             raise UsageError("--weeks must be between 1 and 104")
         if self.days not in DAY_CLASSES:

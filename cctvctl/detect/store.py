@@ -139,3 +139,20 @@ def load_flags(db: Database, start_utc: int, end_utc: int, cameras: list[str] | 
                   band_high=None if r[8] is None else float(r[8]), score=float(r[9]),
                   method=str(r[10]), params=params_from_json(r[11])) for r in rows]
     return with_labels(flags)
+
+
+SELECT_IMPORT_FLAGS = (
+    "SELECT o.camera, o.start_utc, c.end_utc, o.metric, o.direction, o.observed, o.expected, "
+    "o.band_low, o.band_high, o.score, o.method, o.params FROM outliers o "
+    "JOIN counts c ON c.camera = o.camera AND c.start_utc = o.start_utc "
+    "WHERE c.import_id = ? ORDER BY o.start_utc, o.camera")
+
+
+def flags_of_import(db: Database, import_id: int) -> list[Flag]:
+    """The stored flags of the intervals one import wrote (what ``serve`` answers a post with)."""
+    rows = db.query(SELECT_IMPORT_FLAGS, (import_id,))
+    return with_labels([Flag(camera=str(r[0]), start_utc=int(r[1]), end_utc=int(r[2]),
+                             metric=str(r[3]), direction=str(r[4]), observed=float(r[5]),
+                             expected=float(r[6]), band_low=None if r[7] is None else float(r[7]),
+                             band_high=None if r[8] is None else float(r[8]), score=float(r[9]),
+                             method=str(r[10]), params=params_from_json(r[11])) for r in rows])

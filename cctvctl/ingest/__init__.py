@@ -10,7 +10,6 @@ which always compares the file with the rows stored now (other imports may have 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.db.database import Database
 from cctvctl import safefile
 from cctvctl.errors import CountFileError, UsageError
@@ -82,6 +82,11 @@ class ImportOptions:
     #: wide file: count column → camera (``["West=west", …]`` or a dict)
     wide: dict[str, str] = field(default_factory=dict)
     wide_metric: str = "people"
+    #: called with each chunk's distinct cameras before they are written; raising aborts the
+    #: whole import (``cctvctl serve`` refuses cameras outside a device token's scope)
+    camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
+    #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
+    write_rejected: bool = True
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):
@@ -90,8 +95,7 @@ class ImportOptions:
             raise UsageError(f"--nonexistent must be one of {', '.join(NONEXISTENT)}")
         if self.ambiguous not in AMBIGUOUS:
             raise UsageError(f"--ambiguous must be one of {', '.join(AMBIGUOUS)}")
-        if self.interval <= 0:
-            raise UsageError("--interval must be a positive number of minutes")
+        self.interval = validate.interval_seconds(self.interval)
         if not 0 < self.max_count <= INT_MAX:
             raise UsageError(f"--max-count must be between 1 and {INT_MAX} (the largest count "
                              "a MySQL INTEGER column holds)")
@@ -108,10 +112,7 @@ class ImportOptions:
         if isinstance(self.columns, str):
             self.columns = parse_columns(self.columns, self.mapping, self.wide)
         self.na = tuple(dict.fromkeys(v.strip() for v in self.na))
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise UsageError(f"unknown --encoding {self.encoding!r} (e.g. utf-8, cp949, latin-1)") from None
+        validate.encoding(self.encoding)
         if self.delimiter is not None and len(sniff_delimiter("", self.delimiter)) != 1:
             raise UsageError(f"--delimiter must be one character (or tab), not {self.delimiter!r}")
         if self.dayfirst and self.monthfirst:
@@ -206,6 +207,13 @@ def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
         return _import_open(db, raw, path, options, progress)
 
 
+def import_stream(db: Database, src: IO[bytes], source: str, options: ImportOptions) -> ImportResult:
+    """Import a byte stream (an HTTP body, a socket) named ``source`` in messages."""
+    _check_rejected_target(options, source, None)
+    with _spool(src) as raw:
+        return _import_open(db, raw, source, options, None)
+
+
 def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
                 source: str = "<rows>") -> ImportResult:
     """Import rows given as mappings (``camera``, ``start``, ``people``, …) with the same rules.
@@ -278,7 +286,7 @@ def _rejected_owner(options: ImportOptions):
 def _check_rejected_target(options: ImportOptions, source: str, path: str | None) -> None:
     """Before anything is read: a rejected-rows file that could not be written safely, or
     that is the input itself (any spelling, a hard or symbolic link), is refused (exit 2)."""
-    if options.on_error != "skip":
+    if options.on_error != "skip" or not options.write_rejected:
         return
     target = _rejected_target(options, source)
     if path is not None and os.path.exists(target) and safefile.same_file(target, path):
@@ -321,7 +329,7 @@ def _import_open(db: Database, raw: IO[bytes], source: str, options: ImportOptio
             result.seconds = time.monotonic() - clock
             return result
         size = os.fstat(raw.fileno()).st_size
-        bad_rows = _BadRows(options.on_error == "skip")
+        bad_rows = _BadRows(options.on_error == "skip" and options.write_rejected)
         pending: safefile.PendingFile | None = None  # the rejected rows, renamed in at the end
         try:
             with db.atomic():
@@ -445,6 +453,8 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
             for chunk in reader.chunks():
                 done.read += chunk.read
                 done.unknown += chunk.unknown
+                if options.camera_check is not None and len(chunk.rows):
+                    options.camera_check(sorted(set(chunk.rows["camera"])))
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
@@ -493,7 +503,8 @@ class _BadRows:
         if not self.keep:
             return None
         pending = safefile.PendingFile(_rejected_target(options, source), what="the rejected rows",
-                                       fix=_REJECTED_FIX, ours=_rejected_owner(options))
+                                       fix=_REJECTED_FIX, ours=_rejected_owner(options),
+                                       on_failure="nothing was imported")
         writer = csv.writer(pending.handle, lineterminator="\n")
         writer.writerow(["line", "reason", *map(csv_cell, reader.layout.header)])  # OWASP: no formula
         self._spool.seek(0)

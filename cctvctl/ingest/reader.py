@@ -185,7 +185,7 @@ class CountReader:
                 frame = frame.reset_index(drop=True)
                 cols = {key: frame[i] for key, i in used_cols.items()}
                 yield self._process(lines, cols, None)
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
             raise NeedExactReader(str(exc)) from None
         finally:
             handle.close()
@@ -208,7 +208,7 @@ class CountReader:
                     lines, rows = [], []
         except csv.Error as exc:
             raise self._file_error(records.line, f"unreadable CSV: {exc}") from None
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:  # also UTF-16 without a byte-order mark
             raise self._decode_error(exc) from None
         if rows:
             yield self._process_rows(lines, rows)
@@ -226,16 +226,19 @@ class CountReader:
                     raise self._file_error(number, "the header contains NUL bytes (not a text CSV file)")
                 if line.strip().lstrip("\ufeff"):
                     return line.lstrip("\ufeff"), number
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:  # also UTF-16 without a byte-order mark
             raise self._decode_error(exc) from None
 
-    def _decode_error(self, exc: UnicodeDecodeError) -> CountFileError:
+    def _decode_error(self, exc: UnicodeError) -> CountFileError:
         """Name the line of the first undecodable byte and suggest --encoding.
 
         The text layer decodes ahead in blocks, so the line being parsed when decoding failed
         is not the bad one; the binary file is scanned again to find it.
         """
         encoding = getattr(self.stream, "encoding", None) or "utf-8"
+        if not isinstance(exc, UnicodeDecodeError):  # e.g. "UTF-16 stream does not start with BOM"
+            return self._file_error(1, f"not valid {encoding}: {exc}; use --encoding (utf-16-le or "
+                                       "utf-16-be for UTF-16 without a byte-order mark)")
         line, byte, text = _find_undecodable(getattr(self.stream, "buffer", None), encoding)
         if byte is None:
             line, byte, text = 1, exc.object[exc.start], bytes(exc.object)
@@ -630,6 +633,8 @@ def _find_undecodable(raw, encoding: str) -> tuple[int, int | None, bytes]:
             decoder.decode(data)
         except UnicodeDecodeError as exc:
             return number, exc.object[exc.start], bytes(data)
+        except UnicodeError:  # not about one byte (UTF-16 without a byte-order mark)
+            return number, None, b""
     return 1, None, b""
 
 

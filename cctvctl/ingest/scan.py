@@ -94,7 +94,7 @@ def scan_file(source, encoding: str, delimiter_option: str | None, *,
                 continue
             try:
                 decoder.decode(block)
-            except UnicodeDecodeError:
+            except UnicodeError:
                 uniform = False
                 continue
             arr = np.frombuffer(block, dtype=np.uint8)

@@ -73,12 +73,15 @@ _MARK = r"AM|PM|A\.M\.|P\.M\.|오전|오후"
 #: date (year first, or year last in the file's order), then optionally a time with a
 #: 12-hour marker before or after it, seconds, a fraction and a zone
 _GENERAL = (
-    r"^(?:(?P<Y>\d{4})\s*(?P<s1>[-/.])\s*(?P<M>\d{1,2})\s*(?P=s1)\s*(?P<D>\d{1,2})\.?"
-    r"|(?P<a>\d{1,2})(?P<s2>[-/.])(?P<b>\d{1,2})(?P=s2)(?P<y>\d{4}|\d{2}))"
+    r"^(?:(?P<Y>[0-9]{4})\s*(?P<s1>[-/.])\s*(?P<M>[0-9]{1,2})\s*(?P=s1)\s*(?P<D>[0-9]{1,2})\.?"
+    r"|(?P<a>[0-9]{1,2})(?P<s2>[-/.])(?P<b>[0-9]{1,2})(?P=s2)(?P<y>[0-9]{4}|[0-9]{2}))"
     r"(?:(?:T|\s+)(?:(?P<m1>" + _MARK + r")\s*)?"
-    r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<sec>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?"
+    r"(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<sec>[0-9]{2})(?:[.,](?P<frac>[0-9]{1,9}))?)?"
     r"(?:\s*(?P<m2>" + _MARK + r"))?"
-    r"(?:\s*(?P<zone>Z|[+-]\d{2}(?::?\d{2})?|[A-Z]{2,5}))?)?$")
+    r"(?:\s*(?P<zone>Z|[+-][0-9]{2}(?::?[0-9]{2})?|[A-Z]{2,5}))?)?$")
+_GENERAL_RX = re.compile(_GENERAL, re.IGNORECASE)
+_GROUPS = list(_GENERAL_RX.groupindex)
+_NO_MATCH = (None,) * _GENERAL_RX.groups
 _UTC_NAMES = {"Z", "UTC", "GMT", "UT"}
 MAX_OFFSET = 14 * 3600  # the largest offset in use (Pacific/Kiritimati)
 
@@ -297,7 +300,9 @@ class TimeParser:
         offset = pd.Series(np.nan, index=s.index, dtype="float64")
         if s.empty:
             return naive, offset, pd.Series(False, index=s.index)
-        ex = s.str.extract(_GENERAL, flags=re.IGNORECASE)
+        match = _GENERAL_RX.match  # a plain loop: twice as fast as Series.str.extract
+        ex = pd.DataFrame([m.groups() if (m := match(v)) else _NO_MATCH for v in s.tolist()],
+                          index=s.index, columns=_GROUPS)
         matched = ex["Y"].notna() | ex["a"].notna()
         if date_only:
             matched &= ex["h"].isna()
@@ -312,8 +317,8 @@ class TimeParser:
             if target.any():
                 refused[target] = [message(v) for v in text[target]]
 
-        def num(col: str) -> pd.Series:
-            return pd.to_numeric(e[col], errors="coerce")
+        def num(col: str) -> pd.Series:  # digits only (the expression says so), or None
+            return e[col].astype("float64")
 
         year, month, day = num("Y"), num("M"), num("D")
         year_last = e["a"].notna()
@@ -348,6 +353,8 @@ class TimeParser:
             naive[e.index[ok]] = pd.to_datetime(parts[ok], errors="coerce").astype("datetime64[us]")
         if pending.any():  # an abbreviation that meant more than one offset in this zone's history
             for label in pending.index[pending & ok]:
+                if pd.isna(naive[label]):
+                    continue  # no such date: "unparseable" says so
                 found = self._abbreviation_at(zone[label].upper(), naive[label])
                 if found is None:
                     naive[label] = pd.NaT
@@ -405,7 +412,7 @@ class TimeParser:
         """Offsets of the rows that name a zone; returns the rows needing a wall-time lookup."""
         pending = pd.Series(False, index=zone.index)
         upper = zone.dropna().str.upper()
-        known = _abbreviations(self.tz.key)
+        known = _abbreviations(self.tz)
         for value in pd.unique(upper):
             rows = upper.index[upper == value]
             mask = pd.Series(zone.index.isin(rows), index=zone.index)
@@ -494,6 +501,8 @@ class TimeParser:
         """``--time-format``: strptime as given; a format with %z reads each row's offset."""
         fmt = self.time_format
         aware = "%z" in fmt or "%Z" in fmt
+        if "%p" in fmt:  # strptime knows only AM/PM: Korean spreadsheets write 오전/오후
+            todo = todo.str.replace("오전", "AM", regex=False).str.replace("오후", "PM", regex=False)
         try:
             parsed = pd.to_datetime(todo, format=fmt, errors="coerce", utc=aware)
         except (ValueError, TypeError, OverflowError):
@@ -641,9 +650,8 @@ def _reading(text: str, order: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _abbreviations(key: str) -> dict[str, tuple[int, ...]]:
-    """Zone abbreviations ``key`` used 1970–2099 and the offsets (seconds) each one meant."""
-    tz = ZoneInfo(key)
+def _abbreviations(tz: ZoneInfo) -> dict[str, tuple[int, ...]]:
+    """Zone abbreviations ``tz`` used 1970–2099 and the offsets (seconds) each one meant."""
     seen: dict[str, set[int]] = {}
     for year in range(1970, 2100):
         for month in range(1, 13):

@@ -9,6 +9,8 @@ parsing thread formats each chunk (:meth:`CountWriter.stage`) before handing it 
 thread. Only when a chunk meets stored keys does the writer look at the stored rows, to tell
 duplicates (identical: counted, not errors) from conflicts (different counts: an error, or an
 overwrite with ``replace``) and from a key repeated within this same file in an earlier chunk.
+An overwrite first copies the stored row into ``count_revisions`` (the revision log that
+``imports undo`` restores from).
 """
 
 from __future__ import annotations
@@ -22,16 +24,21 @@ import numpy as np
 import pandas as pd
 
 from cctvctl import safefile
-from cctvctl.db import local_infile
 from cctvctl.db.database import Database
+from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
-from cctvctl.db.schema import COUNT_COLUMNS
+from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
 
 INSERT_COLUMNS = list(COUNT_COLUMNS)
 _VALUE_COLUMNS = [c for c in COUNT_COLUMNS if c not in ("camera", "start_utc", "import_id")]
 SELECT_STORED = ("SELECT start_utc, " + ", ".join(_VALUE_COLUMNS) + ", import_id FROM counts "
                  "WHERE camera = ? AND start_utc IN ({marks})")
 INSERT_IMPORT_DAYS = "INSERT INTO import_days (import_id, camera, utc_day) VALUES (?, ?, ?)"
+#: the revision log (undo): a replaced row's values and owner before this import overwrote it
+INSERT_REVISION = ("INSERT INTO count_revisions (import_id, camera, start_utc, "
+                   + ", ".join(_VALUE_COLUMNS) + ", old_import_id) VALUES ("
+                   + ", ".join("?" for _ in range(len(_VALUE_COLUMNS) + 4)) + ")")
+_CLASSES = [c for c in _VALUE_COLUMNS if c in VEHICLE_CLASSES]
 LOOKUP_BATCH = 500
 SPOOL_PREFIX = "cctvctl-load-"
 _TAB, _NEWLINE = 9, 10
@@ -200,6 +207,7 @@ class CountWriter:
         self._spool_dir: str | None = None
         self._staged = 0
         self._json = db.backend == "sqlite" and _has_json(db)
+        self._met = _MetKeys()
 
     def _columns(self, rows: pd.DataFrame) -> list[str]:
         """The columns this file has, in table order (the others stay NULL: unknown)."""
@@ -269,11 +277,11 @@ class CountWriter:
             nullable = [c for c in columns if c in rows.columns and rows[c].dtype.kind == "f"]
             targets = [f"@{c}" if c in nullable else c for c in columns]
             sets = (" SET " + ", ".join(f"{c} = NULLIF(@{c}, '')" for c in nullable)) if nullable else ""
-            sql = (f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
-                   "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' "
-                   f"({', '.join(targets)}){sets}")
-            with local_infile.allow(self.db.conn, path):
-                return self.db.execute(sql)
+            sql = (f"LOAD DATA LOCAL INFILE ? IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
+                   f"{LOAD_DATA_RAW_FORMAT} ({', '.join(targets)}){sets}")
+            result = self.db.load_file(sql, path, (path,))
+            result.check(path, len(rows), skipped_ok=True)
+            return result.affected
         finally:
             os.unlink(path)
 
@@ -309,16 +317,23 @@ class CountWriter:
         stored = self._stored(rows)
         new_idx, updates = [], []
         present = [c for c in _VALUE_COLUMNS if c in rows.columns]
+        # a new total makes any stored split by class stale: replacing vehicle sets every class
+        # (NULL, unknown, where the file has none), so vehicle = car + truck + … still holds
+        written_columns = present + [c for c in _CLASSES if c not in present] \
+            if "vehicle" in present else present
+        repeated = self._met.repeats(rows)
+        met = []
         for pos, row in enumerate(rows.itertuples(index=False)):
             key = (row.camera, row.start_utc)
             old = stored.get(key)
             if old is None:
                 new_idx.append(pos)
                 continue
-            if old["import_id"] == self.import_id:
+            if old["import_id"] == self.import_id or repeated[pos]:
                 out.problems.append((row.line, "duplicate of an earlier row of this file "
                                                "(same camera and start)"))
                 continue
+            met.append(pos)
             diffs = [c for c in present if old[c] != _value(getattr(row, c))]
             if not diffs:
                 out.duplicates += 1
@@ -330,6 +345,8 @@ class CountWriter:
                                                "use --replace to overwrite"))
                 continue
             updates.append(pos)
+        # keys left to other imports' rows: a repeat in a later chunk must still be found
+        self._met.add(rows.iloc[met])
         if new_idx:
             subset = rows.iloc[new_idx]
             columns = self._columns(subset)
@@ -337,9 +354,14 @@ class CountWriter:
             self._touch(subset)
         if updates:
             subset = rows.iloc[updates]
-            sets = ", ".join(f"{c} = ?" for c in present) + ", import_id = ?"
+            keys = list(zip(subset["camera"].tolist(), subset["start_utc"].tolist()))
+            self.db.executemany(INSERT_REVISION, [
+                (self.import_id, c, t) + tuple(stored[(c, t)][v] for v in _VALUE_COLUMNS)
+                + (stored[(c, t)]["import_id"],) for c, t in keys])
+            sets = ", ".join(f"{c} = ?" for c in written_columns) + ", import_id = ?"
             sql = f"UPDATE counts SET {sets} WHERE camera = ? AND start_utc = ?"
-            params = [tuple(_value(getattr(r, c)) for c in present) + (self.import_id, r.camera, r.start_utc)
+            params = [tuple(_value(getattr(r, c)) if c in present else None for c in written_columns)
+                      + (self.import_id, r.camera, r.start_utc)
                       for r in subset.itertuples(index=False)]
             self.db.executemany(sql, params)
             out.replaced = len(params)
@@ -374,6 +396,43 @@ class CountWriter:
         """Record which cameras and UTC days this import changed (for late-data recomputes)."""
         if self.days:
             self.db.executemany(INSERT_IMPORT_DAYS, [(self.import_id, c, d) for c, d in sorted(self.days)])
+
+
+class _MetKeys:
+    """Keys of this file that met another import's stored row and left it as it was
+    (identical, or a refused conflict).
+
+    A key this import wrote carries its import id, so a repeat of it in a later chunk is
+    recognised from the stored row; these keys are not, and would pass as duplicates of the
+    stored row (or, with ``replace``, overwrite it with the later copy). Kept as sorted arrays
+    per camera and chunk, each with its range: a file in time order searches none of them.
+    """
+
+    def __init__(self) -> None:
+        self._parts: dict[str, list[np.ndarray]] = {}
+
+    def add(self, rows: pd.DataFrame) -> None:
+        for camera, starts in rows.groupby("camera", sort=False)["start_utc"]:
+            self._parts.setdefault(camera, []).append(np.sort(starts.to_numpy(np.int64)))
+
+    def repeats(self, rows: pd.DataFrame) -> np.ndarray:
+        """Per row of ``rows``, whether its key met a stored row in an earlier chunk."""
+        hit = np.zeros(len(rows), bool)
+        if not self._parts:
+            return hit
+        starts = rows["start_utc"].to_numpy(np.int64)
+        for camera, mine in rows.groupby("camera", sort=False).indices.items():
+            parts = self._parts.get(camera)
+            if not parts:
+                continue
+            wanted = starts[mine]
+            lo, hi = wanted.min(), wanted.max()
+            for part in parts:
+                if part[-1] < lo or part[0] > hi:
+                    continue
+                at = np.minimum(np.searchsorted(part, wanted), len(part) - 1)
+                hit[mine[part[at] == wanted]] = True
+        return hit
 
 
 def _json_insert(columns: list[str]) -> str:

@@ -74,10 +74,11 @@ def to_json(report: Report) -> str:
     return json_text(report_dict(report), indent=2) + "\n"
 
 
-def write_plot(report: Report, path: str, *, ours=None) -> None:
+def write_plot(report: Report, path: str, *, ours=None):
+    """Write the PNG chart; returns its :class:`cctvctl.render.plot.ChartSummary`."""
     from cctvctl.render.plot import write_plot as _write
 
-    _write(report, path, ours=ours)
+    return _write(report, path, ours=ours)
 
 
 def check_plot(path: str) -> None:

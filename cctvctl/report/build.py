@@ -40,12 +40,13 @@ KNOWN_CAMERA_SQL = "SELECT 1 FROM counts WHERE camera = ? LIMIT 1"
 
 def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[str] | None = None,
                  compare: str = "previous", top: int = DEFAULT_TOP,
-                 use_stats: bool = True) -> Report:
+                 use_stats: bool = True, per_camera: int = 0) -> Report:
     """Everything the report of ``period`` shows, read with SELECT statements only.
 
     ``cameras`` limits the report (default: every camera with data in the period or the compared
     one); ``top`` keeps the flagged intervals with the largest |score| (0 keeps all);
-    ``use_stats=False`` ignores the stats table and computes everything from raw counts.
+    ``use_stats=False`` ignores the stats table and computes everything from raw counts;
+    ``per_camera`` cameras (in report order) also get a breakdown of their own (for the chart).
     """
     from cctvctl.detect.store import load_flags
 
@@ -94,7 +95,18 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
         outliers_intervals=sum(len(v) for v in flagged.values()), episodes_total=len(episodes),
         top=top,
         overall=_profile_stats(moments.days, moments.k), compare=cmp,
-        computed_at=moments.computed_at, source_note=moments.reason)
+        computed_at=moments.computed_at, source_note=moments.reason, all_flags=flags,
+        camera_breakdown={n: _breakdown(_one_camera(moments, n), period, tz, grain, {n: intervals[n]})
+                          for n in [n for n in names if moments.period_row(n).get("n")][:per_camera]})
+
+
+def _one_camera(moments: Moments, name: str) -> Moments:
+    """The moments of one camera (days and hours filtered; the rest as it is)."""
+    from dataclasses import replace
+
+    hours = moments.hours
+    return replace(moments, days=moments.days[moments.days["camera"] == name],
+                   hours=None if hours is None else hours[hours["camera"] == name], _rows=None)
 
 
 def natural_key(name: str) -> list:

@@ -173,6 +173,10 @@ class Report:
     computed_at: int | None = None
     #: why the figures were computed now instead of read from the stats table
     source_note: str | None = None
+    #: every flag of the period (the chart draws them all; ``outliers`` holds the top episodes')
+    all_flags: list = field(default_factory=list)
+    #: the breakdown of single cameras (the first ``per_camera`` of ``build_report``; the chart)
+    camera_breakdown: dict[str, list[BreakdownRow]] = field(default_factory=dict)
 
     @property
     def outliers(self) -> list:

@@ -10,12 +10,12 @@ catch-up state alone. A lock serialises runs, so two at once never double-count.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.db.database import Database
 from cctvctl.errors import UsageError
 from cctvctl.periods import (Period, last_complete, local_midnight_utc, parse_date, period_containing,
@@ -102,12 +102,14 @@ class AggregateResult:
         return f"aggregated in {self.tz} (k={self.k:g}): " + "; ".join(parts)
 
 
-def _as_date(value) -> Date | None:
-    if value is None or isinstance(value, Date) and not isinstance(value, datetime):
-        return value
+def _as_date(value, flag: str) -> Date | None:
+    if value is None:
+        return None
     if isinstance(value, datetime):
-        return value.date()
-    return parse_date(str(value))
+        value = value.date()
+    if isinstance(value, Date):
+        return validate.day_in_range(value, flag)
+    return parse_date(str(value), flag)
 
 
 def _as_epoch(now) -> float | None:
@@ -299,7 +301,10 @@ def requested_days(date=None, since=None, until=None) -> tuple[Date | None, Date
     """``--date`` or ``--since``/``--until`` as (first, last) local days; UsageError if they clash."""
     if date is not None and (since is not None or until is not None):
         raise UsageError("--date cannot be combined with --since/--until")
-    since, until = (_as_date(date), _as_date(date)) if date is not None else (_as_date(since), _as_date(until))
+    if date is not None:
+        since = until = _as_date(date, "--date")
+    else:
+        since, until = _as_date(since, "--since"), _as_date(until, "--until")
     if since and until and since > until:
         raise UsageError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     return since, until
@@ -316,8 +321,7 @@ def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, dat
     """
     if grain not in GRAINS:
         raise UsageError(f"unknown grain {grain!r}: use day, week, month, year, weekday or all")
-    if not (isinstance(k, (int, float)) and math.isfinite(k) and k >= 0):
-        raise UsageError("--k must be a finite number ≥ 0")
+    k = validate.k_factor(k)
     since, until = requested_days(date, since, until)
     cams = sorted(set(cameras)) if cameras else None
     grains = GRAINS[grain]

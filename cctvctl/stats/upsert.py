@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from cctvctl import safefile
-from cctvctl.db import local_infile
 from cctvctl.db.database import Database
 from cctvctl.errors import DatabaseError
 from cctvctl.stats.moments import METRICS
@@ -67,7 +66,7 @@ def _load(db: Database, table: str, columns: list[str], frames: list[pd.DataFram
     """Bulk-load ``frames`` (one file); False where the dialect has no bulk path."""
     spool = tempfile.mkdtemp(prefix=safefile.pid_named(STATS_SPOOL))
     path = os.path.join(spool, f"{table}.tsv")
-    statement = db.dialect.bulk_replace(table, columns, path)
+    statement = db.dialect.bulk_replace(table, columns)
     if statement is None:
         os.rmdir(spool)
         return False
@@ -75,8 +74,7 @@ def _load(db: Database, table: str, columns: list[str], frames: list[pd.DataFram
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
             for frame in frames:
                 fh.write(tsv(frame, columns))
-        with local_infile.allow(db.conn, path):
-            db.execute(statement)
+        db.load_file(statement, path, (path,)).check(path, sum(len(f) for f in frames))
     finally:
         if os.path.exists(path):
             os.unlink(path)
