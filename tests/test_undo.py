@@ -368,6 +368,7 @@ def test_only_the_administrator_may_undo_and_ingest_may_replace(accounts, mysql_
     for role in ("ingest", "cron"):
         r = cli(runner, _as(role, accounts, monkeypatch), "imports", "undo", "2")
         assert r.exit_code == 1 and "denied" in r.stderr and r.stderr.count("\n") == 1, r.output
+        assert r.stderr.endswith("run it with the administrator's account, not a cctv_* job account)\n")
         assert values(mysql_url) == before
     monkeypatch.delenv("CCTV_DB_PASSWORD")
     r = cli(runner, mysql_url, "imports", "undo", "2")

@@ -144,16 +144,10 @@ def _connect_mysql(url: DbUrl) -> Database:
 
 
 def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
-    import configparser
-
     import pymysql
 
-    if kwargs.get("read_default_file"):
-        _check_option_file(kwargs["read_default_file"])
     try:
         return pymysql.connect(**kwargs)
-    except configparser.Error as exc:
-        raise DatabaseError(option_file_problem(kwargs["read_default_file"], exc)) from None
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
                             f"{mysql_reason(exc, password)}") from None
@@ -285,39 +279,6 @@ class _DialogGuard:
 
 #: PyMySQL's auth_plugin_map: the plugins that put the password on the wire as it is
 CLEAR_TEXT_GUARDS = {b"mysql_clear_password": _ClearPasswordGuard, b"dialog": _DialogGuard}
-
-
-def _check_option_file(path: str) -> None:
-    """Read the option file as PyMySQL will, first: its parse errors quote the file's lines."""
-    from pymysql.optionfile import Parser
-
-    try:
-        Parser().read(path)
-    except Exception as exc:  # whatever configparser raises on a malformed file
-        raise DatabaseError(option_file_problem(path, exc)) from None
-
-
-def option_file_problem(path: str, exc: Exception) -> str:
-    """One line for an unreadable MySQL option file that never quotes the file: its lines may
-    hold the password (configparser's own messages repeat them)."""
-    import configparser
-
-    where = f"line {exc.lineno}" if getattr(exc, "lineno", None) else ""
-    if isinstance(exc, configparser.MissingSectionHeaderError):
-        reason = "no [client] section header before the first option"
-    elif isinstance(exc, configparser.DuplicateSectionError):
-        reason = f"section [{exc.section}] appears twice"
-    elif isinstance(exc, configparser.DuplicateOptionError):
-        reason = f"option {exc.option!r} appears twice in [{exc.section}]"
-    elif isinstance(exc, configparser.ParsingError):
-        where = "line " + ", ".join(str(n) for n, _ in exc.errors[:5])
-        reason = "lines that are neither [section] nor name=value"
-    elif isinstance(exc, UnicodeDecodeError):
-        reason = "not UTF-8 text"
-    else:
-        reason = "not a valid option file"
-    return (f"cannot read MySQL option file {path}{': ' + where if where else ''}: {reason} "
-            "(the line is not shown: it may hold the password)")
 
 
 def mysql_reason(exc: Exception, password: str | None = None) -> str:
