@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -50,6 +51,8 @@ FINISH_IMPORT = ("UPDATE imports SET rows_read = ?, inserted = ?, duplicates = ?
                  "rejected = ?, status = ?, finished_at = ? WHERE id = ?")
 FIND_IMPORT = ("SELECT id, started_at FROM imports WHERE sha256 = ? AND options_sha256 = ? "
                "AND status = 'ok' ORDER BY id LIMIT 1")
+FIRST_PASS = ("SELECT start_utc FROM counts WHERE camera = ? AND start_utc IN (?, ?) "
+              "AND import_id <> ?")
 RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, rows_read, rejected, "
                    "status, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, 'rejected', ?, ?)")
 
@@ -427,6 +430,14 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
                         time_format=options.time_format)
     if order is not None:
         parser.file_order, parser.evidence = order.order, order.evidence
+    # the writer thread uses the connection while this one parses: the rare look-up of a stored
+    # first pass (a fall-back hour split across imports) waits for the write in flight
+    db_busy = threading.Lock()
+    parser.stored_first_pass = _first_pass_stored(db, import_id, db_busy)
+
+    def write(rows, staged):
+        with db_busy:
+            return writer.write(rows, staged)
     reader = CountReader(stream, source, parser=parser, camera=options.camera,
                          mapping=options.mapping, interval=options.interval,
                          max_count=options.max_count, delimiter=options.delimiter,
@@ -467,7 +478,7 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
-                pending = ((chunk,), pool.submit(writer.write, chunk.rows, staged))
+                pending = ((chunk,), pool.submit(write, chunk.rows, staged))
                 if progress:  # the fast path reads by name: estimate from the rows read
                     estimate = size * done.read // max(scan.lines, 1)
                     progress(min(max(raw.tell(), estimate), size), size)
@@ -480,6 +491,16 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
             writer.close()
             stream.detach()
     return reader, writer, done
+
+
+def _first_pass_stored(db: Database, import_id: int, busy: threading.Lock):
+    """(camera, earlier, later instant) → the store holds the earlier (from another import) and
+    not the later: the file continues a fall-back hour an earlier import began (issue 12 M3)."""
+    def check(camera: str, early: int, late: int) -> bool:
+        with busy:
+            found = {int(r[0]) for r in db.query(FIRST_PASS, (camera, early, late, import_id))}
+        return early in found and late not in found
+    return check
 
 
 class _BadRows:
