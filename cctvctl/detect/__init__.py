@@ -1,8 +1,13 @@
 """Outlier detection: the old trigger's job, done right (DESIGN §6).
 
-Two methods judge each interval against a *causal* reference — built only from whole local days
-before the interval — so the flags an import writes equal those a later ``cctvctl detect`` writes
-over the same range:
+Three methods judge each interval against a *causal* reference — built only from whole local
+days before the interval — so the flags an import writes equal those a later ``cctvctl detect``
+writes over the same range:
+
+- ``robust`` (issue 13, not yet the default: docs/detection.md): the median of like days
+  (Mon–Thu/Fri/Sat/Sun) at the same local hour, a spread the tightest 40% of them give, a
+  practical-significance guard, runs, ``silent`` runs of zeros, and "learning" cameras; see
+  :mod:`cctvctl.detect.robust`.
 
 - ``seasonal`` (default): the same camera's intervals in the same local hour slot over the
   trailing weeks; flag outside ``mean ± k·σ`` with ``σ = max(std, sqrt(mean), 1)``. Slots can
