@@ -223,7 +223,7 @@ class Database:
         if not path or path == ":memory:":
             self._locks[name] = None
             return
-        fh = open(f"{path}.{name}.lock", "a+")
+        fh = _open_lock_file(f"{path}.{name}.lock")
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -356,3 +356,15 @@ def _lock_row_sql(table: str, key_cols: tuple, key: tuple):
     return (list(key_cols) + ["holder", "acquired_at"], tuple(key) + ("", 0),
             "holder = ?, acquired_at = ?",
             lambda: (f"pid {os.getpid()} on {os.uname().nodename}"[:255], int(time.time())))
+
+
+def _open_lock_file(name: str):
+    """The SQLite lock file beside the database: created or opened, never through a planted
+    symbolic link (it is only locked, never written)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags, 0o644)
+    except OSError as exc:
+        raise DatabaseError(f"cannot open the lock file {name}: {exc.strerror or exc} "
+                            "(a symbolic link or another non-file is in its place?)") from None
+    return os.fdopen(fd, "a+")
