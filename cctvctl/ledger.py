@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 from cctvctl.db.database import Database
 from cctvctl.db.schema import COUNT_COLUMNS
-from cctvctl.errors import UsageError
+from cctvctl.errors import DatabaseError, LockTimeout, UsageError
 from cctvctl.periods import local_date
+from cctvctl.db.retry import retrying_conflicts
 
 LIST_IMPORTS = ("SELECT id, source, sha256, tz, rows_read, inserted, duplicates, replaced, rejected, "
                 "status, started_at, finished_at FROM imports{where} ORDER BY id DESC{limit}")
@@ -111,11 +112,24 @@ class UndoResult:
         return d
 
 
+@retrying_conflicts
 def undo_import(db: Database, import_id: int, *, detect: bool = True,
                 lock_timeout: float = LOCK_TIMEOUT) -> UndoResult:
     """Take back import ``import_id`` (see the module docstring); raises UsageError where it
     cannot: unknown, rejected, already undone, or a later import replaced its rows."""
     clock = time.monotonic()
+    try:
+        result = _undo(db, import_id, detect, lock_timeout)
+    except DatabaseError as exc:
+        if "denied" not in str(exc) or isinstance(exc, LockTimeout):
+            raise
+        raise DatabaseError(f"{exc} (imports undo deletes counts and rewrites the ledger: run it "
+                            "with the administrator's account, not a cctv_* job account)") from None
+    result.seconds = time.monotonic() - clock
+    return result
+
+
+def _undo(db: Database, import_id: int, detect: bool, lock_timeout: float) -> UndoResult:
     with db.lock("import", timeout=lock_timeout), db.lock("aggregate", timeout=lock_timeout):
         with db.atomic():
             record = db.query_one(GET_IMPORT, (int(import_id),))
@@ -137,7 +151,6 @@ def undo_import(db: Database, import_id: int, *, detect: bool = True,
 
                 detect_days(db, touched, ZoneInfo(str(record[2])))
             result.stats_rows = _recompute_stats(db, touched)
-    result.seconds = time.monotonic() - clock
     return result
 
 

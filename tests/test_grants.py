@@ -172,3 +172,128 @@ def test_each_account_runs_its_commands_and_is_refused_the_others(accounts, mysq
         assert f"`{table}`" in line or f"'{table}'" in line, (role, args, line)
     monkeypatch.delenv("CCTV_DB_PASSWORD")
     assert _everything(mysql_url) == before
+
+
+# -- M10: --apply converges; L2: the ingest account cannot move rows or rewrite the ledger -------
+def _drop_users(prefix):
+    admin = mysql_admin()
+    with admin.cursor() as cur:
+        for role in ("ingest", "cron", "analyst"):
+            cur.execute(f"DROP USER IF EXISTS '{prefix}{role}'@'127.0.0.1'")
+    admin.close()
+
+
+def _apply(runner, mysql_url, prefix, monkeypatch):
+    """`db grants --apply` with fresh passwords; (result, passwords)."""
+    passwords = {role: "pw-" + secrets.token_hex(8) for role in ("ingest", "cron", "analyst")}
+    for role, pw in passwords.items():
+        monkeypatch.setenv(f"CCTV_{role.upper()}_PASSWORD", pw)
+    return runner.invoke(app, ["db", "grants", "--db", mysql_url, "--host", "127.0.0.1",
+                               "--prefix", prefix, "--apply"]), passwords
+
+
+def _grants_for(user):
+    with mysql_admin().cursor() as cur:
+        cur.execute(f"SHOW GRANTS FOR '{user}'@'127.0.0.1'")
+        return [r[0] for r in cur.fetchall()]
+
+
+def _can_login(url, password):
+    import pymysql
+
+    u = parse_url(url)
+    try:
+        pymysql.connect(host=u.host, port=u.port, user=u.user, password=password,
+                        database=u.database, connect_timeout=5).close()
+        return True
+    except pymysql.err.OperationalError:
+        return False
+
+
+def test_apply_converges_an_over_privileged_account_with_an_old_password(mysql_url, runner, monkeypatch):
+    require_privileged("creates MySQL accounts")
+    connect(mysql_url).close()
+    u = parse_url(mysql_url)
+    prefix = "m" + secrets.token_hex(3) + "_"
+    user = prefix + "ingest"
+    admin = mysql_admin()
+    try:
+        for sql in (f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'old-password-1'",
+                    f"GRANT ALL ON `{u.database}`.* TO '{user}'@'127.0.0.1' WITH GRANT OPTION",
+                    f"GRANT PROCESS ON *.* TO '{user}'@'127.0.0.1'",
+                    f"GRANT DELETE, DROP ON `{u.database}`.`counts` TO '{user}'@'127.0.0.1'"):
+            admin.cursor().execute(sql)
+        result, passwords = _apply(runner, mysql_url, prefix, monkeypatch)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("converged (password set, exactly the documented privileges, verified): ")
+        url = f"mysql://{user}@127.0.0.1:{u.port}/{u.database}"
+        assert not _can_login(url, "old-password-1")
+        assert _can_login(url, passwords["ingest"])
+        text = "\n".join(_grants_for(user))
+        for gone in ("ALL PRIVILEGES", "PROCESS", "GRANT OPTION", "DROP", "DELETE ON `" + u.database + "`.`counts`"):
+            assert gone not in text, (gone, text)
+        # what is left is exactly the documented list (and a second --apply changes nothing)
+        from cctvctl.grants import plan_grants, verify_grants
+
+        with connect(mysql_url) as db:
+            for acc in plan_grants(u.database, "127.0.0.1", prefix):
+                assert verify_grants(db, acc) == [], acc.role
+        again, _ = _apply(runner, mysql_url, prefix, monkeypatch)
+        assert again.exit_code == 0, again.output
+        unhashed = lambda lines: sorted(l.split(" IDENTIFIED BY ")[0] for l in lines)  # noqa: E731
+        assert unhashed(_grants_for(user)) == unhashed(text.split("\n"))
+    finally:
+        admin.close()
+        _drop_users(prefix)
+
+
+def test_apply_takes_away_a_role_and_verify_names_what_is_extra(mysql_url, runner, monkeypatch):
+    """A role granted to an account goes with --apply too; a privilege added afterwards is named
+    by the verification (which --apply runs, and fails with, when something stays)."""
+    require_privileged("creates MySQL accounts and a role")
+    from cctvctl.grants import plan_grants, verify_grants
+
+    connect(mysql_url).close()
+    u = parse_url(mysql_url)
+    prefix = "r" + secrets.token_hex(3) + "_"
+    role = "cctv_role_" + secrets.token_hex(3)
+    admin = mysql_admin()
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {role}")
+            cur.execute(f"GRANT ALL ON `{u.database}`.* TO {role}")
+            cur.execute(f"CREATE USER '{prefix}cron'@'127.0.0.1' IDENTIFIED BY 'x-old'")
+            cur.execute(f"GRANT {role} TO '{prefix}cron'@'127.0.0.1'")
+        result, _ = _apply(runner, mysql_url, prefix, monkeypatch)
+        assert result.exit_code == 0, result.output
+        assert not any(role in line for line in _grants_for(prefix + "cron"))
+        with admin.cursor() as cur:
+            cur.execute(f"GRANT DELETE ON `{u.database}`.`counts` TO '{prefix}cron'@'127.0.0.1'")
+            cur.execute(f"GRANT {role} TO '{prefix}cron'@'127.0.0.1'")
+        cron = [a for a in plan_grants(u.database, "127.0.0.1", prefix) if a.role == "cron"][0]
+        with connect(mysql_url) as db:
+            problems = verify_grants(db, cron)
+            assert f"{prefix}cron@127.0.0.1 holds DELETE on {u.database}.counts, not documented" in problems
+            assert any(f"is granted the role(s) `{role}`" in p for p in problems), problems
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+        _drop_users(prefix)
+
+
+def test_ingest_cannot_move_rows_or_rewrite_the_ledger_but_can_replace(accounts, runner, monkeypatch,
+                                                                        tmp_path):
+    url = _as("ingest", accounts, monkeypatch)
+    f = tmp_path / "c.csv"
+    f.write_text(SMALL)
+    assert runner.invoke(app, ["import", str(f), "--db", url, "--tz", "Asia/Seoul"]).exit_code == 0
+    for sql in ("UPDATE counts SET camera = 'moved'", "UPDATE counts SET start_utc = start_utc + 86400",
+                "UPDATE imports SET sha256 = 'x'", "UPDATE imports SET source = 'elsewhere'",
+                "UPDATE imports SET tz = 'UTC'", "DELETE FROM counts", "DELETE FROM imports"):
+        _refused(url, sql)
+    f.write_text(SMALL.replace("cam-1,2021-08-01 00:00,3,4", "cam-1,2021-08-01 00:00,30,40"))
+    result = runner.invoke(app, ["import", str(f), "--db", url, "--tz", "Asia/Seoul", "--replace"])
+    assert result.exit_code == 0, result.output
+    with connect(url) as db:
+        assert sorted(db.query("SELECT people, vehicle FROM counts")) == [(5, 1), (30, 40)]

@@ -201,3 +201,14 @@ def test_a_name_written_behind_our_back_is_still_escaped(tmp_path):
     cells = list(csv.reader(io.StringIO(run(url, "report", "--day", str(DAY.date()), "--format", "csv",
                                             "--section", "cameras").stdout)))
     assert csv_value(cells[1][0]) == "\x1b[2J\x1b]0;x\x07gate"
+
+
+def test_a_database_path_with_escapes_is_shown_escaped(tmp_path):
+    folder = tmp_path / "db\x1b[2J\u202e"
+    folder.mkdir()
+    url = f"sqlite://{folder / 'cctv.db'}"
+    assert "db\\x1b[2J\\u202e" in run(url, "db", "init").stdout
+    path = tmp_path / "one.csv"
+    _history_file(path, ["gate"])
+    assert "into sqlite:///" in run(url, "import", str(path), "--interval", "60", "--no-detect").stdout
+    assert "db\\x1b[2J\\u202e" in run(url, "db", "status").stdout

@@ -187,6 +187,15 @@ def test_12_hour_clocks_in_a_files_date_order(fresh_url, tmp_path):
     assert starts(fresh_url) == [at(2017, 11, 13, 18), at(2017, 12, 1, 0), at(2017, 12, 1, 12)]
 
 
+def test_an_explicit_format_with_p_reads_korean_markers(fresh_url, tmp_path):
+    """The issue's attempt: `--time-format '%Y-%m-%d %p %I:%M:%S'` stored afternoons as mornings."""
+    lines = ["gate,2021-08-01 오후 1:05:00,1", "gate,2021-08-01 오전 12:05:00,2", "gate,2021-08-01 오후 12:05:00,3"]
+    proc = cctvctl(fresh_url, str(write(tmp_path, lines)), "--time-format", "%Y-%m-%d %p %I:%M:%S",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 0, 5), at(2021, 8, 1, 12, 5), at(2021, 8, 1, 13, 5)]
+
+
 def test_hours_outside_a_12_hour_clock_are_refused(fresh_url, tmp_path):
     lines = ["gate,2021-08-01 13:05 PM,1", "gate,2021-08-01 0:30 AM,2", "gate,2021-08-01 오후 2:00 PM,3",
              "gate,2021-08-01 10:00 AM,4"]

@@ -185,3 +185,35 @@ def test_end_in_a_gap_follows_the_gap_policy_and_counts_once():
     shifting = TimeParser(BERLIN, nonexistent="shift-forward")
     got, why = shifting.to_epoch(pd.Series(["2021-03-28 02:00"]), pd.Series(["c"]), after=start[:1])
     assert got[0] - start[0] == 300 and reasons(why) == [None]
+
+
+def test_an_abbreviation_that_changed_offset_is_read_at_the_offset_of_its_date():
+    moscow = ZoneInfo("Europe/Moscow")  # MSK was UTC+4 from 2011 to 2014, UTC+3 since
+    got, why, _ = parse(["2012-06-01 12:00 MSK", "2020-06-01 12:00 MSK", "2020-02-30 12:00 MSK"], moscow)
+    assert got[:2] == [datetime(2012, 6, 1, 8, tzinfo=timezone.utc).timestamp(),
+                       datetime(2020, 6, 1, 9, tzinfo=timezone.utc).timestamp()]
+    assert why == [None, None, "unparseable timestamp '2020-02-30 12:00 MSK'"]
+    pyongyang = ZoneInfo("Asia/Pyongyang")  # KST was UTC+8:30 from 2015 to 2018
+    got, _, _ = parse(["2016-01-01 09:00 KST", "2020-01-01 09:00 KST"], pyongyang)
+    assert got == [datetime(2016, 1, 1, 0, 30, tzinfo=timezone.utc).timestamp(),
+                   datetime(2020, 1, 1, 0, 0, tzinfo=timezone.utc).timestamp()]
+
+
+def test_a_file_of_one_order_decided_late_asks_for_a_second_reading():
+    from cctvctl.errors import CountFileError
+    from cctvctl.ingest.timeparse import DateOrderChanged
+
+    parser = TimeParser(SEOUL)
+    parser.to_epoch(pd.Series(["01/02/2021 10:00"]), None, lines=[2])
+    parser.to_epoch(pd.Series(["25/02/2021 10:00"]), None, lines=[3])
+    with pytest.raises(DateOrderChanged) as changed:
+        parser.finish_file("f.csv")
+    assert changed.value.order == "day-first"
+    again = TimeParser(SEOUL, file_order=changed.value.order, evidence=changed.value.evidence)
+    got, _ = again.to_epoch(pd.Series(["01/02/2021 10:00", "02/25/2021 10:00"]), None, lines=[2, 4])
+    assert got[0] == epoch(2021, 2, 1, 10) and math.isnan(got[1])
+    again.finish_file("f.csv")  # fixed: nothing more to decide
+    undecided = TimeParser(SEOUL)
+    undecided.to_epoch(pd.Series(["01/02/2021 10:00", "03/03/2021 10:00"]), None)
+    with pytest.raises(CountFileError, match="cannot tell the date order"):
+        undecided.finish_file("f.csv")

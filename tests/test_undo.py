@@ -115,6 +115,23 @@ def test_a_key_repeated_chunks_apart_is_a_duplicate_even_after_matching_a_stored
     assert values(fresh_url)[("gate", 1627858800)] == (10, 1)
 
 
+def test_the_reported_case_a_repeat_more_than_50000_rows_apart(fresh_url, runner, tmp_path):
+    """M8 as reported, through the CLI and its default chunk of 50,000 rows: line 2 equals a
+    stored row, line 50,003 (the next chunk) contradicts it: --replace refuses the file."""
+    from datetime import datetime, timedelta
+
+    cli(runner, fresh_url, "import", str(write(tmp_path / "base.csv", BASE[:1])), "--no-detect")
+    first = datetime(2020, 1, 1)
+    filler = [("other", (first + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M"), 1, 0)
+              for i in range(50_000)]
+    path = write(tmp_path / "far.csv", [BASE[0]] + filler + [("gate", STARTS[0], 99, 9)])
+    r = cli(runner, fresh_url, "import", str(path), "--replace", "--no-detect")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.splitlines()[0].endswith(
+        "far.csv:50003: duplicate of an earlier row of this file (same camera and start)")
+    assert values(fresh_url) == {("gate", 1627858800): (10, 1)}
+
+
 def test_replace_with_totals_clears_stale_vehicle_classes_and_undo_restores_them(fresh_url, runner, tmp_path):
     """L3: vehicle 10 from a totals-only file must not sit beside car 3 + truck 2."""
     classes = tmp_path / "classes.csv"
@@ -351,6 +368,7 @@ def test_only_the_administrator_may_undo_and_ingest_may_replace(accounts, mysql_
     for role in ("ingest", "cron"):
         r = cli(runner, _as(role, accounts, monkeypatch), "imports", "undo", "2")
         assert r.exit_code == 1 and "denied" in r.stderr and r.stderr.count("\n") == 1, r.output
+        assert r.stderr.endswith("run it with the administrator's account, not a cctv_* job account)\n")
         assert values(mysql_url) == before
     monkeypatch.delenv("CCTV_DB_PASSWORD")
     r = cli(runner, mysql_url, "imports", "undo", "2")

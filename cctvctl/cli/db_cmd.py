@@ -11,6 +11,7 @@ from cctvctl.cli.app import CctvTyper, HelpGroup
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
+from cctvctl.safetext import shown
 
 db_app = CctvTyper(cls=HelpGroup, help="Create, migrate and inspect the database.", no_args_is_help=True,
                    rich_markup_mode=None)
@@ -36,7 +37,7 @@ def init_command(ctx: typer.Context, db: DbOpt = None, tz: TzOpt = None,
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     with connect(settings.db_url, migrate=False) as database:
         applied = migrate(database)
-        where = database.url.display()
+        where = shown(database.url.display())  # a path from the user: escaped
         zone = settings.zone(database)
         if zone.origin != "stored":
             with database.lock("import", timeout=600), database.atomic():
@@ -75,7 +76,7 @@ def set_zone_command(
     settings = Settings.from_options(ctx, db, None, verbose, quiet)
     with open_database(settings.db_url, create=False) as database:
         change = set_zone(database, zone, force=force)
-        where = database.url.display()
+        where = shown(database.url.display())  # a path from the user: escaped
     if settings.quiet:
         return
     if change.old == change.new:
@@ -125,6 +126,12 @@ def status_command(
         ("covers", f"{status.first} … {status.last}" if status.first else "no data"),
         ("last import", f"#{li['id']} {li['source']} ({li['status']}, {li['inserted']} inserted, "
                         f"{li['finished']})" if li else "none"),
+        *((("cluster", _cluster_line(status.cluster)),) if status.cluster else ()),
     ):  # file names and URLs are shown literally, hostile characters escaped
         table.add_row(name, text_cell(value))
     stdout_console().print(table)
+
+
+def _cluster_line(c: dict) -> str:
+    return (f"Galera, {c['size']} node(s), {c['status']}; connected to {c['node']} at "
+            f"{c['connected_to']} ({c['state']})")

@@ -27,6 +27,10 @@ def grants_command(
     account writes statistics and outlier flags but cannot change counts; the analyst account
     can only read. Passwords are never printed: the SQL shows '<password>' placeholders.
 
+    --apply converges existing accounts too: it sets the password, revokes every other
+    privilege (an old GRANT ALL included), grants the list and verifies the result; what it
+    cannot take away (a role, a proxy grant) is named and the command exits 1.
+
     Example:
         cctvctl db grants --db mysql://admin@db:3306/cctv --host '10.0.0.%'
         CCTV_INGEST_PASSWORD=… CCTV_CRON_PASSWORD=… CCTV_ANALYST_PASSWORD=… \\
@@ -50,4 +54,5 @@ def grants_command(
     with open_database(settings.db_url) as database_conn:
         apply_grants(database_conn, accounts, passwords)
     if not settings.quiet:
-        typer.echo("created or updated: " + ", ".join(f"{a.user}@{a.host} ({a.role})" for a in accounts))
+        typer.echo("converged (password set, exactly the documented privileges, verified): "
+                   + ", ".join(f"{a.user}@{a.host} ({a.role})" for a in accounts))

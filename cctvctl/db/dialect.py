@@ -121,9 +121,11 @@ class MysqlDialect(Dialect):
         # Not INSERT IGNORE: that would also swallow truncation and range errors.
         cols = ", ".join(ident(c) for c in columns)
         marks = ", ".join("?" for _ in columns)
-        first = ident(columns[0])
+        # a no-op update of the last column (counts: import_id), never of a key column: the
+        # ingest account may update the value columns of counts only
+        last = ident(columns[-1])
         return (f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "
-                f"ON DUPLICATE KEY UPDATE {first} = {first}")
+                f"ON DUPLICATE KEY UPDATE {last} = {last}")
 
 
 #: LOAD DATA's separators as hex literals: '\\t' is a two-character string when the session

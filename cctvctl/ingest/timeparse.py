@@ -31,7 +31,11 @@ follow the chosen policy, and every row a rule touched is counted:
   offset before the change (02:30 → 03:30), ``shift-backward`` with the offset after (→ 01:30).
 * ``--ambiguous infer`` (default): per camera, the first occurrence of a repeated local time is
   the earlier instant (still summer time) and a second occurrence the later one — which is what
-  a detector writing local time produces. ``earliest``, ``latest`` and ``reject`` are explicit.
+  a detector writing local time produces. The hour may be split across two imports: where a
+  camera's rows in this file *begin* inside the repeated hour and the database already holds
+  that camera's earlier instant (from an earlier import) but not the later one, the file
+  continues the stored first pass, so its rows of the hour are the later instants.
+  ``earliest``, ``latest`` and ``reject`` are explicit.
 
 An end column is read relative to its row's start: an ambiguous end is the first instant after
 the start with that wall time (so ``01:55 → 02:00`` is five minutes on a fall-back night, under
@@ -45,6 +49,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -73,12 +78,15 @@ _MARK = r"AM|PM|A\.M\.|P\.M\.|오전|오후"
 #: date (year first, or year last in the file's order), then optionally a time with a
 #: 12-hour marker before or after it, seconds, a fraction and a zone
 _GENERAL = (
-    r"^(?:(?P<Y>\d{4})\s*(?P<s1>[-/.])\s*(?P<M>\d{1,2})\s*(?P=s1)\s*(?P<D>\d{1,2})\.?"
-    r"|(?P<a>\d{1,2})(?P<s2>[-/.])(?P<b>\d{1,2})(?P=s2)(?P<y>\d{4}|\d{2}))"
+    r"^(?:(?P<Y>[0-9]{4})\s*(?P<s1>[-/.])\s*(?P<M>[0-9]{1,2})\s*(?P=s1)\s*(?P<D>[0-9]{1,2})\.?"
+    r"|(?P<a>[0-9]{1,2})(?P<s2>[-/.])(?P<b>[0-9]{1,2})(?P=s2)(?P<y>[0-9]{4}|[0-9]{2}))"
     r"(?:(?:T|\s+)(?:(?P<m1>" + _MARK + r")\s*)?"
-    r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<sec>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?"
+    r"(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<sec>[0-9]{2})(?:[.,](?P<frac>[0-9]{1,9}))?)?"
     r"(?:\s*(?P<m2>" + _MARK + r"))?"
-    r"(?:\s*(?P<zone>Z|[+-]\d{2}(?::?\d{2})?|[A-Z]{2,5}))?)?$")
+    r"(?:\s*(?P<zone>Z|[+-][0-9]{2}(?::?[0-9]{2})?|[A-Z]{2,5}))?)?$")
+_GENERAL_RX = re.compile(_GENERAL, re.IGNORECASE)
+_GROUPS = list(_GENERAL_RX.groupindex)
+_NO_MATCH = (None,) * _GENERAL_RX.groups
 _UTC_NAMES = {"Z", "UTC", "GMT", "UT"}
 MAX_OFFSET = 14 * 3600  # the largest offset in use (Pacific/Kiritimati)
 
@@ -146,6 +154,12 @@ class TimeParser:
     tally: DstTally = field(default_factory=DstTally)
     #: ambiguous (camera, local time) seen so far in this import, for the ``infer`` rule
     _seen_ambiguous: dict = field(default_factory=dict)
+    #: (camera, earlier instant, later instant) → whether the store holds the first pass only:
+    #: lets ``infer`` continue a fall-back hour an earlier import began (None: no database)
+    stored_first_pass: Callable[[str, int, int], bool] | None = None
+    #: cameras with a row earlier in this file; cameras continuing a stored first pass
+    _cameras_seen: set = field(default_factory=set)
+    _continuing: set = field(default_factory=set)
     #: orders this reading applied to rows whose order mattered
     _applied: set = field(default_factory=set)
 
@@ -297,7 +311,9 @@ class TimeParser:
         offset = pd.Series(np.nan, index=s.index, dtype="float64")
         if s.empty:
             return naive, offset, pd.Series(False, index=s.index)
-        ex = s.str.extract(_GENERAL, flags=re.IGNORECASE)
+        match = _GENERAL_RX.match  # a plain loop: twice as fast as Series.str.extract
+        ex = pd.DataFrame([m.groups() if (m := match(v)) else _NO_MATCH for v in s.tolist()],
+                          index=s.index, columns=_GROUPS)
         matched = ex["Y"].notna() | ex["a"].notna()
         if date_only:
             matched &= ex["h"].isna()
@@ -312,8 +328,8 @@ class TimeParser:
             if target.any():
                 refused[target] = [message(v) for v in text[target]]
 
-        def num(col: str) -> pd.Series:
-            return pd.to_numeric(e[col], errors="coerce")
+        def num(col: str) -> pd.Series:  # digits only (the expression says so), or None
+            return e[col].astype("float64")
 
         year, month, day = num("Y"), num("M"), num("D")
         year_last = e["a"].notna()
@@ -348,6 +364,8 @@ class TimeParser:
             naive[e.index[ok]] = pd.to_datetime(parts[ok], errors="coerce").astype("datetime64[us]")
         if pending.any():  # an abbreviation that meant more than one offset in this zone's history
             for label in pending.index[pending & ok]:
+                if pd.isna(naive[label]):
+                    continue  # no such date: "unparseable" says so
                 found = self._abbreviation_at(zone[label].upper(), naive[label])
                 if found is None:
                     naive[label] = pd.NaT
@@ -405,7 +423,7 @@ class TimeParser:
         """Offsets of the rows that name a zone; returns the rows needing a wall-time lookup."""
         pending = pd.Series(False, index=zone.index)
         upper = zone.dropna().str.upper()
-        known = _abbreviations(self.tz.key)
+        known = _abbreviations(self.tz)
         for value in pd.unique(upper):
             rows = upper.index[upper == value]
             mask = pd.Series(zone.index.isin(rows), index=zone.index)
@@ -494,6 +512,8 @@ class TimeParser:
         """``--time-format``: strptime as given; a format with %z reads each row's offset."""
         fmt = self.time_format
         aware = "%z" in fmt or "%Z" in fmt
+        if "%p" in fmt:  # strptime knows only AM/PM: Korean spreadsheets write 오전/오후
+            todo = todo.str.replace("오전", "AM", regex=False).str.replace("오후", "PM", regex=False)
         try:
             parsed = pd.to_datetime(todo, format=fmt, errors="coerce", utc=aware)
         except (ValueError, TypeError, OverflowError):
@@ -517,6 +537,11 @@ class TimeParser:
         values = _epoch(pd.Series(local.tz_convert("UTC").tz_localize(None), index=naive.index))
         epoch[naive.index] = values
         bad_pos = np.flatnonzero(local.isna())
+        begins = None  # camera → label of its first row in this chunk (only where needed)
+        if len(bad_pos) and after is None and cameras is not None and self.ambiguous == "infer":
+            named = cameras[naive.index]
+            begins = dict(zip(named[~named.duplicated()].tolist(),
+                              named.index[~named.duplicated()].tolist()))
         for pos in bad_pos:
             label = naive.index[pos]
             ts = naive.iloc[pos].to_pydatetime()
@@ -524,14 +549,18 @@ class TimeParser:
                 result, reason = self._resolve_end(ts, after[label])
             else:
                 camera = cameras[label] if cameras is not None else None
-                result, reason = self._resolve(ts, camera)
+                first_row = (begins is not None and camera not in self._cameras_seen
+                             and begins.get(camera) == label)
+                result, reason = self._resolve(ts, camera, first_row)
             if reason:
                 reasons[label] = reason
                 epoch[label] = np.nan
             else:
                 epoch[label] = result
+        if after is None and cameras is not None and self.stored_first_pass is not None:
+            self._cameras_seen.update(pd.unique(cameras[naive.index]))
 
-    def _resolve(self, ts: datetime, camera) -> tuple[float | None, str | None]:
+    def _resolve(self, ts: datetime, camera, first_row: bool = False) -> tuple[float | None, str | None]:
         early = ts.replace(tzinfo=self.tz, fold=0)
         late = ts.replace(tzinfo=self.tz, fold=1)
         e0, e1 = early.timestamp(), late.timestamp()
@@ -553,7 +582,10 @@ class TimeParser:
             key = (camera, ts)
             seen = self._seen_ambiguous.get(key, 0)
             self._seen_ambiguous[key] = seen + 1
-            policy = "latest" if seen == 1 else "earliest"
+            if (seen == 0 and first_row and self.stored_first_pass is not None
+                    and self.stored_first_pass(camera, int(e0), int(e1))):
+                self._continuing.add(camera)  # the file begins where a stored first pass ended
+            policy = "latest" if seen == 1 or (seen == 0 and camera in self._continuing) else "earliest"
         if policy == "latest":
             self.tally.ambiguous_latest += 1
             return e1, None
@@ -641,9 +673,8 @@ def _reading(text: str, order: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _abbreviations(key: str) -> dict[str, tuple[int, ...]]:
-    """Zone abbreviations ``key`` used 1970–2099 and the offsets (seconds) each one meant."""
-    tz = ZoneInfo(key)
+def _abbreviations(tz: ZoneInfo) -> dict[str, tuple[int, ...]]:
+    """Zone abbreviations ``tz`` used 1970–2099 and the offsets (seconds) each one meant."""
     seen: dict[str, set[int]] = {}
     for year in range(1970, 2100):
         for month in range(1, 13):

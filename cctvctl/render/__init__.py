@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
+from cctvctl import safefile
 from cctvctl.errors import UsageError
 from cctvctl.periods import local_iso
 from cctvctl.render.sections import SECTIONS, Section, report_dict, sections
@@ -83,11 +84,11 @@ def write_json(report: Report, out) -> None:
     out.write("\n")
 
 
-def write_plot(report: Report, path: str):
+def write_plot(report: Report, path: str, *, ours=None):
     """Write the PNG chart; returns its :class:`cctvctl.render.plot.ChartSummary`."""
     from cctvctl.render.plot import write_plot as _write
 
-    return _write(report, path)
+    return _write(report, path, ours=ours)
 
 
 def check_plot(path: str) -> None:
@@ -96,6 +97,7 @@ def check_plot(path: str) -> None:
 
     if not path.lower().endswith(".png"):
         raise UsageError(f"--plot writes a PNG image: give a file name ending in .png, not {path!r}")
+    safefile.check_target(path, what="the chart", fix="choose another file with --plot")
     require_matplotlib()
 
 

@@ -22,6 +22,7 @@ from cctvctl.periods import (Period, last_complete, local_midnight_utc, parse_da
                              periods_between, today)
 from cctvctl.stats.rows import CALENDAR, WEEKDAY_GRAINS, Written, day_rows, period_rows
 from cctvctl.stats.state import AggState, all_cameras, changed_days, first_day, max_import, next_day
+from cctvctl.db.retry import retrying_conflicts
 
 #: what each ``aggregate`` argument computes (day is the base of every other grain)
 GRAINS = {
@@ -329,6 +330,7 @@ def requested_days(date=None, since=None, until=None) -> tuple[Date | None, Date
     return since, until
 
 
+@retrying_conflicts
 def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, date=None,
                   since=None, until=None, cameras: list[str] | None = None, now=None,
                   keep_rows: bool = True, lock_timeout: float = LOCK_TIMEOUT,
