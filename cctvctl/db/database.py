@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-from cctvctl.errors import DatabaseError, LockTimeout
+from cctvctl.errors import ConflictError, DatabaseError, LockTimeout
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Database:
         self.conn = conn
         #: opens another connection with the same credentials (MySQL run locks hold their own)
         self.opener = opener
+        self.cluster = False  # a Galera node (set by connect): run locks are leases, reads causal
         self.dialect = dialect
         self.url = url
         self._depth = 0
@@ -216,6 +217,11 @@ class Database:
             self.release_lock(name)
 
     def acquire_lock(self, name: str, timeout: float) -> None:
+        if self.backend == "mysql" and self.cluster and name != "migrate":
+            from cctvctl.db.lease import Lease
+
+            self._locks[name] = Lease.take(self, name, timeout)
+            return
         if self.backend == "mysql":
             self._locks[name] = self._row_lock(name, timeout)
             return
@@ -307,6 +313,9 @@ class Database:
         handle = self._locks.pop(name, None)
         if handle is None:
             return
+        if hasattr(handle, "release"):  # a cluster lease
+            handle.release()
+            return
         if self.backend == "mysql":
             conn = handle
             try:
@@ -336,8 +345,11 @@ class Database:
                 from cctvctl.db.connect import mysql_reason
 
                 password = os.environ.get("CCTV_DB_PASSWORD")
-                raise DatabaseError(f"MySQL error on {self.url.where}: "
-                                    f"{mysql_reason(exc, password)}") from exc
+                code = exc.args[0] if exc.args else None
+                kind = ConflictError if code == 1213 else DatabaseError
+                err = kind(f"MySQL error on {self.url.where}: {mysql_reason(exc, password)}")
+                err.code = code
+                raise err from exc
             raise
 
 

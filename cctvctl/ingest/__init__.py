@@ -41,6 +41,8 @@ from cctvctl.ingest.timeparse import (AMBIGUOUS, EPOCH_FORMATS, NONEXISTENT, Dat
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.safetext import csv_cell
 from cctvctl.zone import check_zone, resolve_zone
+from cctvctl.db.retry import retrying_conflicts
+from cctvctl.db.writeset import check_import_size
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -315,6 +317,7 @@ class _Pass:
     unknown: int = 0
 
 
+@retrying_conflicts
 def _import_open(db: Database, raw: IO[bytes], source: str, options: ImportOptions,
                  progress: ProgressFn | None) -> ImportResult:
     started = time.time()
@@ -324,6 +327,7 @@ def _import_open(db: Database, raw: IO[bytes], source: str, options: ImportOptio
     fingerprint = options.fingerprint()
     scan = scan_file(raw, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
+    check_import_size(db, source, scan.lines)
     with db.lock("import", timeout=600):
         # --replace always compares with what is stored now: a later import (or an undo) may
         # have changed the rows since these bytes were last imported
