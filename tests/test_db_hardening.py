@@ -286,3 +286,29 @@ def test_camera_option_with_outer_spaces_is_refused_on_both_backends(name, db_ur
 
     with pytest.raises(UsageError):  # the library's filter too, not only the CLI option
         camera_filter([name])
+
+
+# -- issue 11 finding 9: the suite stays in its lane ----------------------------------------------
+def _pytest(env_extra: dict, *args) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
+    env.update(env_extra)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                           *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+def test_plain_pytest_touches_no_server_accounts_mounts_or_private_servers():
+    """Without CCTV_TEST_MYSQL_URL no MySQL test connects anywhere (127.0.0.1 answers here);
+    without CCTV_TEST_PRIVILEGED=1 nothing creates accounts, mounts or starts a server."""
+    out = _pytest({}, "tests/test_grants.py", "tests/test_faults.py", "-k",
+                  "accounts or ingest or cron or analyst or full_disk or read_only or killed_during_import")
+    assert " passed" not in out.splitlines()[-1], out[-2000:]
+    assert "CCTV_TEST_MYSQL_URL is not set" in out
+    assert "runs only with CCTV_TEST_PRIVILEGED=1" in out  # the tmpfs tests
+    named = _pytest({"CCTV_TEST_MYSQL_URL": os.environ.get("CCTV_TEST_MYSQL_URL", ""),
+                     "CCTV_REQUIRE_MYSQL": "1"} if os.environ.get("CCTV_TEST_MYSQL_URL") else {},
+                    "tests/test_grants.py", "-k", "ingest_account or analyst_account")
+    assert "creates MySQL accounts: runs only with CCTV_TEST_PRIVILEGED=1" in named or \
+        "CCTV_TEST_MYSQL_URL is not set" in named

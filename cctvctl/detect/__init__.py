@@ -38,6 +38,7 @@ from cctvctl.detect.scan import judge_chunk
 from cctvctl.detect.store import (Span, cameras_between, import_days, interval_details,
                                   last_starts, load_flags, replace_flags)
 from cctvctl.errors import UsageError
+from cctvctl.db.retry import retrying_conflicts
 
 METHODS = ("robust", "seasonal", "threshold")
 #: the method ``detect`` runs unless told, and the one an import runs
@@ -70,6 +71,7 @@ def make_params(method: str | None = None, k: float | None = None, weeks: int | 
     return SeasonalParams(**{name: v for name, v in given.items() if v is not None})
 
 
+@retrying_conflicts
 def detect_range(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
                  cameras: list[str] | None = None, method: str | None = None,
                  k: float | None = None, *, weeks: int | None = None, slot: str | None = None,
