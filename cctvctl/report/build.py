@@ -59,7 +59,7 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
         unknown = [c for c in cameras if db.query_one(KNOWN_CAMERA_SQL, (c,)) is None]
         if unknown:
             raise UsageError(f"no counts for camera {', '.join(map(repr, unknown))} in this database")
-    from cctvctl.report import stats_readable
+    from cctvctl.report.source import stats_readable
 
     readable = stats_readable(db)
     moments = load_moments(db, period, tz, cameras, hours=True, use_stats=use_stats and readable)
