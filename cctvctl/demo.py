@@ -63,7 +63,7 @@ def run_demo(directory: Path, tz: ZoneInfo, *, db_url: str | None = None,
     url = db_url or f"sqlite://{(directory / DB_FILE).resolve()}"
     sample = generate(SampleSpec(FIRST_DAY, LAST_DAY, tz, cameras=3, seed=42, events=4))
     path = directory / SAMPLE_FILE
-    sample.write(str(path), layout="classes")
+    sample.write(str(path), layout="classes", chosen_by_us=True)
     say(f"1. sample: {len(sample.rows):,} rows, {len(sample.cameras)} cameras, {FIRST_DAY} … "
         f"{LAST_DAY}, {len(sample.events)} injected events → {path}")
     period = parse_period("month", MONTH)

@@ -25,7 +25,7 @@ def import_command(
     na: Annotated[Optional[list[str]], typer.Option("--na", help="A cell text meaning 'unknown' in count columns, e.g. -1 or NA (repeat; '' for empty cells): stored as NULL, never 0. A row with no known count is not stored.")] = None,
     wide: Annotated[Optional[list[str]], typer.Option("--wide", help="COLUMN=CAMERA: a wide file's count column and the camera it counts (repeat).")] = None,
     wide_metric: Annotated[str, typer.Option(help="What the --wide columns count: people or vehicle.")] = "people",
-    interval: Annotated[float, typer.Option(help="Interval length in minutes where the file has no end column.")] = 5,
+    interval: Annotated[Optional[float], typer.Option(help="Interval length in minutes where the file has no end column (default: the usual spacing of its rows, said in the summary; a file whose rows disagree with --interval is refused).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file, e.g. cp949 for Korean spreadsheet exports.")] = "utf-8-sig",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
     on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
@@ -46,7 +46,9 @@ def import_command(
     A file with any bad row is rejected whole (exit 2, nothing written) unless
     --on-error skip. Re-importing identical content is a no-op, except with
     --replace, which compares the file with the stored rows again. Each file is one
-    transaction; cctvctl imports undo ID takes one back.
+    transaction; cctvctl imports undo ID takes one back. With several files a
+    refused one does not undo the others: exit 2, and a summary line on
+    stderr names every file committed and every file not imported.
 
     Example:
         cctvctl import counts.csv
@@ -71,29 +73,33 @@ def import_command(
         raise UsageError("--rejected names one file; import one file at a time to use it")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     options = ImportOptions(
-        tz=None, camera=camera, interval=validate.interval_minutes(interval), mapping=map_ or [],
+        tz=None, camera=camera, interval=None if interval is None else validate.interval_minutes(interval), mapping=map_ or [],
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
         nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
         time_format=time_format,
         max_count=max_count, rejected_path=rejected, detect=detect, columns=columns,
         na=tuple(na or ()), wide=wide or [], wide_metric=wide_metric)
     failed = 0
-    with open_database(settings.db_url) as database:
+    outcome = _Outcome(files)
+    with open_database(settings.db_url) as database, outcome:
         zone = settings.zone(database)
         options.tz = zone.tz
         where = shown(f"{database.url.display()}, {zone.describe()}")
         for path in files:
+            outcome.current = path
             try:
                 with _progress(path, settings.quiet) as progress:
                     result = import_file(database, path, options, progress)
             except CountFileError as exc:
                 failed += 1
+                outcome.refused.append(path)
                 for line in exc.problems:
                     sys.stderr.write(shown(line) + "\n")
                 error_line(str(exc))
                 if fmt == "json" and getattr(exc, "result", None) is not None:
                     _json_line(exc.result.as_dict())
                 continue
+            outcome.committed.append(result)
             if fmt == "json":
                 _json_line({**result.as_dict(), "database": database.url.display(), "zone": zone.key})
             elif not settings.quiet:
@@ -105,6 +111,43 @@ def import_command(
                                        f"skipped, listed with reasons in {result.rejected_file}") + "\n")
     if failed:
         raise typer.Exit(2)
+
+
+class _Outcome:
+    """What a run of several files committed: said last on stderr where a file was not imported
+    (each file is its own transaction, so "nothing was written" is about that file only)."""
+
+    def __init__(self, files: list[str]):
+        self.files = files
+        self.committed: list = []
+        self.refused: list[str] = []
+        self.current: str | None = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if len(self.files) < 2:
+            return False
+        stopped = kind is not None and self.current is not None
+        if stopped and self.current not in self.refused:
+            self.refused.append(self.current)  # the error stopped the run at this file
+        if not self.refused:
+            return False
+        untried = self.files[self.files.index(self.current) + 1:] if stopped else []
+        parts = [_committed(r) for r in self.committed]
+        text = (f"{len(self.committed)} of {len(self.files)} files committed"
+                + (": " + ", ".join(parts) if parts else "")
+                + "; not imported: " + ", ".join(self.refused + untried))
+        sys.stderr.write(shown(f"summary: {text}") + "\n")
+        return False
+
+
+def _committed(r) -> str:
+    if r.status == "unchanged":
+        return f"{r.source} (already imported as #{r.previous_import})"
+    what = f"inserted {r.inserted}" + (f", replaced {r.replaced}" if r.replaced else "")
+    return f"{r.source} (import #{r.import_id}, {what})"
 
 
 def _json_line(obj: dict) -> None:
@@ -129,6 +172,10 @@ def _summary(r) -> str:
     dst = {k: v for k, v in (r.dst or {}).items() if v}
     if dst:
         text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
+    if r.interval_source in ("file", "default"):
+        how = ("inferred from the spacing of its rows" if r.interval_source == "file" else
+               "the default: too few rows per camera to tell")
+        text += f"\n  interval {r.interval // 60:g} min ({how}; --interval sets it)"
     if r.rejected_file:
         text += f"\n  bad rows with reasons: {shown(r.rejected_file)}"
     return text

@@ -20,18 +20,22 @@ from cctvctl.detect.methods import (METRICS, Judgement, SeasonalParams, Threshol
                                     day_ordinals, judge_seasonal, judge_threshold, period_label,
                                     seasonal_baseline, threshold_refs)
 from cctvctl.detect.model import Flag
-from cctvctl.detect.robust import CLASS_NAMES, RobustParams, judge_robust, like_class, robust_baseline
+from cctvctl.detect.robust import (CLASS_NAMES, RobustParams, judge_robust, like_class, needed_days,
+                                   robust_baseline)
 from cctvctl.periods import local_midnight_utc
 from cctvctl.stats.moments import EPOCH_ORDINAL, combine, figures, offset_segments
 
 ROW_COLUMNS = ["camera", "start_utc", "people", "vehicle"]
+#: robust: judging fewer days than this reads only the like days their references use
+FEW_DAYS = 8
 
 
 class MomentSource(Protocol):
     """Where references come from: moments of stored counts (see ``source.DbMoments``)."""
 
     def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
-               collapse: tuple[int, int] | None = None) -> pd.DataFrame: ...
+               collapse: tuple[int, int] | None = None,
+               only_days: tuple[int, list[int], list[int]] | None = None) -> pd.DataFrame: ...
 
     def daily(self, start_utc: int, end_utc: int, cameras: list[str]) -> pd.DataFrame: ...
 
@@ -223,7 +227,9 @@ def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams,
     """Per metric the robust verdict of each row (in the rows' order) and its learning mask."""
     cameras = sorted(rows["camera"].unique().tolist())
     first, last = int(rows["day"].min()), int(rows["day"].max())
-    hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras)
+    only = needed_days(first, last, params) if last - first < FEW_DAYS else None
+    hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras,
+                           only_days=only and (params.day_start, *only))
     keys, at = _keys(rows, with_hour=True)
     base = robust_baseline(_with_ordinals(hourly), keys, params)
     codes = pd.factorize(rows["camera"])[0]

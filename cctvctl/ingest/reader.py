@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import os
 import re
 from dataclasses import dataclass
 from typing import IO, Iterator
@@ -20,6 +21,7 @@ import pandas as pd
 from cctvctl.errors import CountFileError
 from cctvctl.ingest.columns import COUNT_FIELDS, Layout, norm, resolve_layout
 from cctvctl.ingest.scan import FileScan
+from cctvctl.ingest.spacing import DEFAULT_INTERVAL, Spacing
 from cctvctl.ingest.timeparse import TimeParser
 
 CAMERA_MAX = 64
@@ -29,6 +31,9 @@ _WHOLE = r"\+?[0-9]+(?:\.0*)?"
 _NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 #: the largest count a MySQL INTEGER column holds (and so the largest --max-count)
 INT_MAX = 2**31 - 1
+#: the longest interval a row may span: a day, plus the hour a DST change adds (an end 78 years
+#: after its start overlapped every later row of its camera)
+MAX_INTERVAL = 25 * 3600
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class FastPath:
     the exact reader, which names the line.
     """
 
-    path: str
+    raw: IO[bytes]  # the import's one descriptor (read from its start through a duplicate)
     encoding: str
     scan: "FileScan"
 
@@ -82,7 +87,7 @@ class CountReader:
     """Streams ``stream`` in chunks of ``chunk_rows`` validated rows."""
 
     def __init__(self, stream: IO[str], source: str, *, parser: TimeParser, camera: str | None,
-                 mapping: dict[str, str], interval: int, max_count: int, delimiter: str | None,
+                 mapping: dict[str, str], interval: int | None, max_count: int, delimiter: str | None,
                  chunk_rows: int = 50_000, fast: FastPath | None = None,
                  columns: list[str] | None = None, na: tuple[str, ...] = (),
                  wide: dict[str, str] | None = None, wide_metric: str = "people"):
@@ -92,17 +97,28 @@ class CountReader:
         self.wide = wide or {}
         self.wide_metric = wide_metric
         self.unknown = 0  # rows with no known count (not stored)
+        self._cr_lines: set[int] = set()  # records with a bare CR inside a field (this chunk)
         self.fast = fast
         self.source = source
         self.parser = parser
         self.camera = camera
         self.mapping = mapping
-        self.interval = interval
+        self.interval = interval  # None: inferred from the rows of the first chunk
+        #: where the interval came from: option, file (inferred), default (too few rows), end
+        self.interval_source = "option" if interval is not None else "file"
+        self.spacing = Spacing()
         self.max_count = max_count
         self.chunk_rows = chunk_rows
         self.delimiter_opt = delimiter
         self.layout: Layout | None = None
         self.rows_read = 0
+
+    def spacing_problem(self) -> str | None:
+        """After the last chunk: a camera whose rows are not ``interval`` apart (one line)."""
+        if self.layout is None or self.layout.has("end"):
+            return None
+        return self.spacing.disagreement(self.interval, self.interval_source, self.source,
+                                         self.parser.tz)
 
     def _file_error(self, line: int, reason: str) -> CountFileError:
         return CountFileError(f"{self.source}:{line}: {reason}")
@@ -167,9 +183,11 @@ class CountReader:
         width = len(self.layout.header)
         used_cols = self.layout.used()
         used = sorted(set(used_cols.values()))
+        handle = os.fdopen(os.dup(self.fast.raw.fileno()), "rb")  # shares the offset: rewind
+        handle.seek(0)
         try:
             frames = pd.read_csv(
-                self.fast.path, sep=delimiter, header=None, skiprows=header_line, names=range(width),
+                handle, sep=delimiter, header=None, skiprows=header_line, names=range(width),
                 usecols=used, dtype=str, keep_default_na=False, na_filter=False,
                 skip_blank_lines=False, chunksize=self.chunk_rows, encoding=self.fast.encoding,
                 engine="c", quoting=csv.QUOTE_NONE)
@@ -183,6 +201,8 @@ class CountReader:
                 yield self._process(lines, cols, None)
         except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
             raise NeedExactReader(str(exc)) from None
+        finally:
+            handle.close()
 
     def _exact_chunks(self, delimiter: str, line_offset: int, pushback: list[str]) -> Iterator[Chunk]:
         """The csv module, record by record: exact line numbers for any input (``pushback``:
@@ -190,11 +210,13 @@ class CountReader:
         lines: list[int] = []
         rows: list[list[str]] = []
         source = itertools.chain(pushback, self.stream) if pushback else self.stream
-        records = _records(source, delimiter, line_offset)
+        records = _records(source, delimiter, line_offset, len(self.layout.header))
         try:
             for start_line, row in records:
                 lines.append(start_line)
                 rows.append(row)
+                if isinstance(row, CrInField):
+                    self._cr_lines.add(start_line)
                 if len(rows) >= self.chunk_rows:
                     yield self._process_rows(lines, rows)
                     lines, rows = [], []
@@ -250,7 +272,12 @@ class CountReader:
         for fld, i in self.layout.used().items():
             cols[fld] = pd.Series([r[i] if len(r) > i else "" for r in rows], dtype=object)
         widths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n)
-        return self._process(np.asarray(lines, dtype=np.int64), cols, widths)
+        chunk = self._process(np.asarray(lines, dtype=np.int64), cols, widths)
+        if self._cr_lines:
+            chunk.problems = [Problem(p.line, CrInField.reason) if p.line in self._cr_lines else p
+                              for p in chunk.problems]
+            self._cr_lines.clear()
+        return chunk
 
     def _process(self, lines: np.ndarray, cols: dict[str, pd.Series],
                  widths: np.ndarray | None) -> Chunk:
@@ -329,7 +356,20 @@ class CountReader:
                 starts, ends = column("start"), column("end")
                 note(backwards, pd.Series([f"end {ends[i].strip()!r} is not after start "
                                            f"{starts[i].strip()!r}" for i in where], index=where))
+            too_long = start.notna() & end.notna() & (end - start > MAX_INTERVAL)
+            if too_long.any():
+                where = too_long.index[too_long.to_numpy()]
+                starts, ends = column("start"), column("end")
+                note(too_long, pd.Series([f"end {ends[i].strip()!r} is more than 25 hours after start "
+                                          f"{starts[i].strip()!r} (an interval overlapping the next "
+                                          "ones; check the end column)" for i in where], index=where))
         else:
+            valid = reasons.reindex(start.index).isna()  # rows valid so far, with a time
+            self.spacing.add(timed_cameras, start.where(valid), timed_lines)
+            if self.interval is None:
+                self.interval = self.spacing.usual()
+                if self.interval is None:
+                    self.interval, self.interval_source = DEFAULT_INTERVAL, "default"
             end = start + self.interval
         start, end = full(start, np.nan), full(end, np.nan)
         timed = None  # from here on, every row
@@ -464,15 +504,53 @@ def _all_plain_digits(s: pd.Series) -> bool:
     return joined.isascii() and joined.isdigit()
 
 
+class CrInField(list):
+    """A record the csv module could not read because of a bare CR inside a field."""
+
+    reason = ("a carriage return (CR) inside a field, not at a line end: the row is refused, "
+              "not cut at the CR (remove the CR from the file)")
+
+
+def stream_newline(scan: FileScan | None) -> str:
+    """How to split a file into lines: where it has LF line ends and also a bare CR, by LF only
+    (so the CR stays inside its field and the row is refused); else as the csv module wants."""
+    return "\n" if scan is not None and scan.bare_cr and scan.lines else ""
+
+
+class _Tap:
+    """Lines of a stream, remembering the last one handed out (to read it again)."""
+
+    def __init__(self, lines):
+        self._lines = iter(lines)
+        self.last = ""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        self.last = next(self._lines)
+        return self.last
+
+
 class _records:
     """(start line, fields) of each non-blank record after the header; ``line`` is where the
-    record being read begins (for error messages)."""
+    record being read begins (for error messages).
 
-    def __init__(self, stream: IO[str], delimiter: str, line_offset: int):
+    A file with LF line ends and a bare CR is read by LF only (see :func:`stream_newline`). A
+    line whose bare CRs split it into whole records (``width`` fields each) is those records,
+    each on a line of its own (mixed line ends, as the csv module reads them); otherwise the CR
+    is inside a field, and the record is refused (:class:`CrInField`), never cut at the CR.
+    """
+
+    def __init__(self, stream: IO[str], delimiter: str, line_offset: int, width: int | None = None):
+        self._tap = _Tap(stream)
         # strict: a quote that never closes is an error, not a field that swallows the file
-        self._reader = csv.reader(stream, delimiter=delimiter, strict=True)
+        self._reader = csv.reader(self._tap, delimiter=delimiter, strict=True)
+        self._delimiter = delimiter
+        self._width = width
         self._offset = line_offset
         self._before = 0  # physical lines consumed before the current record
+        self._pending: list[tuple[int, list[str]]] = []  # records split from one line at CRs
         self.line = line_offset + 1
 
     def __iter__(self):
@@ -480,26 +558,56 @@ class _records:
 
     def __next__(self) -> tuple[int, list[str]]:
         while True:
+            if self._pending:
+                return self._pending.pop(0)
             self.line = self._before + 1 + self._offset
-            row = next(self._reader)
             start = self.line
+            try:
+                row = next(self._reader)
+            except csv.Error as exc:
+                if "new-line character" not in str(exc):
+                    raise
+                spanned = self._reader.line_num - self._before
+                self._before = self._reader.line_num
+                pieces = self._split_at_cr(self._tap.last) if spanned == 1 else None
+                if pieces is None:
+                    return start, CrInField()
+                self._offset += len(pieces) - 1  # as many lines as a CR-splitting reader counts
+                self._pending = [(start + i, fields) for i, fields in enumerate(pieces)
+                                 if fields and not (len(fields) == 1 and not fields[0].strip())]
+                continue
             self._before = self._reader.line_num
             if row and not (len(row) == 1 and not row[0].strip()):
                 return start, row
 
+    def _split_at_cr(self, text: str) -> list[list[str]] | None:
+        """The records of a line split at its bare CRs, or None where a piece is not whole."""
+        body = text[:-1] if text.endswith("\n") else text
+        body = body[:-1] if body.endswith("\r") else body
+        out = []
+        for piece in body.split("\r"):
+            try:
+                fields = next(csv.reader([piece], delimiter=self._delimiter, strict=True), [])
+            except csv.Error:
+                return None
+            if fields and self._width is not None and len(fields) != self._width:
+                return None
+            out.append(fields)
+        return out
 
-def iter_records(stream: IO[str], delimiter: str, *, header: bool = True):
+
+def iter_records(stream: IO[str], delimiter: str, *, header: bool = True, width: int | None = None):
     """Records of a count file after its header line (if it has one), with the line each
-    starts on."""
+    starts on (``width``: the fields of a whole record)."""
     if not header:
-        return _records(stream, delimiter, 0)
+        return _records(stream, delimiter, 0, width)
     number = 0
     while True:
         line = stream.readline()
         number += 1
         if line == "" or line.strip().lstrip("\ufeff"):
             break
-    return _records(stream, delimiter, number)
+    return _records(stream, delimiter, number, width)
 
 
 def parse_counts(s: pd.Series, name: str, max_count: int,

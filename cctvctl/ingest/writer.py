@@ -19,14 +19,17 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from cctvctl import safefile
 from cctvctl.db.database import Database
 from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
 from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
+from cctvctl.periods import local_iso
 
 INSERT_COLUMNS = list(COUNT_COLUMNS)
 _VALUE_COLUMNS = [c for c in COUNT_COLUMNS if c not in ("camera", "start_utc", "import_id")]
@@ -177,24 +180,6 @@ def _text_field(names: pd.Series, text) -> tuple[np.ndarray, np.ndarray | None]:
     return field_bytes, np.arange(width)[None, :] < lengths[codes][:, None]
 
 
-def _remove_stale_spools() -> None:
-    """Remove chunk files left by killed imports (SIGKILL skips every cleanup): their owner,
-    named in the folder, is no longer running."""
-    import glob
-    import shutil
-
-    for folder in glob.glob(os.path.join(tempfile.gettempdir(), SPOOL_PREFIX + "*-*")):
-        pid = os.path.basename(folder)[len(SPOOL_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except PermissionError:  # alive, another user's
-            pass
-
-
 @dataclass
 class Staged:
     """A chunk made ready for the database by the parsing thread (see :meth:`CountWriter.stage`)."""
@@ -213,10 +198,11 @@ class WriteOutcome:
 
 
 class CountWriter:
-    def __init__(self, db: Database, import_id: int, *, replace: bool):
+    def __init__(self, db: Database, import_id: int, *, replace: bool, tz: ZoneInfo | None = None):
         self.db = db
         self.import_id = import_id
         self.replace = replace
+        self.tz = tz or ZoneInfo("UTC")  # times in messages: local ISO, never epoch seconds
         self.days: set[tuple[str, int]] = set()
         self._savepoint = 0
         self._statements: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -257,8 +243,8 @@ class CountWriter:
         if not self._bulk:
             return None
         if self._spool_dir is None:
-            _remove_stale_spools()
-            self._spool_dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-")
+            safefile.sweep_temp(SPOOL_PREFIX)  # chunk files of killed imports (SIGKILL skips cleanup)
+            self._spool_dir = tempfile.mkdtemp(prefix=safefile.pid_named(SPOOL_PREFIX))
         self._staged += 1
         path = os.path.join(self._spool_dir, f"chunk{self._staged}.tsv")
         data = format_tsv(rows, self._columns(rows), self.import_id)
@@ -356,8 +342,8 @@ class CountWriter:
                 out.duplicates += 1
                 continue
             if not self.replace:
-                detail = ", ".join(f"{c} {_shown(old[c])} stored, {_shown(getattr(row, c))} in file"
-                                   for c in diffs)
+                detail = ", ".join(f"{_label(c)} {_shown(old[c], c, self.tz)} stored, "
+                                   f"{_shown(_value(getattr(row, c)), c, self.tz)} in file" for c in diffs)
                 out.problems.append((row.line, f"conflicts with the stored row ({detail}); "
                                                "use --replace to overwrite"))
                 continue
@@ -483,6 +469,15 @@ def _values(column: pd.Series) -> list:
     return [_value(v) for v in column.tolist()]
 
 
-def _shown(value) -> str:
-    """A stored or read value for a message: NULL is 'unknown', not Python's None."""
-    return "unknown" if value is None else str(value)
+def _shown(value, column: str = "", tz: ZoneInfo | None = None) -> str:
+    """A stored or read value for a message: NULL is 'unknown', not Python's None; a time is
+    local ISO (``end_utc`` 1627747200 means nothing to a reader)."""
+    if value is None:
+        return "unknown"
+    if column.endswith("_utc"):
+        return local_iso(int(value), tz or ZoneInfo("UTC"))
+    return str(value)
+
+
+def _label(column: str) -> str:
+    return column[:-4] if column.endswith("_utc") else column
