@@ -79,8 +79,8 @@ def run_demo(directory: Path, tz: ZoneInfo, *, db_url: str | None = None,
         detected = detect_range(db, tz, first, last)
         report = build_report(db, period, tz, per_camera=CHART_CAMERAS)  # the chart's panels
         say(f"4. detect: {report.outliers_intervals:,} intervals flagged in {MONTH} "
-            f"({detected.intervals:,} since {FIRST_DAY}: the first week has little history and is "
-            "judged by the threshold fallback)")
+            f"({detected.intervals:,} since {FIRST_DAY}: in the first weeks a camera is still "
+            "learning its like days and only extremes are judged)")
     checks = []
     for event in sample.events:
         hits = {f.start_utc for f in detected.flags
