@@ -72,7 +72,8 @@ def test_every_command_documents_every_option_its_default_and_env_var(runner):
             if param.param_type_name == "option" and param.help:
                 assert param.help.split()[0] in text, (path, param.name)
         if path == ["import"]:
-            assert "--interval FLOAT" in text and "[default: 5]" in text and "FILES..." in text
+            assert "--interval FLOAT" in text and "FILES..." in text  # default: inferred, said
+            assert "[default: utf-8-sig]" in text
             assert "[required]" in text and "--detect / --no-detect" in text
         if path == []:
             assert "[env var: CCTV_DB]" in text and "Commands" in text
@@ -97,8 +98,8 @@ def test_given_values_reach_the_command(runner, sqlite_url):
 
 
 def test_an_import_with_default_options_needs_no_pydantic(tmp_path):
-    """``--interval`` defaults to 5 for a float option: passed through as 5.0, not through
-    Typer's Pydantic adapter (~90 ms of every nightly import)."""
+    """Options left at their defaults (``--interval`` None: inferred from the file) pass through
+    as they are, not through Typer's Pydantic adapter (~90 ms of every nightly import)."""
     data = tmp_path / "one.csv"
     data.write_text("camera,start,people\ncam-1,2021-01-01 00:00,3\n")
     url = f"sqlite:///{tmp_path / 'one.db'}"
@@ -106,7 +107,7 @@ def test_an_import_with_default_options_needs_no_pydantic(tmp_path):
     assert "pandas" in loaded and "pydantic" not in loaded
     from cctvctl.db import connect
 
-    with connect(url) as db:  # the default 5 minutes reached the import
+    with connect(url) as db:  # one row tells no spacing: the default 5 minutes
         assert db.query("SELECT end_utc - start_utc FROM counts") == [(300,)]
 
 

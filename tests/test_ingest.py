@@ -264,7 +264,7 @@ FALL = ("camera,start,people\n"
 
 
 def test_dst_repeated_hour_infer_per_camera(idb, tmp_path):
-    result = import_file(idb, write(tmp_path, FALL), opts(BERLIN, interval=1800))
+    result = import_file(idb, write(tmp_path, FALL), opts(BERLIN, interval=3600))  # hourly rows
     assert result.dst == {"nonexistent_rejected": 0, "nonexistent_shifted": 0, "ambiguous_earliest": 2,
                           "ambiguous_latest": 1, "ambiguous_rejected": 0}
     first = local_epoch("2021-10-31 02:30", BERLIN, fold=0)

@@ -223,18 +223,31 @@ def test_chart_shows_cameras_coverage_and_every_flag(chart_db, tmp_path):
     assert [t.get_text() for t in low] == ["25%"]
 
 
-def test_plot_command_reports_what_it_drew_and_replaces_a_planted_symlink(chart_db, tmp_path):
-    victim = tmp_path / "victim.txt"
-    victim.write_text("keep me\n")
-    target = tmp_path / "chart.png"
-    target.symlink_to(victim)
+def test_plot_command_reports_what_it_drew_and_never_writes_through_a_symlink(chart_db, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
-    proc = subprocess.run(["cctvctl", "--db", chart_db, "--tz", "Asia/Seoul", "report", "--month", "2021-08",
-                           "--camera", "gate-north", "--camera", "market-st", "--plot", str(target),
-                           "--format", "json"], capture_output=True, text=True, env=env, timeout=120)
+
+    def plot(target):
+        return subprocess.run(["cctvctl", "--db", chart_db, "--tz", "Asia/Seoul", "report", "--month",
+                               "2021-08", "--camera", "gate-north", "--camera", "market-st", "--plot",
+                               str(target), "--format", "json"], capture_output=True, text=True, env=env,
+                              timeout=120)
+
+    target = tmp_path / "chart.png"
+    proc = plot(target)
     assert proc.returncode == 0, proc.stderr
     total = json.loads(proc.stdout)["outliers_total"]
     assert proc.stderr == f"chart written to {target}: 2 cameras, {total:,} of {total:,} flags drawn\n"
-    assert victim.read_text() == "keep me\n" and not target.is_symlink()
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cctvctl-plot")] == []
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    planted = tmp_path / "planted.png"
+    planted.symlink_to(victim)
+    proc = plot(planted)
+    # replaced by rename or refused with one line: either way never written through
+    assert victim.read_text() == "keep me\n"
+    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr
+    if proc.returncode == 2:
+        assert proc.stderr.count("\n") == 1 and "link" in proc.stderr
+    else:
+        assert not planted.is_symlink() and planted.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cctvctl")] == []

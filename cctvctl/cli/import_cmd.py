@@ -25,7 +25,7 @@ def import_command(
     na: Annotated[Optional[list[str]], typer.Option("--na", help="A cell text meaning 'unknown' in count columns, e.g. -1 or NA (repeat; '' for empty cells): stored as NULL, never 0. A row with no known count is not stored.")] = None,
     wide: Annotated[Optional[list[str]], typer.Option("--wide", help="COLUMN=CAMERA: a wide file's count column and the camera it counts (repeat).")] = None,
     wide_metric: Annotated[str, typer.Option(help="What the --wide columns count: people or vehicle.")] = "people",
-    interval: Annotated[float, typer.Option(help="Interval length in minutes where the file has no end column.")] = 5,
+    interval: Annotated[Optional[float], typer.Option(help="Interval length in minutes where the file has no end column (default: the usual spacing of its rows, said in the summary; a file whose rows disagree with --interval is refused).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file, e.g. cp949 for Korean spreadsheet exports.")] = "utf-8-sig",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
     on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
@@ -71,7 +71,7 @@ def import_command(
         raise UsageError("--rejected names one file; import one file at a time to use it")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
     options = ImportOptions(
-        tz=None, camera=camera, interval=validate.interval_minutes(interval), mapping=map_ or [],
+        tz=None, camera=camera, interval=None if interval is None else validate.interval_minutes(interval), mapping=map_ or [],
         encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
         nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
         time_format=time_format,
@@ -129,6 +129,10 @@ def _summary(r) -> str:
     dst = {k: v for k, v in (r.dst or {}).items() if v}
     if dst:
         text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
+    if r.interval_source in ("file", "default"):
+        how = ("inferred from the spacing of its rows" if r.interval_source == "file" else
+               "the default: too few rows per camera to tell")
+        text += f"\n  interval {r.interval // 60:g} min ({how}; --interval sets it)"
     if r.rejected_file:
         text += f"\n  bad rows with reasons: {shown(r.rejected_file)}"
     return text

@@ -58,7 +58,7 @@ class ImportOptions:
 
     tz: ZoneInfo | None = None  # None: the database's zone (cctvctl.zone)
     camera: str | None = None
-    interval: int = 300  # seconds, where the file has no end column
+    interval: int | None = None  # seconds, where the file has no end column; None: inferred
     mapping: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8-sig"
     delimiter: str | None = None
@@ -93,7 +93,8 @@ class ImportOptions:
             raise UsageError(f"--nonexistent must be one of {', '.join(NONEXISTENT)}")
         if self.ambiguous not in AMBIGUOUS:
             raise UsageError(f"--ambiguous must be one of {', '.join(AMBIGUOUS)}")
-        self.interval = validate.interval_seconds(self.interval)
+        if self.interval is not None:  # None: inferred from the file's rows
+            self.interval = validate.interval_seconds(self.interval)
         if not 0 < self.max_count <= INT_MAX:
             raise UsageError(f"--max-count must be between 1 and {INT_MAX} (the largest count "
                              "a MySQL INTEGER column holds)")
@@ -165,6 +166,8 @@ class ImportResult:
     rejected_file: str | None = None
     sha256: str = ""
     seconds: float = 0.0
+    interval: int | None = None  # seconds, where the file has no end column
+    interval_source: str | None = None  # option, file (inferred), default, end column
     previous_import: int | None = None
     problems: list[Problem] = field(default_factory=list, repr=False)
 
@@ -312,6 +315,12 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                     db.execute("ROLLBACK TO SAVEPOINT import_rows")
                     bad_rows.reset()
                     raw.seek(0)
+                spacing = reader.spacing_problem()
+                if spacing:  # the interval disagrees with the file's rows: nothing is kept
+                    raise CountFileError(spacing)
+                result.interval, result.interval_source = reader.interval, reader.interval_source
+                if reader.layout.has("end"):
+                    result.interval_source = "end column"
                 result.read, result.inserted = done.read, done.inserted
                 result.duplicates, result.replaced = done.duplicates, done.replaced
                 result.dst = reader.parser.tally.as_dict()
@@ -377,7 +386,7 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
                          fast=FastPath(path, options.encoding, scan) if fast else None,
                          columns=options.columns, na=options.na, wide=options.wide,
                          wide_metric=options.wide_metric)
-    writer = CountWriter(db, import_id, replace=options.replace)
+    writer = CountWriter(db, import_id, replace=options.replace, tz=options.tz)
     done = _Pass()
 
     def collect(chunk, outcome) -> None:

@@ -20,6 +20,7 @@ import pandas as pd
 from cctvctl.errors import CountFileError
 from cctvctl.ingest.columns import COUNT_FIELDS, Layout, norm, resolve_layout
 from cctvctl.ingest.scan import FileScan
+from cctvctl.ingest.spacing import DEFAULT_INTERVAL, Spacing
 from cctvctl.ingest.timeparse import TimeParser
 
 CAMERA_MAX = 64
@@ -29,6 +30,9 @@ _WHOLE = r"\+?[0-9]+(?:\.0*)?"
 _NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 #: the largest count a MySQL INTEGER column holds (and so the largest --max-count)
 INT_MAX = 2**31 - 1
+#: the longest interval a row may span: a day, plus the hour a DST change adds (an end 78 years
+#: after its start overlapped every later row of its camera)
+MAX_INTERVAL = 25 * 3600
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class CountReader:
     """Streams ``stream`` in chunks of ``chunk_rows`` validated rows."""
 
     def __init__(self, stream: IO[str], source: str, *, parser: TimeParser, camera: str | None,
-                 mapping: dict[str, str], interval: int, max_count: int, delimiter: str | None,
+                 mapping: dict[str, str], interval: int | None, max_count: int, delimiter: str | None,
                  chunk_rows: int = 50_000, fast: FastPath | None = None,
                  columns: list[str] | None = None, na: tuple[str, ...] = (),
                  wide: dict[str, str] | None = None, wide_metric: str = "people"):
@@ -97,12 +101,22 @@ class CountReader:
         self.parser = parser
         self.camera = camera
         self.mapping = mapping
-        self.interval = interval
+        self.interval = interval  # None: inferred from the rows of the first chunk
+        #: where the interval came from: option, file (inferred), default (too few rows), end
+        self.interval_source = "option" if interval is not None else "file"
+        self.spacing = Spacing()
         self.max_count = max_count
         self.chunk_rows = chunk_rows
         self.delimiter_opt = delimiter
         self.layout: Layout | None = None
         self.rows_read = 0
+
+    def spacing_problem(self) -> str | None:
+        """After the last chunk: a camera whose rows are not ``interval`` apart (one line)."""
+        if self.layout is None or self.layout.has("end"):
+            return None
+        return self.spacing.disagreement(self.interval, self.interval_source, self.source,
+                                         self.parser.tz)
 
     def _file_error(self, line: int, reason: str) -> CountFileError:
         return CountFileError(f"{self.source}:{line}: {reason}")
@@ -329,7 +343,20 @@ class CountReader:
                 starts, ends = column("start"), column("end")
                 note(backwards, pd.Series([f"end {ends[i].strip()!r} is not after start "
                                            f"{starts[i].strip()!r}" for i in where], index=where))
+            too_long = start.notna() & end.notna() & (end - start > MAX_INTERVAL)
+            if too_long.any():
+                where = too_long.index[too_long.to_numpy()]
+                starts, ends = column("start"), column("end")
+                note(too_long, pd.Series([f"end {ends[i].strip()!r} is more than 25 hours after start "
+                                          f"{starts[i].strip()!r} (an interval overlapping the next "
+                                          "ones; check the end column)" for i in where], index=where))
         else:
+            valid = reasons.reindex(start.index).isna()  # rows valid so far, with a time
+            self.spacing.add(timed_cameras, start.where(valid), timed_lines)
+            if self.interval is None:
+                self.interval = self.spacing.usual()
+                if self.interval is None:
+                    self.interval, self.interval_source = DEFAULT_INTERVAL, "default"
             end = start + self.interval
         start, end = full(start, np.nan), full(end, np.nan)
         timed = None  # from here on, every row

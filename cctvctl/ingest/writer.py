@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from cctvctl.db.database import Database
 from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
 from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
+from cctvctl.periods import local_iso
 
 INSERT_COLUMNS = list(COUNT_COLUMNS)
 _VALUE_COLUMNS = [c for c in COUNT_COLUMNS if c not in ("camera", "start_utc", "import_id")]
@@ -213,10 +215,11 @@ class WriteOutcome:
 
 
 class CountWriter:
-    def __init__(self, db: Database, import_id: int, *, replace: bool):
+    def __init__(self, db: Database, import_id: int, *, replace: bool, tz: ZoneInfo | None = None):
         self.db = db
         self.import_id = import_id
         self.replace = replace
+        self.tz = tz or ZoneInfo("UTC")  # times in messages: local ISO, never epoch seconds
         self.days: set[tuple[str, int]] = set()
         self._savepoint = 0
         self._statements: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -356,8 +359,8 @@ class CountWriter:
                 out.duplicates += 1
                 continue
             if not self.replace:
-                detail = ", ".join(f"{c} {_shown(old[c])} stored, {_shown(getattr(row, c))} in file"
-                                   for c in diffs)
+                detail = ", ".join(f"{_label(c)} {_shown(old[c], c, self.tz)} stored, "
+                                   f"{_shown(_value(getattr(row, c)), c, self.tz)} in file" for c in diffs)
                 out.problems.append((row.line, f"conflicts with the stored row ({detail}); "
                                                "use --replace to overwrite"))
                 continue
@@ -483,6 +486,15 @@ def _values(column: pd.Series) -> list:
     return [_value(v) for v in column.tolist()]
 
 
-def _shown(value) -> str:
-    """A stored or read value for a message: NULL is 'unknown', not Python's None."""
-    return "unknown" if value is None else str(value)
+def _shown(value, column: str = "", tz: ZoneInfo | None = None) -> str:
+    """A stored or read value for a message: NULL is 'unknown', not Python's None; a time is
+    local ISO (``end_utc`` 1627747200 means nothing to a reader)."""
+    if value is None:
+        return "unknown"
+    if column.endswith("_utc"):
+        return local_iso(int(value), tz or ZoneInfo("UTC"))
+    return str(value)
+
+
+def _label(column: str) -> str:
+    return column[:-4] if column.endswith("_utc") else column
