@@ -46,6 +46,11 @@ class SchemaError(DatabaseError):
     """The database schema is newer than this version of cctvctl understands."""
 
 
+class ConflictError(DatabaseError):
+    """A transaction lost a write conflict (MySQL deadlock 1213; on Galera a certification
+    failure at commit). Nothing of it was applied; the whole operation may be run again."""
+
+
 class OutputError(CctvError):
     """A file cctvctl writes could not be written (disk full, no permission); nothing was kept."""
 

@@ -24,6 +24,7 @@ from cctvctl.db.database import Database
 from cctvctl.db.schema import COUNT_COLUMNS
 from cctvctl.errors import DatabaseError, LockTimeout, UsageError
 from cctvctl.periods import local_date
+from cctvctl.db.retry import retrying_conflicts
 
 LIST_IMPORTS = ("SELECT id, source, sha256, tz, rows_read, inserted, duplicates, replaced, rejected, "
                 "status, started_at, finished_at FROM imports{where} ORDER BY id DESC{limit}")
@@ -111,6 +112,7 @@ class UndoResult:
         return d
 
 
+@retrying_conflicts
 def undo_import(db: Database, import_id: int, *, detect: bool = True,
                 lock_timeout: float = LOCK_TIMEOUT) -> UndoResult:
     """Take back import ``import_id`` (see the module docstring); raises UsageError where it

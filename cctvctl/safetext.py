@@ -103,7 +103,13 @@ def json_text(obj, **kwargs) -> str:
     Unsafe characters can only occur inside JSON strings, where the escape means the same
     character: the decoded value is exact.
     """
-    text = json.dumps(obj, ensure_ascii=False, **kwargs)
+    return escape_json(json.dumps(obj, ensure_ascii=False, **kwargs))
+
+
+def escape_json(text: str) -> str:
+    """Unsafe characters of JSON text as ``\\uXXXX`` (newlines kept). Works on any piece of a
+    document too (each character is escaped on its own), so an encoder's chunks can be written
+    as they come."""
     if text.isprintable() or not _needs(text.replace("\n", "")):
         return text
     return "".join(_json_escape(c) if c != "\n" and unsafe(c) else c for c in text)
@@ -117,4 +123,4 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-__all__ = ["csv_cell", "csv_value", "escape_char", "json_text", "shown", "unsafe"]
+__all__ = ["csv_cell", "csv_value", "escape_char", "escape_json", "json_text", "shown", "unsafe"]

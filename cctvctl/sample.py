@@ -163,11 +163,16 @@ class SampleSet:
         self.to_csv(buf, layout)
         return buf.getvalue()
 
-    def write(self, path: str, layout: str = "original") -> int:
-        """Write to ``path`` (``-`` for standard output)."""
+    def write(self, path: str, layout: str = "original", *, chosen_by_us: bool = False) -> int:
+        """Write to ``path`` (``-`` for standard output), safely (see :mod:`cctvctl.safefile`);
+        a name cctvctl chose (``chosen_by_us``: the demo's) replaces only a sample it wrote."""
+        from cctvctl import safefile
+
         if path == "-":
             return self.to_csv(sys.stdout, layout)
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        ours = safefile.starts_with(",".join(HEADERS[layout]).encode() + b"\n") if chosen_by_us else None
+        with safefile.replace_file(path, what="the sample counts", fix="choose another file with -o",
+                                   ours=ours) as fh:
             return self.to_csv(fh, layout)
 
 

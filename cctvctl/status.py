@@ -27,6 +27,7 @@ class DbStatus:
     first: str | None
     last: str | None
     last_import: dict | None
+    cluster: dict | None = None  # a Galera node: cluster size, status, this node's state
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -44,4 +45,22 @@ def db_status(db: Database, tz: ZoneInfo) -> DbStatus:
         backend=db.backend, url=db.url.display(), schema_version=current_version(db),
         schema_latest=LATEST, cameras=int(db.scalar(CAMERA_COUNT) or 0), rows=int(rows or 0),
         first=local_iso(int(first), tz) if first is not None else None,
-        last=local_iso(int(last), tz) if last is not None else None, last_import=last_import)
+        last=local_iso(int(last), tz) if last is not None else None, last_import=last_import,
+        cluster=cluster_status(db))
+
+
+CLUSTER_STATUS = ("wsrep_cluster_size", "wsrep_cluster_status", "wsrep_local_state_comment",
+                  "wsrep_node_name", "wsrep_ready")
+
+
+def cluster_status(db: Database) -> dict | None:
+    """Where the server is a Galera node: how many nodes, whether primary, this node's state."""
+    if not getattr(db, "cluster", False):
+        return None
+    found = {str(k): str(v) for k, v in db.query("SHOW STATUS LIKE 'wsrep_%'")}
+    node = db.scalar("SELECT @@wsrep_node_name")
+    return {"size": int(found.get("wsrep_cluster_size", 0)),
+            "status": found.get("wsrep_cluster_status"),
+            "state": found.get("wsrep_local_state_comment"),
+            "ready": found.get("wsrep_ready") == "ON", "node": None if node is None else str(node),
+            "connected_to": db.url.where}

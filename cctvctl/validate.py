@@ -107,3 +107,16 @@ def encoding(name: str, flag: str = "--encoding") -> str:
     except (TypeError, ValueError):
         raise UsageError(f"unknown {flag} {name!r} (e.g. utf-8, cp949, latin-1)") from None
     return name
+
+
+def camera_names(names, flag: str = "--camera"):
+    """Camera names asked for (a filter) as given, or a UsageError: a stored name never has
+    leading or trailing spaces (import refuses them), and MariaDB's PAD SPACE collation would
+    match ``'gate '`` to ``gate`` where SQLite matches nothing — refused on both instead."""
+    if names is None:
+        return None
+    for name in names:
+        if not name or name != name.strip():
+            raise UsageError(f"{flag} {name[:80]!r}: a camera name never starts or ends with "
+                             "a space (import refuses such names)")
+    return names

@@ -61,7 +61,7 @@ def test_db_status_json_and_table(fresh_url, runner, tmp_path):
     assert empty == {"backend": parse_url(fresh_url).backend, "url": parse_url(fresh_url).display(),
                      "schema_version": LATEST, "schema_latest": LATEST, "cameras": 0, "rows": 0,
                      "first": None, "last": None, "last_import": None, "zone": "Asia/Seoul",
-                     "zone_recorded": True}
+                     "zone_recorded": True, "cluster": None}
     path = tmp_path / "c.csv"
     path.write_text(COUNTS)
     assert invoke(runner, "--db", fresh_url, "import", str(path), "--no-detect").exit_code == 0

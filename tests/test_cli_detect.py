@@ -55,7 +55,8 @@ def detect(runner, url, *args):
 
 def test_json_has_one_record_per_flag_with_the_documented_keys(runner, loaded):
     url, frame = loaded
-    result = detect(runner, url, "--format", "json")
+    # the seasonal maths checked by hand (robust has its own: test_detect_robust.py)
+    result = detect(runner, url, "--format", "json", "--method", "seasonal")
     assert result.exit_code == 0, result.stderr
     records = json.loads(result.stdout)
     assert records and all(REQUIRED_KEYS <= set(r) for r in records)
@@ -92,7 +93,8 @@ def test_table_lists_flags_and_a_summary(runner, loaded):
     # one year in the range: the rows show month-day, the footer line names the year
     assert "03-25 15:00  gate-1" in result.stdout and "people high" in result.stdout
     assert "2021-03-20 … 2021-03-26" in result.stdout
-    assert "2021-03-20 … 2021-03-26:" in result.stdout and "evaluated with seasonal; stored" in result.stdout
+    # the default method since issue 13 is robust (was seasonal); the surge is flagged by both
+    assert "2021-03-20 … 2021-03-26:" in result.stdout and "evaluated with robust" in result.stdout
 
 
 def test_dry_run_stores_nothing_and_a_run_replaces_its_flags(runner, loaded):
@@ -129,7 +131,9 @@ def test_quiet_prints_nothing(runner, loaded):
     (["--since", "2021-02-30"], "invalid date '2021-02-30' (expected YYYY-MM-DD)"),
     (["--since", "2021-03-01", "--method", "zscore"], "--method must be one of robust, seasonal, threshold, not 'zscore'"),
     (["--since", "2021-03-01", "--method", "threshold", "--weeks", "4"], "--weeks only applies to the seasonal method"),
-    (["--since", "2021-03-01", "--slot", "minute"], "--slot must be one of hour, daytype-hour, weekday-hour"),
+    (["--since", "2021-03-01", "--method", "seasonal", "--slot", "minute"],
+     "--slot must be one of hour, daytype-hour, weekday-hour"),
+    (["--since", "2021-03-01", "--slot", "hour"], "--slot only applies to the seasonal method"),
     (["--since", "2021-03-01", "--k", "-1"], "--k must be a positive number"),
     (["--since", "2021-03-01", "--format", "xml"], "--format must be table, csv or json"),
 ])

@@ -302,7 +302,8 @@ def test_several_files_each_one_transaction(fresh_url, runner, tmp_path):
     more = _write(tmp_path, "more.csv", GOOD.replace("2021-08-01", "2021-08-02"))
     result = invoke(runner, fresh_url, "import", str(good), str(bad), str(more), "--no-detect")
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1].startswith(f"error: {bad}: rejected, 1 bad row")
+    assert result.stderr.splitlines()[-2].startswith(f"error: {bad}: rejected, 1 bad row")
+    assert result.stderr.splitlines()[-1].startswith("summary: 2 of 3 files committed: ")
     assert count_rows(fresh_url) == 6  # both good files, nothing of the bad one
 
 

@@ -143,8 +143,8 @@ def test_lock_excludes_a_second_holder_until_released(fresh_url):
 def test_lock_waits_for_the_holder(fresh_url):
     holder = connect(fresh_url)
     holder.acquire_lock("aggregate", timeout=1)
-    threading.Timer(0.5, holder.close).start()  # closing releases the lock
-    with connect(fresh_url) as waiter:
+    with connect(fresh_url) as waiter:  # connected first: a slow connect must not eat the wait
+        threading.Timer(0.5, holder.close).start()  # closing releases the lock
         t0 = time.monotonic()
         with waiter.lock("aggregate", timeout=10):
             waited = time.monotonic() - t0

@@ -259,3 +259,56 @@ def test_the_analyst_cannot_block_imports(analyst_url, mysql_url, tmp_path, monk
                 db.acquire_lock("import", 1)
     finally:
         squatter.close()
+
+
+# -- L5: `--camera "gate "` means the same on both backends ---------------------------------------
+CAMERA_COMMANDS = [("report", "--day", "2021-08-01"), ("aggregate", "all"),
+                   ("detect", "--since", "2021-08-01", "--until", "2021-08-01")]
+
+
+@pytest.mark.parametrize("name", ["gate ", " gate", "gate\t"])
+def test_camera_option_with_outer_spaces_is_refused_on_both_backends(name, db_url, runner, tmp_path):
+    """MariaDB's PAD SPACE collation matched 'gate ' to gate, SQLite matched nothing: now both
+    refuse (exit 2, the same line); the stored name itself still works, and import refuses it."""
+    f = tmp_path / "a.csv"
+    f.write_text(ONE_ROW.replace("gate-1", "gate"))
+    assert runner.invoke(app, ["--db", db_url, "import", str(f), "--no-detect"]).exit_code == 0
+    for args in CAMERA_COMMANDS:
+        refused = runner.invoke(app, ["--db", db_url, *args, "--camera", name])
+        assert refused.exit_code == 2, (args, refused.output)
+        assert refused.stderr == (f"error: --camera {name!r}: a camera name never starts or ends "
+                                  "with a space (import refuses such names)\n")
+        assert runner.invoke(app, ["--db", db_url, *args, "--camera", "gate"]).exit_code == 0, args
+    imported = runner.invoke(app, ["--db", db_url, "import", str(f), "--camera", name])
+    assert imported.exit_code == 2 and "no leading or trailing spaces" in imported.stderr
+    from cctvctl.errors import UsageError
+    from cctvctl.stats.moments import camera_filter
+
+    with pytest.raises(UsageError):  # the library's filter too, not only the CLI option
+        camera_filter([name])
+
+
+# -- issue 11 finding 9: the suite stays in its lane ----------------------------------------------
+def _pytest(env_extra: dict, *args) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
+    env.update(env_extra)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                           *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+def test_plain_pytest_touches_no_server_accounts_mounts_or_private_servers():
+    """Without CCTV_TEST_MYSQL_URL no MySQL test connects anywhere (127.0.0.1 answers here);
+    without CCTV_TEST_PRIVILEGED=1 nothing creates accounts, mounts or starts a server."""
+    out = _pytest({}, "tests/test_grants.py", "tests/test_faults.py", "-k",
+                  "accounts or ingest or cron or analyst or full_disk or read_only or killed_during_import")
+    assert " passed" not in out.splitlines()[-1], out[-2000:]
+    assert "CCTV_TEST_MYSQL_URL is not set" in out
+    assert "runs only with CCTV_TEST_PRIVILEGED=1" in out  # the tmpfs tests
+    named = _pytest({"CCTV_TEST_MYSQL_URL": os.environ.get("CCTV_TEST_MYSQL_URL", ""),
+                     "CCTV_REQUIRE_MYSQL": "1"} if os.environ.get("CCTV_TEST_MYSQL_URL") else {},
+                    "tests/test_grants.py", "-k", "ingest_account or analyst_account")
+    assert "creates MySQL accounts: runs only with CCTV_TEST_PRIVILEGED=1" in named or \
+        "CCTV_TEST_MYSQL_URL is not set" in named

@@ -27,6 +27,15 @@ SEOUL = ZoneInfo("Asia/Seoul")
 DAY0 = date(2021, 3, 1)
 
 
+@pytest.fixture(autouse=True)
+def seasonal_imports(monkeypatch):
+    """These tests are about the seasonal and threshold methods: imports here judge with
+    ``seasonal``, as they did by default before the robust method (tests/test_detect_robust.py)."""
+    import cctvctl.detect
+
+    monkeypatch.setattr(cctvctl.detect, "DEFAULT_METHOD", "seasonal")
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 def series(days: int, *, step_min: int = 60, first: date = DAY0, camera: str = "cam-1",

@@ -36,15 +36,16 @@ def at(frame: pd.DataFrame, lo: str, hi: str) -> pd.Series:
     return (frame["start"] >= pd.Timestamp(lo)) & (frame["start"] < pd.Timestamp(hi))
 
 
-def pandas_like_day_median(frame: pd.DataFrame, when: datetime, metric: str = "people",
-                           weeks: int = 8) -> float:
+def pandas_like_day_median(frame: pd.DataFrame, when: datetime, metric: str = "people") -> float:
     """Independent: median of the hour's mean on the same like days (Mon–Thu/Fri/Sat/Sun, a day
-    starting at 05:00) over the previous ``weeks`` weeks, before the interval's calendar day."""
+    starting at 05:00) before the interval's calendar day: the last 3 weeks for Mon–Thu (12 like
+    days), the last 8 for Fri, Sat and Sun."""
     def like(ts: pd.Series) -> pd.Series:
         wd = (ts - pd.Timedelta(hours=5)).dt.day_of_week
         return wd.clip(lower=3) - 3
 
     day = pd.Timestamp(when).normalize()
+    weeks = 3 if like(pd.Series([pd.Timestamp(when)])).iloc[0] == 0 else 8
     f = frame[(frame["start"] >= day - pd.Timedelta(weeks=weeks)) & (frame["start"] < day)
               & (frame["start"].dt.hour == when.hour)]
     f = f[like(f["start"]) == like(pd.Series([pd.Timestamp(when)])).iloc[0]]
@@ -52,7 +53,7 @@ def pandas_like_day_median(frame: pd.DataFrame, when: datetime, metric: str = "p
 
 
 def test_parameters_are_validated_and_seasonal_options_refused():
-    assert make_params("robust").k == 5.0
+    assert make_params("robust").k == 10.0 and make_params("robust", k=6).k == 6.0
     with pytest.raises(UsageError, match="--slot only applies"):
         make_params("robust", slot="hour")
     with pytest.raises(UsageError, match="--weeks"):
@@ -66,19 +67,18 @@ def test_a_surge_recurring_on_40_percent_of_days_is_still_flagged_on_an_ordinary
     rng = np.random.default_rng(5)
     game_days = [DAY0 + timedelta(days=i) for i in range(55) if rng.random() < 0.4]
     assert 0.3 < len(game_days) / 55 < 0.5
-    for d in game_days:  # the evening fills up on game nights
-        frame.loc[at(frame, f"{d} 18:00", f"{d} 21:00"), "people"] *= 4
+    for d in game_days:  # the stadium's day games triple the busiest hours
+        frame.loc[at(frame, f"{d} 12:00", f"{d} 15:00"), "people"] *= 3
     last = DAY0 + timedelta(days=55)
-    game_days.append(last)  # and on the last day, whose baseline holds ~40% game nights
-    frame.loc[at(frame, f"{last} 18:00", f"{last} 21:00"), "people"] *= 4
+    game_days.append(last)  # and on the last day, whose baseline holds ~40% game days
+    frame.loc[at(frame, f"{last} 12:00", f"{last} 15:00"), "people"] *= 3
     load(db, frame, detect=False)
     result = robust(db, last, last)
     hours = {datetime.fromtimestamp(f.start_utc, TZ).hour for f in result.flags
              if f.metric == "people" and f.direction == "high"}
-    assert {19, 20} <= hours <= {18, 19, 20}
-    flag = next(f for f in result.flags if f.start_utc == utc(datetime.combine(last, datetime.min.time())
-                                                                  + timedelta(hours=19), TZ))
-    when = datetime.combine(last, datetime.min.time()) + timedelta(hours=19)
+    assert {13, 14} <= hours <= {12, 13, 14}  # a run of two: flagged from its second hour
+    when = datetime.combine(last, datetime.min.time()) + timedelta(hours=13)
+    flag = next(f for f in result.flags if f.start_utc == utc(when, TZ))
     assert flag.expected == pytest.approx(pandas_like_day_median(frame, when))
     # the mean ± 4σ of the old default takes the game nights into its band and misses it
     old = detect_range(db, TZ, flag.start_utc, flag.start_utc + 3600, method="seasonal", store=False)
@@ -151,3 +151,29 @@ def test_import_time_flags_equal_detect_flags_after_late_data(db, robust_imports
     kinds = {(f.metric, f.direction, f.params["kind"]) for f in stored}
     assert ("people", "high", "outlier") in kinds and ("people", "low", "silent") in kinds
     assert all(f.basis for f in stored)
+
+
+def test_like_day_references_read_from_aggregated_hours_equal_those_from_raw_counts(db):
+    from cctvctl.stats import run_aggregate
+
+    frame = series(35, seed=21)
+    load(db, frame, detect=False)
+
+    def references():  # a tiny k and no guard flag nearly everything: every reference shows
+        params = dict(k=0.001, k_single=0.002, k_learning=0.002, rel=0.0, abs_min=0.0, run=1)
+        from cctvctl.detect import _run_range
+        result = _run_range(db, TZ, utc(datetime(2021, 3, 29), TZ), utc(datetime(2021, 4, 5), TZ),
+                            None, "robust", RobustParams(**params), False)
+        return {(f.start_utc, f.metric): (f.expected, f.params["sigma"], f.params["like_days"])
+                for f in result.flags}
+
+    from_raw = references()
+    run_aggregate(db, "day", TZ, now=datetime(2021, 4, 1, 12, tzinfo=TZ))
+    assert db.scalar("SELECT value FROM agg_state WHERE name = 'through:day'") == "2021-03-31"
+    assert references() == from_raw and len(from_raw) > 200
+    when = datetime(2021, 4, 2, 13)  # a Friday: the four Fridays before it
+    assert from_raw[(utc(when, TZ), "people")][0] == pytest.approx(pandas_like_day_median(frame, when))
+    assert from_raw[(utc(when, TZ), "people")][2] == 4
+    when = datetime(2021, 4, 1, 13)  # a Thursday: the Mon–Thu of the three weeks before it
+    assert from_raw[(utc(when, TZ), "people")][0] == pytest.approx(pandas_like_day_median(frame, when))
+    assert from_raw[(utc(when, TZ), "people")][2] == 12

@@ -148,9 +148,9 @@ def test_rejected_rows_on_a_full_disk_fail_whole_and_leave_dev_full_alone(db_url
     run = _cli(["import", str(src), "--on-error", "skip", "--rejected", "/dev/full"], env)
     after = os.stat("/dev/full")
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
-    assert run.returncode == 1
-    assert run.stderr == ("error: cannot write the rejected rows to /dev/full: No space left on device; "
-                          "nothing was imported (free space, or choose another place with --rejected)\n")
+    assert run.returncode == 2  # refused before anything is read: a device is no place for a file
+    assert run.stderr == ("error: /dev/full: refusing to write the rejected rows there: it exists and "
+                          "is not a regular file (choose another place with --rejected)\n")
     from cctvctl.db import connect
 
     db = connect(db_url)

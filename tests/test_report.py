@@ -369,9 +369,20 @@ def test_report_in_another_zone_than_the_aggregation_is_computed(loaded, rows, r
     from cctvctl.db import connect
     from cctvctl.stats import run_aggregate
 
+    import json as _json
+
+    from cctvctl.cli import app
+    from cctvctl.periods import parse_period
+    from cctvctl.render import to_json
+    from cctvctl.report import build_report
+
     with connect(loaded) as db:
         run_aggregate(db, "all", TZ, keep_rows=False)
-    got = report_json(runner, loaded, "--month", MONTH, tz="UTC")
+        # the library computes another zone's report from the raw rows ...
+        got = _json.loads(to_json(build_report(db, parse_period("month", MONTH), ZoneInfo("UTC"))))
+    # ... while the command refuses a zone that differs from the database's (one zone per database)
+    refused = runner.invoke(app, ["report", "--month", MONTH, "--db", loaded, "--tz", "UTC"])
+    assert refused.exit_code == 2 and "this database's zone is" in refused.stderr
     assert got["source"] == "computed" and got["source_note"] == "aggregated in another zone"
     utc = ZoneInfo("UTC")
     assert_close(got, expected_report(rows, date(2021, 3, 1), date(2021, 4, 1), utc,

@@ -8,6 +8,7 @@ against fake root directories with real files and links.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_helpers import (  # noqa: E402,F401  (fixtures are used by name)
-    count_rows, fresh_url, local_epoch, shared_mysql_url, snapshot, stored)
+    count_rows, fresh_url, idb, local_epoch, shared_mysql_url, snapshot, stored)
 
 from cctvctl.cli import app  # noqa: E402
 from cctvctl.db.connect import parse_url  # noqa: E402
@@ -241,3 +242,78 @@ def test_set_zone_needs_force_with_counts_and_drops_what_was_cut_in_the_old_zone
     assert stored(fresh_url) == before  # instants stay
     redo = invoke(runner, "--db", fresh_url, "--tz", "UTC", "aggregate", "day", "--date", "2021-07-31")
     assert redo.exit_code == 0 and "statistics written in UTC" in redo.stdout
+
+
+# -- the DST fall-back hour split across two imports (issue 12 M3) -------------------------------
+BERLIN = "Europe/Berlin"
+
+
+def _fall_day() -> list[tuple[str, int, int]]:
+    """Hourly rows of 2021-10-31 in Berlin: 25 (local text, fold, people); 02:00 twice."""
+    rows = []
+    for h in range(24):
+        for fold in ((0, 1) if h == 2 else (0,)):
+            rows.append((f"2021-10-31 {h:02d}:00", fold, 10 + h))  # both 02:00 passes count 12
+    return rows
+
+
+def test_fall_back_hour_split_across_two_imports_keeps_both_passes(fresh_url, runner, tmp_path):
+    rows = _fall_day()
+    head = "camera,start,people\n"
+    first = write_rows(tmp_path / "first.csv", head, rows[:3])  # 00:00, 01:00, 02:00 (summer)
+    second = write_rows(tmp_path / "second.csv", head, rows[3:])  # 02:00 (winter) … 23:00
+    for path in (first, second):
+        result = runner.invoke(app, ["--db", fresh_url, "--tz", BERLIN, "import", str(path),
+                                     "--interval", "60", "--no-detect"])
+        assert result.exit_code == 0, result.stderr
+    expected = [("cam", local_epoch(text, BERLIN, fold=fold), people) for text, fold, people in rows]
+    assert stored(fresh_url, ("camera", "start_utc", "people")) == sorted(expected)
+    assert len(expected) == 25
+    # a later export of the whole day is recognised row by row: 25 duplicates, nothing new
+    whole = write_rows(tmp_path / "whole.csv", head, rows)
+    again = runner.invoke(app, ["--db", fresh_url, "--tz", BERLIN, "import", str(whole), "--interval", "60",
+                                "--no-detect", "--format", "json"])
+    assert again.exit_code == 0, again.stderr
+    assert (json.loads(again.stdout)["inserted"], json.loads(again.stdout)["duplicates"]) == (0, 25)
+
+
+def test_a_file_beginning_in_the_hour_without_a_stored_first_pass_is_the_first_pass(idb, tmp_path):
+    from zoneinfo import ZoneInfo
+
+    from cctvctl.ingest import ImportOptions, import_file
+
+    path = write_rows(tmp_path / "late.csv", "camera,start,people\n", _fall_day()[2:4])
+    result = import_file(idb, path, ImportOptions(tz=ZoneInfo(BERLIN), detect=False, interval=3600))
+    assert result.dst["ambiguous_earliest"] == 1 and result.dst["ambiguous_latest"] == 1
+    assert [r[1] for r in stored(idb, ("camera", "start_utc"))] == [
+        local_epoch("2021-10-31 02:00", BERLIN, fold=0), local_epoch("2021-10-31 02:00", BERLIN, fold=1)]
+
+
+def write_rows(path: Path, head: str, rows) -> Path:
+    path.write_text(head + "".join(f"cam,{text},{people}\n" for text, _, people in rows))
+    return path
+
+
+# -- several files: say exactly what was committed (issue 12) -------------------------------------
+def _one(tmp_path, name: str, minute: int, people: int) -> Path:
+    path = tmp_path / name
+    path.write_text(f"camera,start,end,people\ng,2021-08-01 00:{minute:02d},2021-08-01 00:{minute + 5:02d},{people}\n")
+    return path
+
+
+def test_several_files_one_refused_says_what_was_committed(fresh_url, tmp_path):
+    a, bad, c = _one(tmp_path, "a.csv", 0, 1), _one(tmp_path, "bad.csv", 5, -1), _one(tmp_path, "c.csv", 10, 2)
+    proc = cli("--db", fresh_url, "--tz", "Asia/Seoul", "import", str(a), str(bad), str(c),
+               "--no-detect", "-q")
+    assert proc.returncode == 2
+    last = proc.stderr.splitlines()[-1]
+    assert re.fullmatch(rf"summary: 2 of 3 files committed: {re.escape(str(a))} \(import #\d+, inserted 1\), "
+                        rf"{re.escape(str(c))} \(import #\d+, inserted 1\); not imported: {re.escape(str(bad))}",
+                        last), last
+    assert [r[3] for r in stored(fresh_url)] == [1, 2]  # a and c are in, bad is not
+    # a run stopped by an error names what it committed before and what it never tried
+    gone = tmp_path / "gone.csv"
+    stop = cli("--db", fresh_url, "import", str(a), str(gone), str(c), "--no-detect", "-q")
+    assert stop.returncode == 2
+    assert (f"summary: 1 of 3 files committed: {a} (already imported as #") in stop.stderr
+    assert f"; not imported: {gone}, {c}" in stop.stderr

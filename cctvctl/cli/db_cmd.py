@@ -126,6 +126,12 @@ def status_command(
         ("covers", f"{status.first} … {status.last}" if status.first else "no data"),
         ("last import", f"#{li['id']} {li['source']} ({li['status']}, {li['inserted']} inserted, "
                         f"{li['finished']})" if li else "none"),
+        *((("cluster", _cluster_line(status.cluster)),) if status.cluster else ()),
     ):  # file names and URLs are shown literally, hostile characters escaped
         table.add_row(name, text_cell(value))
     stdout_console().print(table)
+
+
+def _cluster_line(c: dict) -> str:
+    return (f"Galera, {c['size']} node(s), {c['status']}; connected to {c['node']} at "
+            f"{c['connected_to']} ({c['state']})")

@@ -57,6 +57,7 @@ def demo_command(
 def _show(result, console, print_table, kept: Path | None) -> None:
     from cctvctl.periods import local_iso
     from cctvctl.render import write_plot
+    from cctvctl import safefile
     from cctvctl.render.plot import require_matplotlib
     from cctvctl.errors import UsageError
 
@@ -78,7 +79,7 @@ def _show(result, console, print_table, kept: Path | None) -> None:
     try:
         require_matplotlib()
         chart = kept / f"report-{result.period.label}.png"
-        write_plot(result.report, str(chart))
+        write_plot(result.report, str(chart), ours=safefile.png_ours)
         console.out(f"chart: {chart}")
     except UsageError:
         console.out("(install the plot extra for a chart: pip install 'cctvctl[plot]')")

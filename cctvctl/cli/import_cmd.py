@@ -46,7 +46,9 @@ def import_command(
     A file with any bad row is rejected whole (exit 2, nothing written) unless
     --on-error skip. Re-importing identical content is a no-op, except with
     --replace, which compares the file with the stored rows again. Each file is one
-    transaction; cctvctl imports undo ID takes one back.
+    transaction; cctvctl imports undo ID takes one back. With several files a
+    refused one does not undo the others: exit 2, and a summary line on
+    stderr names every file committed and every file not imported.
 
     Example:
         cctvctl import counts.csv
@@ -78,22 +80,26 @@ def import_command(
         max_count=max_count, rejected_path=rejected, detect=detect, columns=columns,
         na=tuple(na or ()), wide=wide or [], wide_metric=wide_metric)
     failed = 0
-    with open_database(settings.db_url) as database:
+    outcome = _Outcome(files)
+    with open_database(settings.db_url) as database, outcome:
         zone = settings.zone(database)
         options.tz = zone.tz
         where = shown(f"{database.url.display()}, {zone.describe()}")
         for path in files:
+            outcome.current = path
             try:
                 with _progress(path, settings.quiet) as progress:
                     result = import_file(database, path, options, progress)
             except CountFileError as exc:
                 failed += 1
+                outcome.refused.append(path)
                 for line in exc.problems:
                     sys.stderr.write(shown(line) + "\n")
                 error_line(str(exc))
                 if fmt == "json" and getattr(exc, "result", None) is not None:
                     _json_line(exc.result.as_dict())
                 continue
+            outcome.committed.append(result)
             if fmt == "json":
                 _json_line({**result.as_dict(), "database": database.url.display(), "zone": zone.key})
             elif not settings.quiet:
@@ -105,6 +111,43 @@ def import_command(
                                        f"skipped, listed with reasons in {result.rejected_file}") + "\n")
     if failed:
         raise typer.Exit(2)
+
+
+class _Outcome:
+    """What a run of several files committed: said last on stderr where a file was not imported
+    (each file is its own transaction, so "nothing was written" is about that file only)."""
+
+    def __init__(self, files: list[str]):
+        self.files = files
+        self.committed: list = []
+        self.refused: list[str] = []
+        self.current: str | None = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if len(self.files) < 2:
+            return False
+        stopped = kind is not None and self.current is not None
+        if stopped and self.current not in self.refused:
+            self.refused.append(self.current)  # the error stopped the run at this file
+        if not self.refused:
+            return False
+        untried = self.files[self.files.index(self.current) + 1:] if stopped else []
+        parts = [_committed(r) for r in self.committed]
+        text = (f"{len(self.committed)} of {len(self.files)} files committed"
+                + (": " + ", ".join(parts) if parts else "")
+                + "; not imported: " + ", ".join(self.refused + untried))
+        sys.stderr.write(shown(f"summary: {text}") + "\n")
+        return False
+
+
+def _committed(r) -> str:
+    if r.status == "unchanged":
+        return f"{r.source} (already imported as #{r.previous_import})"
+    what = f"inserted {r.inserted}" + (f", replaced {r.replaced}" if r.replaced else "")
+    return f"{r.source} (import #{r.import_id}, {what})"
 
 
 def _json_line(obj: dict) -> None:

@@ -32,8 +32,14 @@ TzOpt = Annotated[Optional[str], typer.Option(
          "else the system zone.")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging and tracebacks.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (for cron).")]
+def _camera_names(values):
+    from cctvctl.validate import camera_names
+
+    return camera_names(values or None) if values else values
+
+
 CameraOpt = Annotated[Optional[list[str]], typer.Option(
-    "--camera", help="Only this camera (repeat for several).")]
+    "--camera", help="Only this camera (repeat for several).", callback=_camera_names)]
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="First local day, YYYY-MM-DD.")]
 UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Last local day, YYYY-MM-DD (inclusive).")]
 

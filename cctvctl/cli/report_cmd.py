@@ -44,8 +44,8 @@ def report_command(
         cctvctl report --month 2021-08 --format csv --section breakdown --plot aug.png
     """
     from cctvctl.periods import parse_period
-    from cctvctl.render import (FORMATS, check_plot, check_sections, print_table, to_csv, to_json,
-                                to_markdown, write_plot)
+    from cctvctl.render import (FORMATS, check_plot, check_sections, print_table, to_csv,
+                                to_markdown, write_json, write_plot)
     from cctvctl.report import COMPARE_MODES, build_report, open_for_reading
 
     given = [(g, v) for g, v in (("day", day), ("week", week), ("month", month), ("year", year)) if v]
@@ -78,4 +78,4 @@ def report_command(
     elif fmt == "csv":
         sys.stdout.write(to_csv(report, sections))
     else:
-        sys.stdout.write(to_json(report))
+        write_json(report, sys.stdout)

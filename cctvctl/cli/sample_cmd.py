@@ -55,7 +55,10 @@ def sample_command(
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     if events_json:
-        with open(events_json, "w", encoding="utf-8") as fh:
+        from cctvctl import safefile
+
+        with safefile.replace_file(events_json, what="the events", fix="choose another file with "
+                                   "--events-json") as fh:
             json.dump([e.as_dict(zone) for e in data.events], fh, indent=2)
             fh.write("\n")
     if not quiet:

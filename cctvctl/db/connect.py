@@ -36,17 +36,28 @@ class DbUrl:
     user: str | None = None
     database: str | None = None
     options: dict = field(default_factory=dict)
+    #: every (host, port) the URL names, in order (a cluster: the first that answers is used)
+    hosts: tuple[tuple[str, int], ...] = ()
 
     def display(self) -> str:
         """A printable form that can never contain a secret."""
         if self.backend == "sqlite":
             return f"sqlite://{self.path}"
         who = f"{self.user}@" if self.user else ""
-        return f"mysql://{who}{self.host}:{self.port}/{self.database or ''}"
+        return f"mysql://{who}{self._hosts_text()}/{self.database or ''}"
+
+    def _hosts_text(self) -> str:
+        return ",".join(f"{h}:{p}" for h, p in (self.hosts or ((self.host, self.port),)))
 
     @property
     def where(self) -> str:
         return self.path if self.backend == "sqlite" else f"{self.host}:{self.port}"
+
+    def at(self, host: str, port: int) -> "DbUrl":
+        """The same URL pointing at one of its hosts."""
+        from dataclasses import replace
+
+        return replace(self, host=host, port=port)
 
 
 def parse_url(url: str) -> DbUrl:
@@ -63,6 +74,11 @@ def parse_url(url: str) -> DbUrl:
             path = path[1:]
         return DbUrl("sqlite", path=os.path.expanduser(path))
     if scheme in ("mysql", "mariadb", "mysql+pymysql"):
+        netloc = rest.split("/", 1)[0].split("?", 1)[0]
+        user_part, _, host_part = netloc.rpartition("@")
+        hosts = _parse_hosts(host_part) if "," in host_part else None
+        if hosts is not None:  # urlsplit reads one host: give it the first, keep the list
+            rest = rest.replace(host_part, host_part.split(",", 1)[0], 1)
         parts = urlsplit("mysql://" + rest)
         if parts.password is not None:
             raise UsageError(f"do not put the password in the database URL; set {ENV_PASSWORD} "
@@ -76,10 +92,24 @@ def parse_url(url: str) -> DbUrl:
             port = parts.port or 3306
         except ValueError:
             raise UsageError("invalid port in database URL") from None
-        return DbUrl("mysql", host=parts.hostname or "localhost", port=port,
+        host = parts.hostname or "localhost"
+        return DbUrl("mysql", host=host, port=port,
                      user=unquote(parts.username) if parts.username else None,
-                     database=unquote(database) if database else None, options=options)
+                     database=unquote(database) if database else None, options=options,
+                     hosts=hosts or ((host, port),))
     raise UsageError(f"unsupported database scheme {scheme!r}: use sqlite:// or mysql://")
+
+
+def _parse_hosts(text: str) -> tuple[tuple[str, int], ...]:
+    """``db1,db2:3307,db3`` → ((db1, 3306), (db2, 3307), (db3, 3306))."""
+    found = []
+    for item in text.split(","):
+        host, _, port = item.strip().partition(":")
+        if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+            raise UsageError(f"invalid host {item!r} in the database URL's host list "
+                             "(expected host or host:port, separated by commas)")
+        found.append((host, int(port) if port else 3306))
+    return tuple(found)
 
 
 def connect(url: str | DbUrl, *, migrate: bool = True, create: bool = True) -> Database:
@@ -93,11 +123,32 @@ def connect(url: str | DbUrl, *, migrate: bool = True, create: bool = True) -> D
         from cctvctl.db.schema import migrate as run_migrations
 
         try:
-            run_migrations(db)
+            _migrate(db, run_migrations)
         except BaseException:
             db.close()
             raise
     return db
+
+
+#: a concurrent migration on another node got there first: table/column/key exists, row exists,
+#: can't drop what is gone, certification conflict
+RACE_CODES = (1050, 1060, 1061, 1062, 1091, 1213)
+
+
+def _migrate(db: Database, run_migrations) -> None:
+    """Migrate; on a Galera cluster, again after losing a race with another node migrating the
+    same new database (the migration lock is per node there; every step is safe to repeat)."""
+    import time
+
+    for attempt in range(6):
+        try:
+            run_migrations(db)
+            return
+        except DatabaseError as exc:
+            if not db.cluster or getattr(exc, "code", None) not in RACE_CODES or attempt == 5:
+                raise
+            log.debug("migration raced another node (%s); again", exc)
+            time.sleep(0.3 * (attempt + 1))
 
 
 def _connect_sqlite(url: DbUrl, create: bool) -> Database:
@@ -124,6 +175,27 @@ def _connect_sqlite(url: DbUrl, create: bool) -> Database:
 
 
 def _connect_mysql(url: DbUrl) -> Database:
+    """The first host of the URL that answers and, where it is a Galera node, is a synced
+    member ready for queries (``wsrep_ready``)."""
+    problems = []
+    for host, port in url.hosts or ((url.host, url.port),):
+        one = url.at(host, port)
+        try:
+            db = _connect_mysql_host(one)
+        except DatabaseError as exc:
+            if len(url.hosts) <= 1:
+                raise
+            problems.append(str(exc))
+            log.debug("%s", exc)
+            continue
+        if len(url.hosts) > 1:
+            log.debug("connected to %s:%s (%s)", host, port,
+                      "Galera node" if db.cluster else "single server")
+        return db
+    raise DatabaseError("no host of the database URL is usable: " + "; ".join(problems))
+
+
+def _connect_mysql_host(url: DbUrl) -> Database:
     password = os.environ.get(ENV_PASSWORD)
     kwargs = mysql_connect_args(url, password)
     # LOCAL INFILE is offered to the server only behind the guard that restricts it to the one
@@ -132,6 +204,7 @@ def _connect_mysql(url: DbUrl) -> Database:
 
     kwargs["local_infile"] = local_infile.install_guard()
     conn = _open_mysql(url, kwargs, password)
+    cluster = _cluster_session(conn, url)
 
     def opener():
         """A second connection for a run lock: no LOCAL INFILE, UPDATE counts rows matched."""
@@ -140,7 +213,36 @@ def _connect_mysql(url: DbUrl) -> Database:
         return _open_mysql(url, dict(kwargs, local_infile=False, client_flag=CLIENT.FOUND_ROWS),
                            password)
 
-    return Database(conn, MysqlDialect(), url, opener=opener)
+    db = Database(conn, MysqlDialect(), url, opener=opener)
+    db.cluster = cluster
+    return db
+
+
+def _cluster_session(conn, url: DbUrl) -> bool:
+    """Whether the server is a Galera node; if so, refuse a node that is not ready and make
+    this session's reads causal (``wsrep_sync_wait``: a read sees every commit made on any
+    node before it), which aggregation, detection and alerts need after imports elsewhere."""
+    import pymysql
+
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+            row = cur.fetchone()
+            if not row or str(row[1]).upper() != "ON":
+                return False
+            cur.execute("SHOW STATUS LIKE 'wsrep_ready'")
+            ready = cur.fetchone()
+            if not ready or str(ready[1]).upper() != "ON":
+                raise DatabaseError(f"cannot use MySQL at {url.host}:{url.port}: the Galera node is "
+                                    "not a ready cluster member (wsrep_ready=OFF)")
+            cur.execute("SET SESSION wsrep_sync_wait = 1")
+    except pymysql.err.MySQLError as exc:
+        conn.close()
+        raise DatabaseError(f"cannot use MySQL at {url.host}:{url.port}: {mysql_reason(exc)}") from None
+    except DatabaseError:
+        conn.close()
+        raise
+    return True
 
 
 def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-from cctvctl.errors import DatabaseError, LockTimeout
+from cctvctl.errors import ConflictError, DatabaseError, LockTimeout
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Database:
         self.conn = conn
         #: opens another connection with the same credentials (MySQL run locks hold their own)
         self.opener = opener
+        self.cluster = False  # a Galera node (set by connect): run locks are leases, reads causal
         self.dialect = dialect
         self.url = url
         self._depth = 0
@@ -216,6 +217,11 @@ class Database:
             self.release_lock(name)
 
     def acquire_lock(self, name: str, timeout: float) -> None:
+        if self.backend == "mysql" and self.cluster and name != "migrate":
+            from cctvctl.db.lease import Lease
+
+            self._locks[name] = Lease.take(self, name, timeout)
+            return
         if self.backend == "mysql":
             self._locks[name] = self._row_lock(name, timeout)
             return
@@ -223,7 +229,7 @@ class Database:
         if not path or path == ":memory:":
             self._locks[name] = None
             return
-        fh = open(f"{path}.{name}.lock", "a+")
+        fh = _open_lock_file(f"{path}.{name}.lock")
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -307,6 +313,9 @@ class Database:
         handle = self._locks.pop(name, None)
         if handle is None:
             return
+        if hasattr(handle, "release"):  # a cluster lease
+            handle.release()
+            return
         if self.backend == "mysql":
             conn = handle
             try:
@@ -336,8 +345,11 @@ class Database:
                 from cctvctl.db.connect import mysql_reason
 
                 password = os.environ.get("CCTV_DB_PASSWORD")
-                raise DatabaseError(f"MySQL error on {self.url.where}: "
-                                    f"{mysql_reason(exc, password)}") from exc
+                code = exc.args[0] if exc.args else None
+                kind = ConflictError if code == 1213 else DatabaseError
+                err = kind(f"MySQL error on {self.url.where}: {mysql_reason(exc, password)}")
+                err.code = code
+                raise err from exc
             raise
 
 
@@ -356,3 +368,15 @@ def _lock_row_sql(table: str, key_cols: tuple, key: tuple):
     return (list(key_cols) + ["holder", "acquired_at"], tuple(key) + ("", 0),
             "holder = ?, acquired_at = ?",
             lambda: (f"pid {os.getpid()} on {os.uname().nodename}"[:255], int(time.time())))
+
+
+def _open_lock_file(name: str):
+    """The SQLite lock file beside the database: created or opened, never through a planted
+    symbolic link (it is only locked, never written)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags, 0o644)
+    except OSError as exc:
+        raise DatabaseError(f"cannot open the lock file {name}: {exc.strerror or exc} "
+                            "(a symbolic link or another non-file is in its place?)") from None
+    return os.fdopen(fd, "a+")

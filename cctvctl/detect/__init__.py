@@ -1,11 +1,15 @@
 """Outlier detection: the old trigger's job, done right (DESIGN §6).
 
-Two methods judge each interval against a *causal* reference — built only from whole local days
-before the interval — so the flags an import writes equal those a later ``cctvctl detect`` writes
-over the same range:
+Three methods judge each interval against a *causal* reference — built only from whole local
+days before the interval — so the flags an import writes equal those a later ``cctvctl detect``
+writes over the same range:
 
-- ``seasonal`` (default): the same camera's intervals in the same local hour slot over the
-  trailing weeks; flag outside ``mean ± k·σ`` with ``σ = max(std, sqrt(mean), 1)``. Slots can
+- ``robust`` (default since issue 13; docs/detection.md): the median of like days
+  (Mon–Thu/Fri/Sat/Sun) at the same local hour, a spread the tightest 40% of them give, a
+  practical-significance guard, runs, ``silent`` runs of zeros, and "learning" cameras; see
+  :mod:`cctvctl.detect.robust`.
+- ``seasonal`` (the default before): the same camera's intervals in the same local hour slot
+  over the trailing weeks; flag outside ``mean ± k·σ`` with ``σ = max(std, sqrt(mean), 1)``. Slots can
   be split by workday/weekend or by weekday. While a slot has fewer than ``min_days`` days of
   history, the interval is judged by ``threshold`` instead and its flag says so
   (``params.fallback``).
@@ -34,10 +38,11 @@ from cctvctl.detect.scan import judge_chunk
 from cctvctl.detect.store import (Span, cameras_between, import_days, interval_details,
                                   last_starts, load_flags, replace_flags)
 from cctvctl.errors import UsageError
+from cctvctl.db.retry import retrying_conflicts
 
 METHODS = ("robust", "seasonal", "threshold")
 #: the method ``detect`` runs unless told, and the one an import runs
-DEFAULT_METHOD = "seasonal"
+DEFAULT_METHOD = "robust"
 #: detection waits for a running import (and vice versa) so it never judges half-written data
 LOCK_NAME = "import"
 LOCK_TIMEOUT = 600
@@ -66,6 +71,7 @@ def make_params(method: str | None = None, k: float | None = None, weeks: int | 
     return SeasonalParams(**{name: v for name, v in given.items() if v is not None})
 
 
+@retrying_conflicts
 def detect_range(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
                  cameras: list[str] | None = None, method: str | None = None,
                  k: float | None = None, *, weeks: int | None = None, slot: str | None = None,

@@ -20,18 +20,22 @@ from cctvctl.detect.methods import (METRICS, Judgement, SeasonalParams, Threshol
                                     day_ordinals, judge_seasonal, judge_threshold, period_label,
                                     seasonal_baseline, threshold_refs)
 from cctvctl.detect.model import Flag
-from cctvctl.detect.robust import CLASS_NAMES, RobustParams, judge_robust, like_class, robust_baseline
+from cctvctl.detect.robust import (CLASS_NAMES, RobustParams, judge_robust, like_class, needed_days,
+                                   robust_baseline)
 from cctvctl.periods import local_midnight_utc
 from cctvctl.stats.moments import EPOCH_ORDINAL, combine, figures, offset_segments
 
 ROW_COLUMNS = ["camera", "start_utc", "people", "vehicle"]
+#: robust: judging fewer days than this reads only the like days their references use
+FEW_DAYS = 8
 
 
 class MomentSource(Protocol):
     """Where references come from: moments of stored counts (see ``source.DbMoments``)."""
 
     def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
-               collapse: tuple[int, int] | None = None) -> pd.DataFrame: ...
+               collapse: tuple[int, int] | None = None,
+               only_days: tuple[int, list[int], list[int]] | None = None) -> pd.DataFrame: ...
 
     def daily(self, start_utc: int, end_utc: int, cameras: list[str]) -> pd.DataFrame: ...
 
@@ -223,7 +227,9 @@ def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams,
     """Per metric the robust verdict of each row (in the rows' order) and its learning mask."""
     cameras = sorted(rows["camera"].unique().tolist())
     first, last = int(rows["day"].min()), int(rows["day"].max())
-    hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras)
+    only = needed_days(first, last, params) if last - first < FEW_DAYS else None
+    hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras,
+                           only_days=only and (params.day_start, *only))
     keys, at = _keys(rows, with_hour=True)
     base = robust_baseline(_with_ordinals(hourly), keys, params)
     codes = pd.factorize(rows["camera"])[0]
@@ -232,15 +238,17 @@ def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams,
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     cam = rows["camera"].to_numpy()[order]
+    length = rows["length"].to_numpy(np.int64) if "length" in rows else np.full(len(rows), 3600)
     out = {}
     for metric in METRICS:
         b = base[metric]
         centre, sigma, days = b.centre[at], b.sigma[at], b.days[at]
         observed = rows[metric].to_numpy(dtype=np.float64)
         v = judge_robust(cam, start[order], observed[order],
-                         type(b)(centre[order], sigma[order], days[order]), params)
+                         type(b)(centre[order], sigma[order], days[order]), params, length[order])
         direction = v.direction[back]
-        reach = np.maximum(params.k * sigma, np.maximum(params.abs_min, params.rel * np.abs(centre)))
+        f = np.clip(length / 3600, 1e-3, 1)
+        reach = np.maximum(params.k * np.sqrt(f) * sigma, np.maximum(params.abs_min * f, params.rel * np.abs(centre)))
         j = _Robust(direction, centre, centre - reach, centre + reach, v.score[back], v.judged[back],
                     silent=v.silent[back], run=v.run[back], run_expected=v.run_expected[back],
                     sigma=sigma, days=days)
@@ -252,12 +260,13 @@ def _robust_params(params: RobustParams, v: _Robust, rows: pd.DataFrame):
     base = params.as_dict()
     day, hour = rows["day"].to_numpy(np.int64), rows["hour"].to_numpy(np.int64)
     names = CLASS_NAMES[params.days]
+    length = rows["length"].to_numpy(np.int64) if "length" in rows else np.full(len(rows), 3600)
 
     def build(i: int) -> dict:
         learning = int(v.days[i]) < params.min_days
         extra = {"kind": "silent" if v.silent[i] else "outlier", "like": names[like_class(day[i:i + 1], hour[i:i + 1], params)[0]],
                  "like_days": int(v.days[i]), "sigma": round(float(v.sigma[i]), 3),
-                 "run_length": int(v.run[i]), "learning": learning}
+                 "run_length": int(v.run[i]), "learning": learning, "interval_s": int(length[i])}
         if v.silent[i]:
             extra["run_expected"] = round(float(v.run_expected[i]), 1)
         return {**base, **extra}

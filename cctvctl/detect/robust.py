@@ -1,16 +1,18 @@
 """The robust seasonal method's maths on arrays (no database).
 
 An interval is compared with the same camera's same local hour on *like days* (Mon–Thu, Fri,
-Sat, Sun; a day runs from 05:00 so a Friday night stays a Friday) over the trailing weeks:
+Sat, Sun; a day runs from 05:00 so a Friday night stays a Friday): the last ~12 of them within
+the trailing weeks:
 
 - centre = the median of those days' hour means, spread = the width of the tightest window
   holding 40% of them (scaled to σ), plus the median within-hour spread, floored at
   max(sqrt(centre), 1): recurring surges and past outliers cannot inflate it;
-- practical significance: at least ``rel`` (50%) and ``abs_min`` (10 counts) away from the centre;
+- practical significance: at least ``rel`` (50%) and ``abs_min`` (20 counts) away from the centre;
 - persistence: one interval alone needs ``k_single`` σ, a run of ``run`` consecutive intervals
   ``k`` σ each (only earlier intervals count, so the verdict is causal);
-- ``silent``: one value repeated (zeros, a stuck counter) where the like days expect at least
-  ``silent_min`` more counts over the run (looked back at most :data:`LOOKBACK` seconds);
+- ``silent``: zeros (2+ intervals) or one non-zero value repeated (:data:`STUCK_RUN`+) where
+  the like days expect at least ``silent_min`` more counts over the run, and at least twice
+  what it holds (looked back at most :data:`LOOKBACK` seconds);
 - learning: a camera-hour with fewer than ``min_days`` like days is judged on extremes only
   (``k_learning`` σ, no runs, no silence).
 """
@@ -18,7 +20,6 @@ Sat, Sun; a day runs from 05:00 so a Friday night stays a Friday) over the trail
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -35,24 +36,30 @@ CLASS_NAMES = {"week4": ("Mon–Thu", "Fri", "Sat", "Sun"), "daytype": ("workday
 LOOKBACK = 6 * 3600
 #: intervals further apart than this do not continue a run
 MAX_GAP = 3600
+#: a repeated non-zero value is a stuck counter only after this many intervals (two equal
+#: hourly counts in a row happen by chance; two zeros where dozens are expected do not)
+STUCK_RUN = 4
 
 
 @dataclass(frozen=True)
 class RobustParams:
     """Parameters of the robust method (defaults chosen across all visible sets, docs/detection.md)."""
 
-    k: float = 5.0
-    k_single: float = 7.5
+    k: float = 10.0
+    k_single: float = 20.0
     run: int = 2
     weeks: int = 8
     days: str = "week4"
     day_start: int = 5
     rel: float = 0.5
-    abs_min: float = 10.0
+    abs_min: float = 20.0
     min_days: int = 3
-    k_learning: float = 10.0
+    k_learning: float = 20.0
     silent_min: float = 20.0
     share: float = 0.4
+    #: like days a reference aims at: a class looks back ceil(like_days / its days a week)
+    #: weeks, at most ``weeks`` (Mon–Thu: 3 weeks; Fri, Sat, Sun: 8)
+    like_days: int = 12
 
     def __post_init__(self) -> None:
         for name in ("k", "k_single", "k_learning"):
@@ -72,6 +79,28 @@ class RobustParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def class_windows(self) -> np.ndarray:
+        """Days looked back, per like-day class."""
+        per_week = np.array(CLASS_DAYS[self.days])
+        return 7 * np.minimum(self.weeks, -(-self.like_days // per_week))
+
+
+#: calendar days a week of each like-day class
+CLASS_DAYS = {"week4": (4, 1, 1, 1), "daytype": (5, 2)}
+
+
+def needed_days(first: int, last: int, params: RobustParams) -> tuple[list[int], list[int]]:
+    """Calendar days whose hours the references of days ``first..last`` use: for hours from
+    ``day_start`` on, and for the hours before it (which belong to the day before)."""
+    windows = params.class_windows()
+    late, early = set(), set()
+    for day in range(first, last + 1):
+        for hour, bucket in ((params.day_start, late), (0, early)):
+            cls = like_class(np.array([day]), np.array([hour]), params)[0]
+            back = np.arange(day - windows[cls], day)
+            bucket.update(back[like_class(back, np.full(len(back), hour), params) == cls].tolist())
+    return sorted(late), sorted(early)
 
 
 def like_class(day: np.ndarray, hour: np.ndarray, params: RobustParams) -> np.ndarray:
@@ -107,7 +136,7 @@ def robust_baseline(hourly: pd.DataFrame, keys: pd.DataFrame, params: RobustPara
         within = np.maximum(hist[f"{metric}_sumsq"].to_numpy(np.float64) / np.maximum(n, 1) - mean ** 2, 0)
         h_day, h_hour = hist["day"].to_numpy(np.int64), hist["hour"].to_numpy(np.int64)
         values, m = _gather(hist["camera"], h_day, h_hour, like_class(h_day, h_hour, params),
-                            keys["camera"], q_day, q_hour, q_cls, params.window_days,
+                            keys["camera"], q_day, q_hour, q_cls, params.class_windows()[q_cls],
                             np.stack([mean, within], axis=1))
         centre = _median(values[..., 0], m)
         sigma_between = _shorth_sigma(values[..., 0], m, params.share)
@@ -118,9 +147,10 @@ def robust_baseline(hourly: pd.DataFrame, keys: pd.DataFrame, params: RobustPara
     return out
 
 
-def _gather(h_cam, h_day, h_hour, h_cls, q_cam, q_day, q_hour, q_cls, window: int,
+def _gather(h_cam, h_day, h_hour, h_cls, q_cam, q_day, q_hour, q_cls, window: np.ndarray,
             values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per query: the history values of its (camera, hour, class) in ``[day - window, day)``,
+    """Per query: the history values of its (camera, hour, class) in ``[day - window, day)``
+    (``window`` per query),
     sorted ascending along axis 1 (``inf`` padding), and how many there are."""
     nq = len(q_day)
     if not len(h_day) or not nq:
@@ -128,7 +158,7 @@ def _gather(h_cam, h_day, h_hour, h_cls, q_cam, q_day, q_hour, q_cls, window: in
     codes, _ = pd.factorize(pd.concat([pd.Series(np.asarray(h_cam, dtype=object)),
                                        pd.Series(np.asarray(q_cam, dtype=object))], ignore_index=True))
     cam_h, cam_q = codes[:len(h_day)].astype(np.int64), codes[len(h_day):].astype(np.int64)
-    day0 = int(min(h_day.min(), q_day.min())) - window - 1
+    day0 = int(min(h_day.min(), q_day.min())) - int(window.max()) - 1
     span = int(max(h_day.max(), q_day.max())) - day0 + 1
     key_h = ((cam_h * 24 + h_hour) * 8 + h_cls) * span + (h_day - day0)
     key_q = ((cam_q * 24 + q_hour) * 8 + q_cls) * span + (q_day - day0)
@@ -154,12 +184,10 @@ def _median(sorted_values: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.where(m > 0, (a + b) / 2, np.nan)
 
 
-_Z: dict[tuple[int, int], float] = {}
-
-
 def _shorth_sigma(sorted_values: np.ndarray, m: np.ndarray, share: float) -> np.ndarray:
-    """σ from the tightest window holding ``share`` of each row's values (a normal's width)."""
-    w = np.maximum(np.ceil(share * m).astype(np.int64), 1)
+    """σ from the tightest window holding ``share`` (at least 3) of each row's values, divided by
+    the width that window has on average for ``m`` draws of a standard normal."""
+    w = shorth_size(m, share)
     rows = np.arange(len(m))
     best = np.full(len(m), np.inf)
     for i in range(sorted_values.shape[1]):
@@ -170,23 +198,31 @@ def _shorth_sigma(sorted_values: np.ndarray, m: np.ndarray, share: float) -> np.
         with np.errstate(invalid="ignore"):
             width = sorted_values[rows, np.minimum(j, sorted_values.shape[1] - 1)] - sorted_values[:, i]
         best = np.where(ok & (width < best), width, best)
-    z = np.array([_z(int(a), int(b)) for a, b in zip(w, m)]) if len(m) < 64 else _z_vector(w, m)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(m > 1, best / (2 * z), 0.0)
-
-
-def _z(w: int, m: int) -> float:
-    """Half the width (in σ) of the central interval holding ``w`` of ``m + 1`` quantile gaps."""
-    if (w, m) not in _Z:
-        p = min(w / (m + 1), 0.98) if m > 0 else 0.5
-        _Z[(w, m)] = NormalDist().inv_cdf(0.5 + p / 2)
-    return _Z[(w, m)]
-
-
-def _z_vector(w: np.ndarray, m: np.ndarray) -> np.ndarray:
     pairs, inverse = np.unique(np.stack([w, m], axis=1), axis=0, return_inverse=True)
-    table = np.array([_z(int(a), int(b)) for a, b in pairs])
-    return table[np.asarray(inverse).reshape(-1)]
+    factor = np.array([normal_shorth_width(int(a), int(b)) for a, b in pairs])[np.asarray(inverse).reshape(-1)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((m > 1) & (factor > 0), best / np.where(factor > 0, factor, 1), 0.0)
+
+
+def shorth_size(m: np.ndarray, share: float) -> np.ndarray:
+    """Values in the window: ``share`` of them, at least 3 (or all, if fewer)."""
+    m = np.asarray(m, dtype=np.int64)
+    return np.maximum(np.maximum(np.ceil(share * m).astype(np.int64), np.minimum(m, 3)), 1)
+
+
+_WIDTH: dict[tuple[int, int], float] = {}
+
+
+def normal_shorth_width(w: int, m: int) -> float:
+    """Mean width of the tightest ``w`` of ``m`` standard normal draws (a fixed-seed simulation,
+    so every run and process gets the same constant; the quantile formula is ~2× too wide for
+    the few like days a method has, which made σ half what it is)."""
+    if w < 2 or m < 2:
+        return 0.0
+    if (w, m) not in _WIDTH:
+        x = np.sort(np.random.default_rng(20260101).standard_normal((4000, m)), axis=1)
+        _WIDTH[(w, m)] = float(np.mean(np.min(x[:, w - 1:] - x[:, :m - w + 1], axis=1)))
+    return _WIDTH[(w, m)]
 
 
 @dataclass
@@ -203,24 +239,32 @@ class RobustVerdict:
 
 
 def judge_robust(camera: np.ndarray, start: np.ndarray, observed: np.ndarray, base: Baseline,
-                 params: RobustParams) -> RobustVerdict:
-    """The verdicts of rows sorted by camera then start (``observed`` NaN = unknown)."""
+                 params: RobustParams, length: np.ndarray | None = None) -> RobustVerdict:
+    """The verdicts of rows sorted by camera then start (``observed`` NaN = unknown).
+
+    The σ figures and the absolute guard are for hour-long intervals; a shorter interval of
+    ``length`` seconds (a share f of the hour) needs k·√f σ and f·``abs_min`` counts, so that
+    an hour of such intervals carries the evidence one hourly interval needs (a 5-minute
+    interval: 2.9σ and 1.7 counts for a run, 5.8σ alone).
+    """
     c, sigma, days = base.centre, base.sigma, base.days
+    f = np.ones(len(observed)) if length is None else np.clip(np.asarray(length, dtype=np.float64) / 3600, 1e-3, 1)
+    root = np.sqrt(f)
     known = ~np.isnan(observed) & (days > 0)
     normal = known & (days >= params.min_days)
     learning = known & ~normal
     with np.errstate(invalid="ignore"):
         score = np.where(known, (observed - c) / sigma, np.nan)
-        need = np.maximum(params.abs_min, params.rel * np.abs(c))
+        need = np.maximum(params.abs_min * f, params.rel * np.abs(c))
         high_ok = known & (observed - c >= need)
         low_ok = known & (c - observed >= need)
-        single = np.where(normal, params.k_single, params.k_learning)
+        single = np.where(normal, params.k_single, params.k_learning) * root
     same_camera = np.r_[False, camera[1:] == camera[:-1]]
     consecutive = same_camera & np.r_[False, np.diff(start) <= MAX_GAP]
     runs = {}
     direction = np.full(len(observed), "", dtype=object)
     for name, ok, sign in (("high", high_ok, 1), ("low", low_ok, -1)):
-        candidate = normal & ok & (sign * score >= params.k)
+        candidate = normal & ok & (sign * score >= params.k * root)
         runs[name] = _run_length(candidate, consecutive)
         hit = (ok & (sign * score >= single)) | (candidate & (runs[name] >= params.run))
         direction[hit] = name
@@ -259,5 +303,6 @@ def _silences(camera, start, observed, centre, normal, consecutive, params: Robu
     length = idx + 1 - begin
     value = np.nan_to_num(observed)
     got = value * length
-    silent = (normal & (length >= 2) & (expected - got >= params.silent_min) & (got <= 0.5 * expected))
+    silent = (normal & (length >= np.where(value == 0, 2, STUCK_RUN))
+              & (expected - got >= params.silent_min) & (got <= 0.5 * expected))
     return silent, length, expected

@@ -11,6 +11,7 @@ depends on whether cron has run.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,8 +25,6 @@ from cctvctl.stats.moments import (DAY, EPOCH_ORDINAL, HOUR, MOMENTS, bucket_row
                                    daily_moments, hourly_moments, int_array)
 from cctvctl.stats.state import AggState
 
-STORED_HOURS = ("SELECT camera, period_start, hour, " + ", ".join(MOMENTS) + " FROM stats "
-                "WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras}")
 #: the same moments summed over a span of days, with how many days had each metric
 COLLAPSED_HOURS = ("SELECT camera, hour, " + ", ".join(f"SUM({m})" for m in MOMENTS) + ", "
                    + ", ".join(f"SUM(CASE WHEN {m}_n > 0 THEN 1 ELSE 0 END)" for m in METRICS)
@@ -44,6 +43,21 @@ EXTREMES = tuple(f"{m}_{e}" for m in METRICS for e in ("min", "max"))
 #: intervals of the hour with no value at all (with n and each ``{metric}_n``, every row's
 #: pattern of known metrics is counted: the judged/fallback tallies are per row, not per hour)
 NO_VALUE = "none_n"
+STORED_HOURS = ("SELECT camera, period_start, hour, " + ", ".join(MOMENTS) + " FROM stats "
+                "WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras}")
+#: the same rows packed: per camera one text of "YYYYMMDD,hour,<moments>,…" (numpy parses it in
+#: C; a month of 1,000 cameras' hours is ~720,000 rows, each decoded field by field otherwise)
+_PACKED_FIELDS = ["REPLACE(period_start, '-', '')", "hour"] + [f"COALESCE({m}, 0)" for m in MOMENTS]
+PACKED_HOURS = {
+    "sqlite": ("SELECT camera, group_concat(" + " || ',' || ".join(_PACKED_FIELDS) + ", ',') "
+               "FROM stats WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras} "
+               "GROUP BY camera"),
+    "mysql": ("SELECT camera, GROUP_CONCAT(CONCAT_WS(',', " + ", ".join(_PACKED_FIELDS) + ") "
+              "SEPARATOR ',') FROM stats WHERE grain = 'hour' AND period_start >= ? "
+              "AND period_start < ?{cameras} GROUP BY camera"),
+}
+#: a session's GROUP_CONCAT limit (MySQL's default, 1 KiB, would cut the text)
+GROUP_CONCAT_MAX = "SET SESSION group_concat_max_len = 1073741824"
 TOUCHED_SINCE = "SELECT DISTINCT camera, utc_day FROM import_days WHERE import_id > ?"
 FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
 
@@ -58,19 +72,24 @@ class DbMoments:
 
     # -- hourly ---------------------------------------------------------------------------
     def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
-               collapse: tuple[int, int] | None = None) -> pd.DataFrame:
+               collapse: tuple[int, int] | None = None,
+               only_days: tuple[int, list[int], list[int]] | None = None) -> pd.DataFrame:
         """Columns of :func:`~cctvctl.stats.moments.hourly_moments`, ``day`` as a date ordinal.
+
+        ``only_days = (h, late, early)``: only hours from ``h`` on of the days ``late`` and the
+        hours before ``h`` of the days ``early`` are needed (others may be left out).
 
         ``collapse = (lo, hi)`` (ordinals) allows stored days ``[lo, hi)`` to come back summed
         into one row per camera and hour, dated ``hi - 1``, with ``{metric}_days`` saying how
         many days it stands for (every judged day has all of them in its window).
         """
         first, end = local_date(start_utc, self.tz), local_date(end_utc, self.tz)
+        self._only_days = only_days
         state = self._stored_state()
         aligned = (start_utc == local_midnight_utc(first, self.tz)
                    and end_utc == local_midnight_utc(end, self.tz))
         if state is None or not aligned or first > state[0] or not cameras:
-            return _ordinals(hourly_moments(self.db, self.tz, start_utc, end_utc, cameras))
+            return _only(_ordinals(hourly_moments(self.db, self.tz, start_utc, end_utc, cameras)), only_days)
         through, watermark = state
         mid = min(end, through + timedelta(days=1))
         stale = {(c, d) for c, d in self._touched_since(watermark) if first <= d < mid and c in cameras}
@@ -101,7 +120,7 @@ class DbMoments:
             for metric in METRICS:
                 if f"{metric}_days" not in part:
                     part[f"{metric}_days"] = (part[f"{metric}_n"] > 0).astype(np.int64)
-        return pd.concat(parts, ignore_index=True)
+        return _only(pd.concat(parts, ignore_index=True), only_days)
 
     def _stored_state(self) -> tuple[date, int] | None:
         """(last day the aggregation completed, its import watermark) if usable in this zone."""
@@ -129,20 +148,76 @@ class DbMoments:
                 stale: set[tuple[str, date]]) -> pd.DataFrame:
         """Stored hour rows of local days ``[first, end)``, without the stale ones."""
         columns = ["camera", "day", "hour"] + list(MOMENTS)
-        rows = []
-        if first < end:
-            where, names = camera_filter(cameras)
-            rows = self.db.query(STORED_HOURS.format(cameras=where),
-                                 [first.isoformat(), end.isoformat()] + names)
-        if not rows:
+        frame = None
+        if first < end and self.db.dialect.packed_scan:
+            frame = self._packed(first, end, cameras)
+        elif first < end:
+            frame = self._plain(first, end, cameras)
+        if frame is None or frame.empty:
             return pd.DataFrame({c: pd.Series(dtype=object if c == "camera" else np.int64)
                                  for c in columns})
-        data = list(zip(*rows))
-        days = {text: date.fromisoformat(text).toordinal() for text in set(data[1])}
-        frame = _frame(data[0], [days[t] for t in data[1]], columns[2:], data[2:])
         if stale:
             gone = pd.MultiIndex.from_tuples([(c, d.toordinal()) for c, d in stale])
             frame = frame[~pd.MultiIndex.from_frame(frame[["camera", "day"]]).isin(gone)]
+        return frame
+
+    def _days_filter(self) -> tuple[str, list]:
+        """SQL (and values) keeping only the hours ``only_days`` asks for."""
+        only = getattr(self, "_only_days", None)
+        if only is None:
+            return "", []
+        hour, late, early = only
+        clauses, values = [], []
+        for cmp, days in ((">=", late), ("<", early)):
+            if days:
+                clauses.append(f"(hour {cmp} ? AND period_start IN ({', '.join('?' for _ in days)}))")
+                values += [hour] + [date.fromordinal(d).isoformat() for d in days]
+        return (" AND (" + " OR ".join(clauses) + ")", values) if clauses else (" AND 0 = 1", [])
+
+    def _plain(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame | None:
+        """Stored hour rows of ``[first, end)``, one driver row each (SQLite: its C rows are
+        cheaper than building one text per camera)."""
+        where, names = camera_filter(cameras)
+        more, values = self._days_filter()
+        rows = self.db.query(STORED_HOURS.format(cameras=where) + more,
+                             [first.isoformat(), end.isoformat()] + names + values)
+        if not rows:
+            return None
+        cams, texts = zip(*((r[0], r[1]) for r in rows))
+        days = {text: date.fromisoformat(text).toordinal() for text in set(texts)}
+        frame = pd.DataFrame({"camera": np.array(cams, dtype=object),
+                              "day": np.array([days[t] for t in texts], dtype=np.int64)})
+        for name, values in zip(("hour",) + tuple(MOMENTS), _int_columns(rows, 1 + len(MOMENTS), skip=2)):
+            frame[name] = values
+        return frame
+
+    def _packed(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame:
+        """Stored hour rows of ``[first, end)`` read as one packed text per camera."""
+        dialect = self.db.dialect.name
+        if dialect == "mysql" and not getattr(self, "_concat_ready", False):
+            self.db.execute(GROUP_CONCAT_MAX)
+            self._concat_ready = True
+        where, names = camera_filter(cameras)
+        more, values = self._days_filter()
+        rows = self.db.query(PACKED_HOURS[dialect].format(cameras=where + more),
+                             [first.isoformat(), end.isoformat()] + names + values)
+        width = 2 + len(MOMENTS)
+        texts = [r[1] for r in rows if r[1]]
+        if not texts:
+            return None
+        sep = b"," if isinstance(texts[0], (bytes, bytearray)) else ","
+        flat = np.fromstring(sep.join(texts), dtype=np.int64, sep=",")
+        table = flat.reshape(-1, width)
+        sizes = np.array([t.count(sep) + 1 for t in texts], dtype=np.int64) // width
+        cams = np.repeat(np.array([r[0] for r in rows if r[1]], dtype=object), sizes)
+        ymd = table[:, 0]
+        keys, inverse = np.unique(ymd, return_inverse=True)
+        ordinals = np.array([date(int(k) // 10000, int(k) // 100 % 100, int(k) % 100).toordinal()
+                             for k in keys], dtype=np.int64)
+        frame = pd.DataFrame({"camera": cams, "day": ordinals[np.asarray(inverse).reshape(-1)],
+                              "hour": table[:, 1]})
+        for i, name in enumerate(MOMENTS):
+            frame[name] = table[:, 2 + i]
         return frame
 
     def _collapsed(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame:
@@ -204,6 +279,29 @@ def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int
     for metric in METRICS:
         frame[f"{metric}_days"] = (frame[f"{metric}_n"] > 0).astype(np.int64)
     return frame[columns].reset_index(drop=True)
+
+
+def _only(frame: pd.DataFrame, only_days) -> pd.DataFrame:
+    """The rows of ``frame`` that ``only_days`` (see :meth:`DbMoments.hourly`) asks for."""
+    if only_days is None or frame.empty:
+        return frame
+    hour, late, early = only_days
+    h = frame["hour"].to_numpy(np.int64)
+    day = frame["day"].to_numpy(np.int64)
+    keep = np.where(h >= hour, np.isin(day, late), np.isin(day, early))
+    return frame[keep].reset_index(drop=True)
+
+
+def _int_columns(rows: list[tuple], width: int, skip: int) -> list[np.ndarray]:
+    """Columns ``skip … skip+width-1`` of driver rows as int64 (NULL → 0), in one C pass where
+    every value is an int."""
+    try:
+        flat = np.fromiter(chain.from_iterable(islice(r, skip, None) for r in rows), dtype=np.int64,
+                           count=len(rows) * width)
+        return list(flat.reshape(len(rows), width).T.copy())
+    except (TypeError, ValueError, OverflowError):
+        columns = list(zip(*rows))
+        return [int_array(values) for values in columns[skip:skip + width]]
 
 
 def _frame(cameras, days, names: list[str], columns) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -28,16 +29,20 @@ from zoneinfo import ZoneInfo
 
 from cctvctl import validate
 from cctvctl.db.database import Database
-from cctvctl.errors import CountFileError, OutputError, UsageError
+from cctvctl import safefile
+from cctvctl.errors import CountFileError, UsageError
 from cctvctl.ingest.columns import parse_columns, parse_mapping, parse_wide
 from cctvctl.ingest.reader import (INT_MAX, CountReader, FastPath, NeedExactReader, Problem,
-                                   iter_records, sniff_delimiter, validate_camera_name)
+                                   iter_records, sniff_delimiter, stream_newline,
+                                   validate_camera_name)
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import (AMBIGUOUS, EPOCH_FORMATS, NONEXISTENT, DateOrderChanged,
                                       DstTally, TimeParser)
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.safetext import csv_cell
 from cctvctl.zone import check_zone, resolve_zone
+from cctvctl.db.retry import retrying_conflicts
+from cctvctl.db.writeset import check_import_size
 
 SHOWN_PROBLEMS = 20
 DEFAULT_MAX_COUNT = 100_000
@@ -48,6 +53,8 @@ FINISH_IMPORT = ("UPDATE imports SET rows_read = ?, inserted = ?, duplicates = ?
                  "rejected = ?, status = ?, finished_at = ? WHERE id = ?")
 FIND_IMPORT = ("SELECT id, started_at FROM imports WHERE sha256 = ? AND options_sha256 = ? "
                "AND status = 'ok' ORDER BY id LIMIT 1")
+FIRST_PASS = ("SELECT start_utc FROM counts WHERE camera = ? AND start_utc IN (?, ?) "
+              "AND import_id <> ?")
 RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, rows_read, rejected, "
                    "status, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, 'rejected', ?, ?)")
 
@@ -183,34 +190,36 @@ ProgressFn = Callable[[int, int], None]
 
 def import_file(db: Database, path: str | os.PathLike, options: ImportOptions,
                 progress: ProgressFn | None = None) -> ImportResult:
-    """Import one file (``"-"`` reads standard input). Raises CountFileError when rejected."""
+    """Import one file (``"-"`` reads standard input). Raises CountFileError when rejected.
+
+    The file is opened once: its hash, its rows and the rejected rows' text all come from that
+    one descriptor, so a file replaced (renamed over) during the import cannot pair one
+    version's hash with another's rows.
+    """
     path = str(path)
     if path == "-":
         src = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
-        return _import_spooled(db, src, "<stdin>", options, progress)
+        _check_rejected_target(options, "<stdin>", None)
+        with _spool(src) as raw:
+            return _import_open(db, raw, "<stdin>", options, progress)
     p = Path(path)
     if not p.exists():
         raise UsageError(f"{path}: no such file")
     if p.is_dir():
         raise UsageError(f"{path}: is a directory, not a count file")
+    _check_rejected_target(options, path, path)
     if not p.is_file():  # a pipe (/dev/stdin, <(…)) can be read only once: hash a copy
-        with open(path, "rb") as src:
-            return _import_spooled(db, src, path, options, progress)
-    return _import_path(db, path, path, options, progress)
+        with open(path, "rb") as src, _spool(src) as raw:
+            return _import_open(db, raw, path, options, progress)
+    with open(path, "rb") as raw:
+        return _import_open(db, raw, path, options, progress)
 
 
 def import_stream(db: Database, src: IO[bytes], source: str, options: ImportOptions) -> ImportResult:
     """Import a byte stream (an HTTP body, a socket) named ``source`` in messages."""
-    return _import_spooled(db, src, source, options, None)
-
-
-def _import_spooled(db: Database, src: IO[bytes], source: str, options: ImportOptions,
-                    progress: ProgressFn | None) -> ImportResult:
-    spool = _spool(src)
-    try:
-        return _import_path(db, spool, source, options, progress)
-    finally:
-        os.unlink(spool)
+    _check_rejected_target(options, source, None)
+    with _spool(src) as raw:
+        return _import_open(db, raw, source, options, None)
 
 
 def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
@@ -220,25 +229,25 @@ def import_rows(db: Database, rows: Iterable[Mapping], options: ImportOptions,
     ``start``/``end`` may be ISO strings or datetimes (naive = local in ``options.tz``).
     Line numbers in problems count rows from 1, as if there were a header line before them.
     """
-    handle = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="", encoding="utf-8")
-    try:
-        with handle:
-            writer = None
-            for number, row in enumerate(rows, start=2):
-                if writer is None:
-                    writer = csv.DictWriter(handle, fieldnames=list(row.keys()))
-                    writer.writeheader()
-                extra = [str(k) for k in row.keys() if k not in writer.fieldnames]
-                if extra:
-                    raise CountFileError(f"{source}:{number}: field(s) {', '.join(extra)} not in "
-                                         "the first row (every row needs the same keys)")
-                writer.writerow({k: _text(v) for k, v in row.items()})
+    _check_rejected_target(options, source, None)
+    with tempfile.TemporaryFile("w+b") as raw:  # no name: nothing to leave behind
+        handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        writer = None
+        for number, row in enumerate(rows, start=2):
+            if writer is None:
+                writer = csv.DictWriter(handle, fieldnames=list(row.keys()))
+                writer.writeheader()
+            extra = [str(k) for k in row.keys() if k not in writer.fieldnames]
+            if extra:
+                raise CountFileError(f"{source}:{number}: field(s) {', '.join(extra)} not in "
+                                     "the first row (every row needs the same keys)")
+            writer.writerow({k: _text(v) for k, v in row.items()})
+        handle.flush()
+        handle.detach()
         if writer is None:
             raise CountFileError(f"{source}: no rows to import")
         opts = ImportOptions(**{**options.__dict__, "encoding": "utf-8"})
-        return _import_path(db, handle.name, source, opts, None)
-    finally:
-        os.unlink(handle.name)
+        return _import_open(db, raw, source, opts, None)
 
 
 def _text(value) -> str:
@@ -249,12 +258,50 @@ def _text(value) -> str:
     return str(value)
 
 
-def _spool(src: IO[bytes]) -> str:
-    """A stream → a temporary file (bounded memory; it is hashed and read like any file)."""
-    fd, name = tempfile.mkstemp(prefix="cctvctl-stdin-", suffix=".csv")
-    with os.fdopen(fd, "wb") as out:
+def _spool(src: IO[bytes]) -> IO[bytes]:
+    """A stream → an anonymous temporary file (bounded memory; hashed and read like any
+    file). It has no name (or loses it at once), so even a killed import leaves nothing."""
+    out = tempfile.TemporaryFile("w+b", prefix=safefile.pid_named("cctvctl-stdin-"))
+    try:
         shutil.copyfileobj(src, out, 1 << 20)
-    return name
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _rejected_target(options: ImportOptions, source: str) -> str:
+    """``FILE.rejected.csv`` beside the input (``stdin.rejected.csv``/``rows.rejected.csv`` here)."""
+    if options.rejected_path:
+        return options.rejected_path
+    if source.startswith("<") and source.endswith(">"):
+        return f"{source.strip('<>')}.rejected.csv"
+    return f"{source}.rejected.csv"
+
+
+#: the first bytes of every rejected-rows file cctvctl writes (its header)
+_REJECTED_HEADER = b"line,reason,"
+_REJECTED_FIX = "choose another place with --rejected"
+
+
+def _rejected_owner(options: ImportOptions):
+    """A default name is replaced only where cctvctl wrote it; a --rejected PATH the user named
+    is replaced whatever regular file it is (never a link, a device or the input)."""
+    return None if options.rejected_path else safefile.starts_with(_REJECTED_HEADER)
+
+
+def _check_rejected_target(options: ImportOptions, source: str, path: str | None) -> None:
+    """Before anything is read: a rejected-rows file that could not be written safely, or
+    that is the input itself (any spelling, a hard or symbolic link), is refused (exit 2)."""
+    if options.on_error != "skip" or not options.write_rejected:
+        return
+    target = _rejected_target(options, source)
+    if path is not None and os.path.exists(target) and safefile.same_file(target, path):
+        raise UsageError(f"{target}: refusing to write the rejected rows there: it is the input "
+                         f"file itself ({_REJECTED_FIX})")
+    safefile.check_target(target, what="the rejected rows", fix=_REJECTED_FIX,
+                          ours=_rejected_owner(options))
 
 
 @dataclass
@@ -270,15 +317,17 @@ class _Pass:
     unknown: int = 0
 
 
-def _import_path(db: Database, path: str, source: str, options: ImportOptions,
+@retrying_conflicts
+def _import_open(db: Database, raw: IO[bytes], source: str, options: ImportOptions,
                  progress: ProgressFn | None) -> ImportResult:
     started = time.time()
     clock = time.monotonic()
     if options.tz is None:
         options = replace(options, tz=resolve_zone(db, None).tz)
     fingerprint = options.fingerprint()
-    scan = scan_file(path, options.encoding, options.delimiter, header=options.columns is None)
+    scan = scan_file(raw, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
+    check_import_size(db, source, scan.lines)
     with db.lock("import", timeout=600):
         # --replace always compares with what is stored now: a later import (or an undo) may
         # have changed the rows since these bytes were last imported
@@ -289,10 +338,11 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             result.dst = DstTally().as_dict()
             result.seconds = time.monotonic() - clock
             return result
-        size = os.path.getsize(path)
+        size = os.fstat(raw.fileno()).st_size
         bad_rows = _BadRows(options.on_error == "skip" and options.write_rejected)
+        pending: safefile.PendingFile | None = None  # the rejected rows, renamed in at the end
         try:
-            with open(path, "rb") as raw, db.atomic():
+            with db.atomic():
                 check_zone(db, options.tz)  # another zone is refused; this ledger row records it
                 db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
@@ -302,7 +352,7 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                 fast, order = True, None
                 while True:
                     try:
-                        reader, writer, done = _read_and_write(db, raw, path, source, scan, options,
+                        reader, writer, done = _read_and_write(db, raw, source, scan, options,
                                                                import_id, bad_rows, progress, size,
                                                                fast=fast, order=order)
                         break
@@ -331,12 +381,14 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
                     raise _Rejected()
                 writer.finish()
                 if done.total_problems:
-                    result.rejected_file = bad_rows.write(options, path, source, reader)
+                    pending = bad_rows.write(options, raw, source, reader)
                 if options.detect and (result.inserted or result.replaced):
                     result.outliers = _detect(db, import_id, options)
                 db.execute(FINISH_IMPORT, (result.read, result.inserted, result.duplicates,
                                            result.replaced, result.rejected, "ok", int(time.time()),
                                            import_id))
+                if pending is not None:
+                    result.rejected_file = pending.commit()
         except _Rejected:
             result.status = "rejected"
             result.import_id = None
@@ -353,7 +405,9 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
             err.result = result
             raise err from None
         except BaseException:  # e.g. unreadable mid-file or the database went away
-            bad_rows.discard()  # nothing was imported: no list of skipped rows
+            if pending is not None:  # nothing was imported: no list of skipped rows (only
+                pending.undo()       # the file this import wrote is removed, never another)
+            result.rejected_file = None
             raise
         finally:
             bad_rows.close()
@@ -366,26 +420,36 @@ def _import_path(db: Database, path: str, source: str, options: ImportOptions,
     return result
 
 
-def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, progress, size,
+def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progress, size,
                     *, fast: bool, order: DateOrderChanged | None = None):
     """Stream the file through the reader into the writer; returns (reader, writer, _Pass).
 
     ``order``: the date order a previous reading proved for the whole file.
     """
     raw.seek(0)
-    stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
+    stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict",
+                              newline=stream_newline(scan))
     parser = TimeParser(options.tz, nonexistent=options.nonexistent, ambiguous=options.ambiguous,
                         dayfirst=options.dayfirst, monthfirst=options.monthfirst,
                         time_format=options.time_format)
     if order is not None:
         parser.file_order, parser.evidence = order.order, order.evidence
+    # the writer thread uses the connection while this one parses: the rare look-up of a stored
+    # first pass (a fall-back hour split across imports) waits for the write in flight
+    db_busy = threading.Lock()
+    parser.stored_first_pass = _first_pass_stored(db, import_id, db_busy)
+
+    def write(rows, staged):
+        with db_busy:
+            return writer.write(rows, staged)
     reader = CountReader(stream, source, parser=parser, camera=options.camera,
                          mapping=options.mapping, interval=options.interval,
                          max_count=options.max_count, delimiter=options.delimiter,
                          chunk_rows=options.chunk_rows,
-                         fast=FastPath(path, options.encoding, scan) if fast else None,
+                         fast=FastPath(raw, options.encoding, scan) if fast else None,
                          columns=options.columns, na=options.na, wide=options.wide,
                          wide_metric=options.wide_metric)
+    reader.scan = scan  # how the rejected rows are read again (the same line splitting)
     writer = CountWriter(db, import_id, replace=options.replace, tz=options.tz)
     done = _Pass()
 
@@ -418,7 +482,7 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
-                pending = ((chunk,), pool.submit(writer.write, chunk.rows, staged))
+                pending = ((chunk,), pool.submit(write, chunk.rows, staged))
                 if progress:  # the fast path reads by name: estimate from the rows read
                     estimate = size * done.read // max(scan.lines, 1)
                     progress(min(max(raw.tell(), estimate), size), size)
@@ -433,13 +497,22 @@ def _read_and_write(db, raw, path, source, scan, options, import_id, bad_rows, p
     return reader, writer, done
 
 
+def _first_pass_stored(db: Database, import_id: int, busy: threading.Lock):
+    """(camera, earlier, later instant) → the store holds the earlier (from another import) and
+    not the later: the file continues a fall-back hour an earlier import began (issue 12 M3)."""
+    def check(camera: str, early: int, late: int) -> bool:
+        with busy:
+            found = {int(r[0]) for r in db.query(FIRST_PASS, (camera, early, late, import_id))}
+        return early in found and late not in found
+    return check
+
+
 class _BadRows:
     """Every refused row's line and reason, spooled to disk (bounded memory) for the
     ``*.rejected.csv``, which is written at the end with each row's original fields."""
 
     def __init__(self, keep: bool):
         self.keep = keep
-        self.created: str | None = None  # the rejected-rows file, when this run created it
         self._spool = tempfile.TemporaryFile("w+", newline="", encoding="utf-8") if keep else None
         self._writer = csv.writer(self._spool) if keep else None
 
@@ -457,56 +530,42 @@ class _BadRows:
             self._spool.close()
             self._spool = None
 
-    def write(self, options: ImportOptions, path: str, source: str, reader: CountReader) -> str | None:
+    def write(self, options: ImportOptions, raw: IO[bytes], source: str,
+              reader: CountReader) -> safefile.PendingFile | None:
+        """The rejected rows with their original fields, read again from the import's own
+        descriptor; a temporary file the caller renames in (or discards)."""
         if not self.keep:
             return None
-        handle, writer, created = _open_rejected(options, source, reader.layout.header)
-        self.created = handle.name if created else None
+        pending = safefile.PendingFile(_rejected_target(options, source), what="the rejected rows",
+                                       fix=_REJECTED_FIX, ours=_rejected_owner(options),
+                                       on_failure="nothing was imported")
+        writer = csv.writer(pending.handle, lineterminator="\n")
+        writer.writerow(["line", "reason", *map(csv_cell, reader.layout.header)])  # OWASP: no formula
         self._spool.seek(0)
         wanted = ((int(line), reason) for line, reason in csv.reader(self._spool))
+        raw.seek(0)
+        stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict",
+                                  newline=stream_newline(reader.scan))
         try:
-            with open(path, "rb") as raw:
-                stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict", newline="")
-                target = next(wanted, None)
-                for line, fields in iter_records(stream, reader.delimiter,
-                                                 header=options.columns is None):
-                    while target is not None and target[0] < line:
-                        target = next(wanted, None)
-                    if target is None:
-                        break
-                    if target[0] == line:
-                        _output(writer.writerow, handle.name, [line, *map(csv_cell, (target[1], *fields))])
-                        target = next(wanted, None)
-            _output(handle.close, handle.name)  # a full disk often shows only here
+            target = next(wanted, None)
+            for line, fields in iter_records(stream, reader.delimiter, header=options.columns is None,
+                                             width=len(reader.layout.header)):
+                while target is not None and target[0] < line:
+                    target = next(wanted, None)
+                if target is None:
+                    break
+                if target[0] == line:
+                    writer.writerow([line, *map(csv_cell, (target[1], *fields))])
+                    target = next(wanted, None)
+            pending.handle.flush()
+        except OSError as exc:
+            raise pending.failed(exc) from None
         except BaseException:
-            self._close_quietly(handle)
-            self.discard()
+            pending.discard()
             raise
-        return handle.name
-
-    @staticmethod
-    def _close_quietly(handle) -> None:
-        try:
-            handle.close()
-        except OSError:  # the unwritable buffer: the error being raised already says so
-            pass
-
-    def discard(self) -> None:
-        """Remove the rejected-rows file, only if this run created it: never a file or device
-        that was there before (``--rejected /dev/full`` must not unlink /dev/full)."""
-        if self.created:
-            _remove_quietly(self.created)
-            self.created = None
-
-
-def _output(call, name: str, *args) -> None:
-    """Run one write to the rejected-rows file; a failure (disk full) is an OutputError."""
-    try:
-        call(*args)
-    except OSError as exc:
-        raise OutputError(f"cannot write the rejected rows to {name}: {exc.strerror or exc}; "
-                          "nothing was imported (free space, or choose another place with "
-                          "--rejected)") from None
+        finally:
+            stream.detach()
+        return pending
 
 
 class _Rejected(Exception):
@@ -516,29 +575,6 @@ class _Rejected(Exception):
 def _last_id(db: Database) -> int:
     sql = "SELECT last_insert_rowid()" if db.backend == "sqlite" else "SELECT LAST_INSERT_ID()"
     return int(db.scalar(sql))
-
-
-def _open_rejected(options: ImportOptions, source: str, header: list[str]):
-    """``FILE.rejected.csv`` beside the input (``stdin.rejected.csv``/``rows.rejected.csv`` here)."""
-    if options.rejected_path:
-        target = options.rejected_path
-    elif source.startswith("<") and source.endswith(">"):
-        target = f"{source.strip('<>')}.rejected.csv"
-    else:
-        target = f"{source}.rejected.csv"
-    created = True
-    try:
-        try:
-            handle = open(target, "x", newline="", encoding="utf-8")
-        except FileExistsError:  # there before us (an earlier run, a device): never removed
-            created = False
-            handle = open(target, "w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write the rejected rows to {target}: {exc.strerror or exc} "
-                         "(choose another place with --rejected)") from None
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(["line", "reason", *map(csv_cell, header)])  # OWASP: no formula, no control
-    return handle, writer, created
 
 
 _NEGATIVE = re.compile(r"negative \w+ count '(-[0-9]+)'")
@@ -571,13 +607,6 @@ def _record_rejected(db, source, digest, fingerprint, options, result, started) 
     with db.atomic():
         db.execute(RECORD_REJECTED, (source[:1024], digest, fingerprint, options.tz.key, result.read,
                                      result.rejected, int(started), int(time.time())))
-
-
-def _remove_quietly(name: str) -> None:
-    try:
-        os.unlink(name)
-    except OSError:
-        pass
 
 
 def _detect(db: Database, import_id: int, options: ImportOptions) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import os
 import re
 from dataclasses import dataclass
 from typing import IO, Iterator
@@ -65,7 +66,7 @@ class FastPath:
     the exact reader, which names the line.
     """
 
-    path: str
+    raw: IO[bytes]  # the import's one descriptor (read from its start through a duplicate)
     encoding: str
     scan: "FileScan"
 
@@ -96,6 +97,7 @@ class CountReader:
         self.wide = wide or {}
         self.wide_metric = wide_metric
         self.unknown = 0  # rows with no known count (not stored)
+        self._cr_lines: set[int] = set()  # records with a bare CR inside a field (this chunk)
         self.fast = fast
         self.source = source
         self.parser = parser
@@ -181,9 +183,11 @@ class CountReader:
         width = len(self.layout.header)
         used_cols = self.layout.used()
         used = sorted(set(used_cols.values()))
+        handle = os.fdopen(os.dup(self.fast.raw.fileno()), "rb")  # shares the offset: rewind
+        handle.seek(0)
         try:
             frames = pd.read_csv(
-                self.fast.path, sep=delimiter, header=None, skiprows=header_line, names=range(width),
+                handle, sep=delimiter, header=None, skiprows=header_line, names=range(width),
                 usecols=used, dtype=str, keep_default_na=False, na_filter=False,
                 skip_blank_lines=False, chunksize=self.chunk_rows, encoding=self.fast.encoding,
                 engine="c", quoting=csv.QUOTE_NONE)
@@ -197,6 +201,8 @@ class CountReader:
                 yield self._process(lines, cols, None)
         except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
             raise NeedExactReader(str(exc)) from None
+        finally:
+            handle.close()
 
     def _exact_chunks(self, delimiter: str, line_offset: int, pushback: list[str]) -> Iterator[Chunk]:
         """The csv module, record by record: exact line numbers for any input (``pushback``:
@@ -204,11 +210,13 @@ class CountReader:
         lines: list[int] = []
         rows: list[list[str]] = []
         source = itertools.chain(pushback, self.stream) if pushback else self.stream
-        records = _records(source, delimiter, line_offset)
+        records = _records(source, delimiter, line_offset, len(self.layout.header))
         try:
             for start_line, row in records:
                 lines.append(start_line)
                 rows.append(row)
+                if isinstance(row, CrInField):
+                    self._cr_lines.add(start_line)
                 if len(rows) >= self.chunk_rows:
                     yield self._process_rows(lines, rows)
                     lines, rows = [], []
@@ -264,7 +272,12 @@ class CountReader:
         for fld, i in self.layout.used().items():
             cols[fld] = pd.Series([r[i] if len(r) > i else "" for r in rows], dtype=object)
         widths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n)
-        return self._process(np.asarray(lines, dtype=np.int64), cols, widths)
+        chunk = self._process(np.asarray(lines, dtype=np.int64), cols, widths)
+        if self._cr_lines:
+            chunk.problems = [Problem(p.line, CrInField.reason) if p.line in self._cr_lines else p
+                              for p in chunk.problems]
+            self._cr_lines.clear()
+        return chunk
 
     def _process(self, lines: np.ndarray, cols: dict[str, pd.Series],
                  widths: np.ndarray | None) -> Chunk:
@@ -491,15 +504,53 @@ def _all_plain_digits(s: pd.Series) -> bool:
     return joined.isascii() and joined.isdigit()
 
 
+class CrInField(list):
+    """A record the csv module could not read because of a bare CR inside a field."""
+
+    reason = ("a carriage return (CR) inside a field, not at a line end: the row is refused, "
+              "not cut at the CR (remove the CR from the file)")
+
+
+def stream_newline(scan: FileScan | None) -> str:
+    """How to split a file into lines: where it has LF line ends and also a bare CR, by LF only
+    (so the CR stays inside its field and the row is refused); else as the csv module wants."""
+    return "\n" if scan is not None and scan.bare_cr and scan.lines else ""
+
+
+class _Tap:
+    """Lines of a stream, remembering the last one handed out (to read it again)."""
+
+    def __init__(self, lines):
+        self._lines = iter(lines)
+        self.last = ""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        self.last = next(self._lines)
+        return self.last
+
+
 class _records:
     """(start line, fields) of each non-blank record after the header; ``line`` is where the
-    record being read begins (for error messages)."""
+    record being read begins (for error messages).
 
-    def __init__(self, stream: IO[str], delimiter: str, line_offset: int):
+    A file with LF line ends and a bare CR is read by LF only (see :func:`stream_newline`). A
+    line whose bare CRs split it into whole records (``width`` fields each) is those records,
+    each on a line of its own (mixed line ends, as the csv module reads them); otherwise the CR
+    is inside a field, and the record is refused (:class:`CrInField`), never cut at the CR.
+    """
+
+    def __init__(self, stream: IO[str], delimiter: str, line_offset: int, width: int | None = None):
+        self._tap = _Tap(stream)
         # strict: a quote that never closes is an error, not a field that swallows the file
-        self._reader = csv.reader(stream, delimiter=delimiter, strict=True)
+        self._reader = csv.reader(self._tap, delimiter=delimiter, strict=True)
+        self._delimiter = delimiter
+        self._width = width
         self._offset = line_offset
         self._before = 0  # physical lines consumed before the current record
+        self._pending: list[tuple[int, list[str]]] = []  # records split from one line at CRs
         self.line = line_offset + 1
 
     def __iter__(self):
@@ -507,26 +558,56 @@ class _records:
 
     def __next__(self) -> tuple[int, list[str]]:
         while True:
+            if self._pending:
+                return self._pending.pop(0)
             self.line = self._before + 1 + self._offset
-            row = next(self._reader)
             start = self.line
+            try:
+                row = next(self._reader)
+            except csv.Error as exc:
+                if "new-line character" not in str(exc):
+                    raise
+                spanned = self._reader.line_num - self._before
+                self._before = self._reader.line_num
+                pieces = self._split_at_cr(self._tap.last) if spanned == 1 else None
+                if pieces is None:
+                    return start, CrInField()
+                self._offset += len(pieces) - 1  # as many lines as a CR-splitting reader counts
+                self._pending = [(start + i, fields) for i, fields in enumerate(pieces)
+                                 if fields and not (len(fields) == 1 and not fields[0].strip())]
+                continue
             self._before = self._reader.line_num
             if row and not (len(row) == 1 and not row[0].strip()):
                 return start, row
 
+    def _split_at_cr(self, text: str) -> list[list[str]] | None:
+        """The records of a line split at its bare CRs, or None where a piece is not whole."""
+        body = text[:-1] if text.endswith("\n") else text
+        body = body[:-1] if body.endswith("\r") else body
+        out = []
+        for piece in body.split("\r"):
+            try:
+                fields = next(csv.reader([piece], delimiter=self._delimiter, strict=True), [])
+            except csv.Error:
+                return None
+            if fields and self._width is not None and len(fields) != self._width:
+                return None
+            out.append(fields)
+        return out
 
-def iter_records(stream: IO[str], delimiter: str, *, header: bool = True):
+
+def iter_records(stream: IO[str], delimiter: str, *, header: bool = True, width: int | None = None):
     """Records of a count file after its header line (if it has one), with the line each
-    starts on."""
+    starts on (``width``: the fields of a whole record)."""
     if not header:
-        return _records(stream, delimiter, 0)
+        return _records(stream, delimiter, 0, width)
     number = 0
     while True:
         line = stream.readline()
         number += 1
         if line == "" or line.strip().lstrip("\ufeff"):
             break
-    return _records(stream, delimiter, number)
+    return _records(stream, delimiter, number, width)
 
 
 def parse_counts(s: pd.Series, name: str, max_count: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,19 +34,27 @@ class FileScan:
     delimiter: str | None = None  # sniffed from the first line, as the reader does
     uniform: bool = False  # every line has the first line's number of delimiters
     lines: int = 0  # newline count (for progress estimates)
+    bare_cr: bool = False  # a CR not followed by LF somewhere
 
     def fast_reader_fits(self, delimiter: str) -> bool:
         return self.uniform and delimiter == self.delimiter
 
 
-def scan_file(path: str, encoding: str, delimiter_option: str | None, *,
+def scan_file(source, encoding: str, delimiter_option: str | None, *,
               header: bool = True) -> FileScan:
     """Hash the file; for ASCII-safe encodings also check it line by line (vectorised).
 
     With ``header`` the first line is the header: read by the csv module on its own, so it may
     quote names (``"Sidewalks, south of N 34th St Total"``); the lines after it need as many
     delimiters as it has fields less one. Without, the first line is data like the others.
+    ``source`` is a path or an open binary file (read from its start: the import's one
+    descriptor).
     """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            return scan_file(fh, encoding, delimiter_option, header=header)
+    fh = source
+    fh.seek(0)
     from cctvctl.ingest.reader import sniff_delimiter
 
     h = hashlib.sha256()
@@ -59,12 +68,13 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None, *,
     lines = 0
     # sha256 releases the GIL on large buffers: it runs on a second thread beside the checks
     pending: deque = deque()
-    with open(path, "rb") as fh, ThreadPoolExecutor(1, thread_name_prefix="cctvctl-hash") as hasher:
+    with ThreadPoolExecutor(1, thread_name_prefix="cctvctl-hash") as hasher:
         for block in iter(lambda: fh.read(1 << 20), b""):
             pending.append(hasher.submit(h.update, block))  # one worker: blocks hashed in order
             if len(pending) > HASH_AHEAD:
                 pending.popleft().result()
             lines += block.count(b"\n")
+            seen_cr = seen_cr or b"\r" in block
             if not uniform:
                 continue
             if delimiter is None:
@@ -82,7 +92,6 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None, *,
             if b'"' in block or b"\x00" in block:
                 uniform = False
                 continue
-            seen_cr = seen_cr or b"\r" in block
             try:
                 decoder.decode(block)
             except UnicodeError:
@@ -110,9 +119,10 @@ def scan_file(path: str, encoding: str, delimiter_option: str | None, *,
             job.result()
     if uniform and carry not in (0, expected):  # a last line without a newline
         uniform = False
-    if uniform and seen_cr:
-        uniform = _crlf_only(path)
-    return FileScan(sha256=h.hexdigest(), delimiter=delimiter, uniform=uniform, lines=lines)
+    bare_cr = seen_cr and not _crlf_only(fh)
+    fh.seek(0)
+    return FileScan(sha256=h.hexdigest(), delimiter=delimiter, uniform=uniform and not bare_cr,
+                    lines=lines, bare_cr=bare_cr)
 
 
 def _fields(line: str, delimiter: str) -> int:
@@ -125,13 +135,13 @@ def _fields(line: str, delimiter: str) -> int:
         return 0
 
 
-def _crlf_only(path: str) -> bool:
+def _crlf_only(fh) -> bool:
     """Every CR is part of a CRLF (a bare CR would end a line for one reader and not another)."""
-    with open(path, "rb") as fh:
-        data_tail = b""
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            block = data_tail + block
-            if block.count(b"\r") != block.count(b"\r\n") + (1 if block.endswith(b"\r") else 0):
-                return False
-            data_tail = b"\r" if block.endswith(b"\r") else b""
+    fh.seek(0)
+    data_tail = b""
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        block = data_tail + block
+        if block.count(b"\r") != block.count(b"\r\n") + (1 if block.endswith(b"\r") else 0):
+            return False
+        data_tail = b"\r" if block.endswith(b"\r") else b""
     return data_tail == b""

@@ -31,7 +31,11 @@ follow the chosen policy, and every row a rule touched is counted:
   offset before the change (02:30 → 03:30), ``shift-backward`` with the offset after (→ 01:30).
 * ``--ambiguous infer`` (default): per camera, the first occurrence of a repeated local time is
   the earlier instant (still summer time) and a second occurrence the later one — which is what
-  a detector writing local time produces. ``earliest``, ``latest`` and ``reject`` are explicit.
+  a detector writing local time produces. The hour may be split across two imports: where a
+  camera's rows in this file *begin* inside the repeated hour and the database already holds
+  that camera's earlier instant (from an earlier import) but not the later one, the file
+  continues the stored first pass, so its rows of the hour are the later instants.
+  ``earliest``, ``latest`` and ``reject`` are explicit.
 
 An end column is read relative to its row's start: an ambiguous end is the first instant after
 the start with that wall time (so ``01:55 → 02:00`` is five minutes on a fall-back night, under
@@ -45,6 +49,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -149,6 +154,12 @@ class TimeParser:
     tally: DstTally = field(default_factory=DstTally)
     #: ambiguous (camera, local time) seen so far in this import, for the ``infer`` rule
     _seen_ambiguous: dict = field(default_factory=dict)
+    #: (camera, earlier instant, later instant) → whether the store holds the first pass only:
+    #: lets ``infer`` continue a fall-back hour an earlier import began (None: no database)
+    stored_first_pass: Callable[[str, int, int], bool] | None = None
+    #: cameras with a row earlier in this file; cameras continuing a stored first pass
+    _cameras_seen: set = field(default_factory=set)
+    _continuing: set = field(default_factory=set)
     #: orders this reading applied to rows whose order mattered
     _applied: set = field(default_factory=set)
 
@@ -526,6 +537,11 @@ class TimeParser:
         values = _epoch(pd.Series(local.tz_convert("UTC").tz_localize(None), index=naive.index))
         epoch[naive.index] = values
         bad_pos = np.flatnonzero(local.isna())
+        begins = None  # camera → label of its first row in this chunk (only where needed)
+        if len(bad_pos) and after is None and cameras is not None and self.ambiguous == "infer":
+            named = cameras[naive.index]
+            begins = dict(zip(named[~named.duplicated()].tolist(),
+                              named.index[~named.duplicated()].tolist()))
         for pos in bad_pos:
             label = naive.index[pos]
             ts = naive.iloc[pos].to_pydatetime()
@@ -533,14 +549,18 @@ class TimeParser:
                 result, reason = self._resolve_end(ts, after[label])
             else:
                 camera = cameras[label] if cameras is not None else None
-                result, reason = self._resolve(ts, camera)
+                first_row = (begins is not None and camera not in self._cameras_seen
+                             and begins.get(camera) == label)
+                result, reason = self._resolve(ts, camera, first_row)
             if reason:
                 reasons[label] = reason
                 epoch[label] = np.nan
             else:
                 epoch[label] = result
+        if after is None and cameras is not None and self.stored_first_pass is not None:
+            self._cameras_seen.update(pd.unique(cameras[naive.index]))
 
-    def _resolve(self, ts: datetime, camera) -> tuple[float | None, str | None]:
+    def _resolve(self, ts: datetime, camera, first_row: bool = False) -> tuple[float | None, str | None]:
         early = ts.replace(tzinfo=self.tz, fold=0)
         late = ts.replace(tzinfo=self.tz, fold=1)
         e0, e1 = early.timestamp(), late.timestamp()
@@ -562,7 +582,10 @@ class TimeParser:
             key = (camera, ts)
             seen = self._seen_ambiguous.get(key, 0)
             self._seen_ambiguous[key] = seen + 1
-            policy = "latest" if seen == 1 else "earliest"
+            if (seen == 0 and first_row and self.stored_first_pass is not None
+                    and self.stored_first_pass(camera, int(e0), int(e1))):
+                self._continuing.add(camera)  # the file begins where a stored first pass ended
+            policy = "latest" if seen == 1 or (seen == 0 and camera in self._continuing) else "earliest"
         if policy == "latest":
             self.tally.ambiguous_latest += 1
             return e1, None

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from cctvctl import safefile
 from cctvctl.db.database import Database
 from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
@@ -179,24 +180,6 @@ def _text_field(names: pd.Series, text) -> tuple[np.ndarray, np.ndarray | None]:
     return field_bytes, np.arange(width)[None, :] < lengths[codes][:, None]
 
 
-def _remove_stale_spools() -> None:
-    """Remove chunk files left by killed imports (SIGKILL skips every cleanup): their owner,
-    named in the folder, is no longer running."""
-    import glob
-    import shutil
-
-    for folder in glob.glob(os.path.join(tempfile.gettempdir(), SPOOL_PREFIX + "*-*")):
-        pid = os.path.basename(folder)[len(SPOOL_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except PermissionError:  # alive, another user's
-            pass
-
-
 @dataclass
 class Staged:
     """A chunk made ready for the database by the parsing thread (see :meth:`CountWriter.stage`)."""
@@ -260,8 +243,8 @@ class CountWriter:
         if not self._bulk:
             return None
         if self._spool_dir is None:
-            _remove_stale_spools()
-            self._spool_dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-")
+            safefile.sweep_temp(SPOOL_PREFIX)  # chunk files of killed imports (SIGKILL skips cleanup)
+            self._spool_dir = tempfile.mkdtemp(prefix=safefile.pid_named(SPOOL_PREFIX))
         self._staged += 1
         path = os.path.join(self._spool_dir, f"chunk{self._staged}.tsv")
         data = format_tsv(rows, self._columns(rows), self.import_id)

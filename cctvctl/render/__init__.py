@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 import io
 
+from cctvctl import safefile
 from cctvctl.errors import UsageError
 from cctvctl.periods import local_iso
 from cctvctl.render.sections import SECTIONS, Section, report_dict, sections
 from cctvctl.render.text import print_table, to_markdown
 from cctvctl.report.model import Report
-from cctvctl.safetext import csv_cell, json_text
+from cctvctl.safetext import csv_cell, escape_json, json_text
 
 FORMATS = ("table", "markdown", "csv", "json")
 CSV_DIGITS = 4
@@ -73,11 +74,21 @@ def to_json(report: Report) -> str:
     return json_text(report_dict(report), indent=2) + "\n"
 
 
-def write_plot(report: Report, path: str):
+def write_json(report: Report, out) -> None:
+    """:func:`to_json`'s text, written while it is encoded: ``json.dumps`` with an indent keeps
+    every fragment until the end (200 MB for a report of 20,000 cameras)."""
+    import json
+
+    for chunk in json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(report_dict(report)):
+        out.write(escape_json(chunk))
+    out.write("\n")
+
+
+def write_plot(report: Report, path: str, *, ours=None):
     """Write the PNG chart; returns its :class:`cctvctl.render.plot.ChartSummary`."""
     from cctvctl.render.plot import write_plot as _write
 
-    return _write(report, path)
+    return _write(report, path, ours=ours)
 
 
 def check_plot(path: str) -> None:
@@ -86,6 +97,7 @@ def check_plot(path: str) -> None:
 
     if not path.lower().endswith(".png"):
         raise UsageError(f"--plot writes a PNG image: give a file name ending in .png, not {path!r}")
+    safefile.check_target(path, what="the chart", fix="choose another file with --plot")
     require_matplotlib()
 
 

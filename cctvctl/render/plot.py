@@ -184,42 +184,19 @@ def _grouped(flags: list) -> dict[tuple[str, str], list]:
     return dict(sorted(out.items()))
 
 
-def write_plot(report: Report, path: str) -> ChartSummary:
+def write_plot(report: Report, path: str, *, ours=None) -> ChartSummary:
     """Write the chart of ``report`` to ``path`` (PNG, 1000 px wide); what it shows.
 
-    Written to a new temporary file beside ``path`` and renamed over it: a reader never sees half
-    a PNG, and a symlink planted at ``path`` is replaced, never followed.
+    Through :mod:`cctvctl.safefile`: a new temporary file beside ``path`` renamed over it, so a
+    reader never sees half a PNG and a symlink planted at ``path`` is replaced, never followed
+    (``ours``: the name is cctvctl's own choice, the demo's, and replaces only its own charts).
     """
+    from cctvctl import safefile
+
     with warnings.catch_warnings():  # missing glyphs (Korean names) must not leak onto stderr
         warnings.simplefilter("ignore")
         fig, summary = chart(report)
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=".cctvctl-plot-", suffix=".png", dir=folder)
-        except OSError as exc:
-            raise CctvError(f"cannot write the chart to {path}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as out:
-                fig.savefig(out, format="png", dpi=DPI)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
-        except OSError as exc:
-            _unlink(tmp)
-            raise CctvError(f"cannot write the chart to {path}: {exc.strerror or exc}") from None
-        except BaseException:
-            _unlink(tmp)
-            raise
+        with safefile.replace_file(path, "wb", what="the chart", fix="choose another file with --plot",
+                                   ours=ours) as fh:
+            fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": "cctvctl"})
     return summary
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _unlink(name: str) -> None:
-    try:
-        os.unlink(name)
-    except OSError:
-        pass

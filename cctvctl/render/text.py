@@ -13,6 +13,8 @@ MISSING = "–"
 BAR_WIDTH = 16
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 NUMERIC = ("int", "num", "pct", "change", "score", "duration")
+#: rows per Rich table when a section is long (memory stays flat with the number of cameras)
+TABLE_BLOCK = 500
 
 
 def bar(fraction: float | None, width: int = BAR_WIDTH) -> str:
@@ -133,8 +135,6 @@ def _empty_note(section: Section, report: Report) -> str | None:
 # -- Rich -------------------------------------------------------------------------------------
 def print_table(report: Report, console, names: list[str] | None = None) -> None:
     """Print the report on a Rich console (colour only on a terminal; fits 80 columns)."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     for section in sections(report, names, screen=True):
@@ -151,17 +151,52 @@ def print_table(report: Report, console, names: list[str] | None = None) -> None
             console.print(Text(note))
             continue
         keep = visible(section, report)
-        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False,
-                      header_style="bold")
-        for i in keep:
-            col = section.columns[i]
-            numeric = col.kind in NUMERIC
-            table.add_column(col.header, justify="right" if numeric else "left",
-                             no_wrap=(numeric and col.kind != "change") or col.kind in ("bar", "time", "pair"),
-                             overflow="fold", style="cyan" if col.kind == "bar" else None)
-        for cells in _screen_rows(section, report, keep):
-            table.add_row(*(Text(c) for c in cells))  # literal text: a name is never markup
-        console.print(table)
+        rows = _screen_rows(section, report, keep)
+        whole = _table(section, keep, rows)
+        layout = _layout(console, whole) if len(rows) > TABLE_BLOCK else None
+        # those include each cell's padding (one space right, none at the table's edge)
+        widths = [w - (j < len(layout) - 1) for j, w in enumerate(layout)] if layout else None
+        first = _table(section, keep, rows[:TABLE_BLOCK], True, widths) if widths else None
+        if first is None or _layout(console, first) != layout:  # blocks would not line up
+            console.print(whole)
+            continue
+        # Thousands of rows (cameras) print in blocks with the widths Rich chose for the whole
+        # table, so they line up as one table: one Rich table of 20,000 rows held 300 MB.
+        del whole
+        console.print(first)
+        for start in range(TABLE_BLOCK, len(rows), TABLE_BLOCK):
+            console.print(_table(section, keep, rows[start:start + TABLE_BLOCK], False, widths))
+
+
+def _layout(console, table) -> list[int] | None:
+    """The column widths (with padding) Rich lays ``table`` out with; None if it cannot say."""
+    try:  # a private method: without it, a long table prints in one piece as before
+        options = console.options  # as Table.__rich_console__ measures: without the separators
+        return list(table._calculate_column_widths(
+            console, options.update_width(options.max_width - table._extra_width)))
+    except Exception:
+        return None
+
+
+def _table(section: Section, keep: list[int], rows: list[list[str]], header: bool = True,
+           widths: list[int] | None = None):
+    """One Rich table of ``rows`` (cells already text) with the section's shown columns."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False,
+                  header_style="bold", show_header=header)
+    for j, i in enumerate(keep):
+        col = section.columns[i]
+        numeric = col.kind in NUMERIC
+        table.add_column(col.header, justify="right" if numeric else "left",
+                         no_wrap=(numeric and col.kind != "change") or col.kind in ("bar", "time", "pair"),
+                         overflow="fold", style="cyan" if col.kind == "bar" else None,
+                         width=widths[j] if widths else None)
+    for cells in rows:
+        table.add_row(*(Text(c) for c in cells))  # literal text: a name is never markup
+    return table
 
 
 # -- markdown ---------------------------------------------------------------------------------

@@ -143,6 +143,9 @@ def camera_filter(cameras: list[str] | None) -> tuple[str, list]:
     """`` AND camera IN (?, …)`` and its values; nothing for None (all cameras)."""
     if cameras is None:
         return "", []
+    from cctvctl.validate import camera_names
+
+    camera_names(cameras)
     return " AND camera IN (" + ", ".join("?" for _ in cameras) + ")", list(cameras)
 
 

@@ -265,19 +265,27 @@ def period_rows(db: Database, tz: ZoneInfo, grain: str, periods: list[Period], *
         days["weekday"] = [d.weekday() for d in days["day"]]
     keys = ["camera", "period_start"] + (["weekday"] if weekday else [])
 
-    # Every calendar day of each (camera, period) present, with the camera's usual interval.
+    # Expected intervals: every calendar day of the period at the camera's usual interval,
+    # except days with a stored row, which expect what that row says. A base per (period,
+    # interval[, weekday]) plus a correction per stored day row gives exactly that without a
+    # camera × day table (100,000 one-row cameras × 365 days of a year was 4 GB).
     usual = _usual_interval(days, ["camera", "period_start"])
-    cal = pd.DataFrame([(p.start.isoformat(), d, d.weekday(), day_seconds(d, tz))
+    cal = pd.DataFrame([(p.start.isoformat(), d.weekday(), day_seconds(d, tz))
                         for p in sorted(set(days["period"])) for d in p.days],
-                       columns=["period_start", "day", "weekday", "seconds"])
-    full = usual.merge(cal, on="period_start")
-    full = full.merge(days[["camera", "day", "expected"]], on=["camera", "day"], how="left")
-    fallback = pd.Series(expected_slots(full["seconds"], full["interval_s"]), index=full.index)
-    full["expected"] = full["expected"].fillna(fallback).astype("int64")
-    expected = full.groupby(keys, as_index=False)["expected"].sum()
+                       columns=["period_start", "weekday", "seconds"])
+    by_interval = ["period_start", "interval_s"] + (["weekday"] if weekday else [])
+    base = cal.merge(pd.DataFrame({"interval_s": usual["interval_s"].unique()}), how="cross")
+    base["base"] = expected_slots(base["seconds"], base["interval_s"])
+    base = base.groupby(by_interval, as_index=False)["base"].sum()
+    seconds = {d: day_seconds(d, tz) for d in set(days["day"])}
+    stored = days[keys + ["day", "expected"]].merge(usual, on=["camera", "period_start"])
+    stored["fix"] = stored["expected"] - expected_slots(stored["day"].map(seconds), stored["interval_s"])
+    fix = stored.groupby(keys, as_index=False)["fix"].sum()
 
     moments = combine(days.drop(columns=["expected"]), keys)
-    out = moments.merge(expected, on=keys).merge(usual, on=["camera", "period_start"])
+    out = moments.merge(usual, on=["camera", "period_start"]).merge(base, on=by_interval)
+    out = out.merge(fix, on=keys, how="left")
+    out["expected"] = (out.pop("base") + out.pop("fix").fillna(0)).astype("int64")
     ranges = {p.start.isoformat(): p.utc_range(tz) for p in set(days["period"])}
     out["start_utc"] = [ranges[s][0] for s in out["period_start"]]
     out["end_utc"] = [ranges[s][1] for s in out["period_start"]]

@@ -22,6 +22,7 @@ from cctvctl.periods import (Period, last_complete, local_midnight_utc, parse_da
                              periods_between, today)
 from cctvctl.stats.rows import CALENDAR, WEEKDAY_GRAINS, Written, day_rows, period_rows
 from cctvctl.stats.state import AggState, all_cameras, changed_days, first_day, max_import, next_day
+from cctvctl.db.retry import retrying_conflicts
 
 #: what each ``aggregate`` argument computes (day is the base of every other grain)
 GRAINS = {
@@ -39,6 +40,9 @@ BATCH_DAYS = 31
 #: 1,000 cameras × 31 days in one step peaked near 1 GB)
 BATCH_HOUR_ROWS = 100_000
 BATCH_PERIODS = {"week": 53, "month": 12, "year": 1}
+#: at most this many cameras per step: memory is bounded by the batch, not by how many distinct
+#: cameras a database holds (100,000 one-row cameras from a garbled detector took 4.3 GB)
+CAMERA_BATCH = 2_000
 LOCK_TIMEOUT = 600
 
 
@@ -140,8 +144,9 @@ def _date_runs(days: set[Date], size: int = BATCH_DAYS) -> list[list[Date]]:
 
 class _Run:
     def __init__(self, db: Database, tz: ZoneInfo, k: float, cameras: list[str] | None,
-                 now: float | None, keep: bool):
+                 now: float | None, keep: bool, camera_batch: int = CAMERA_BATCH):
         self.db, self.tz, self.k, self.now, self.keep = db, tz, k, now, keep
+        self.camera_batch = max(1, int(camera_batch))
         #: imports up to this id are covered by this run (read before the camera list, so a
         #: camera that appears later arrives as late data of a newer import)
         self.upto = max_import(db)
@@ -168,15 +173,24 @@ class _Run:
             self._changed[after] = changed_days(self.db, self.tz, after, upto, self.cameras)
         return self._changed[after]
 
+    def batches(self, cameras: list[str] | None = None) -> list[list[str] | None]:
+        """The cameras of a step in groups of at most ``camera_batch`` (sorted names); a single
+        group is the query's own filter (None on MySQL: no camera list in the SQL at all)."""
+        names = self.cameras if cameras is None else cameras
+        if len(names) <= self.camera_batch:
+            return [self.query_cameras if cameras is None else sorted(names)]
+        return _chunks(sorted(names), self.camera_batch)
+
     # -- day and hour rows, from raw counts ----------------------------------------------------
     def days(self, first: Date, last: Date, advance: bool) -> None:
-        size = batch_days(len(self.cameras))
+        size = batch_days(min(len(self.cameras), self.camera_batch))
         a = first
         while a <= last:
             b = min(last, a + timedelta(days=size - 1))
             with self.db.atomic():
-                step = day_rows(self.db, self.tz, a, b, k=self.k, cameras=self.query_cameras,
-                                keep=self.keep)
+                step = Written()
+                for cams in self.batches():
+                    step.add(day_rows(self.db, self.tz, a, b, k=self.k, cameras=cams, keep=self.keep))
                 self.written.add(step)
                 if advance:
                     self.state.set("through:day", b.isoformat())
@@ -193,20 +207,24 @@ class _Run:
 
     def late_days(self, pairs: set[tuple[str, Date]]) -> None:
         """Recompute exactly the (camera, day) rows that late data reached."""
-        runs = _date_runs({d for _, d in pairs}, batch_days(len({c for c, _ in pairs})))
+        cameras = len({c for c, _ in pairs})
+        runs = _date_runs({d for _, d in pairs}, batch_days(min(cameras, self.camera_batch)))
         self.late["day"] = sum(len(r) for r in runs)
         for run in runs:
             only = {(c, d) for c, d in pairs if run[0] <= d <= run[-1]}
-            self.written.add(day_rows(self.db, self.tz, run[0], run[-1], k=self.k,
-                                      cameras=sorted({c for c, _ in only}), only=only,
-                                      keep=self.keep))
+            for cams in self.batches(list({c for c, _ in only})):
+                chosen = set(cams)
+                self.written.add(day_rows(self.db, self.tz, run[0], run[-1], k=self.k, cameras=cams,
+                                          only={(c, d) for c, d in only if c in chosen},
+                                          keep=self.keep))
 
     # -- week, month, year and weekday rows, from stored day rows ------------------------------
     def periods(self, grain: str, periods: list[Period], advance: bool) -> None:
         for chunk in _chunks(periods, BATCH_PERIODS[CALENDAR[grain]]):
             with self.db.atomic():
-                self.written.add(period_rows(self.db, self.tz, grain, chunk, k=self.k,
-                                             cameras=self.query_cameras, keep=self.keep))
+                for cams in self.batches():
+                    self.written.add(period_rows(self.db, self.tz, grain, chunk, k=self.k,
+                                                 cameras=cams, keep=self.keep))
                 if advance:
                     self.state.set(f"through:{grain}", chunk[-1].start.isoformat())
 
@@ -219,9 +237,11 @@ class _Run:
         self.late[grain] = len(periods)
         for chunk in _chunks(periods, BATCH_PERIODS[cal]):
             only = {key for key in keys if key[1] in chunk}
-            self.written.add(period_rows(self.db, self.tz, grain, chunk, k=self.k,
-                                         cameras=sorted({c for c, _, _ in only}), only=only,
-                                         keep=self.keep))
+            for cams in self.batches(list({c for c, _, _ in only})):
+                chosen = set(cams)
+                self.written.add(period_rows(self.db, self.tz, grain, chunk, k=self.k, cameras=cams,
+                                             only={key for key in only if key[0] in chosen},
+                                             keep=self.keep))
 
     # -- the two modes -------------------------------------------------------------------------
     def auto(self, grains: list[str]) -> bool:
@@ -310,14 +330,17 @@ def requested_days(date=None, since=None, until=None) -> tuple[Date | None, Date
     return since, until
 
 
+@retrying_conflicts
 def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, date=None,
                   since=None, until=None, cameras: list[str] | None = None, now=None,
-                  keep_rows: bool = True, lock_timeout: float = LOCK_TIMEOUT) -> AggregateResult:
+                  keep_rows: bool = True, lock_timeout: float = LOCK_TIMEOUT,
+                  camera_batch: int = CAMERA_BATCH) -> AggregateResult:
     """Compute what is due for ``grain`` (day, week, month, year, weekday or all).
 
     ``date`` / ``since``/``until`` (dates or ISO strings) recompute the periods containing those
     local days instead of catching up. ``now`` (epoch seconds or datetime) fixes "the last
     complete period" for tests. ``keep_rows=False`` skips building the JSON rows (large runs).
+    ``camera_batch`` cameras at most are computed at a time (memory stays bounded).
     """
     if grain not in GRAINS:
         raise UsageError(f"unknown grain {grain!r}: use day, week, month, year, weekday or all")
@@ -328,7 +351,7 @@ def run_aggregate(db: Database, grain: str, tz: ZoneInfo, *, k: float = 1.5, dat
     explicit = since is not None or until is not None
     result = AggregateResult(grain=grain, tz=tz.key, k=float(k), explicit=explicit, cameras=cams)
     with db.lock("aggregate", timeout=lock_timeout):
-        run = _Run(db, tz, float(k), cams, _as_epoch(now), keep_rows)
+        run = _Run(db, tz, float(k), cams, _as_epoch(now), keep_rows, camera_batch)
         run.state.check_zone(tz)
         if run.state.get("tz") is None and run.first_day() is not None:
             with db.atomic():

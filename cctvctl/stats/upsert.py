@@ -18,12 +18,16 @@ import weakref
 import numpy as np
 import pandas as pd
 
+from cctvctl import safefile
 from cctvctl.db.database import Database
 from cctvctl.errors import DatabaseError
 from cctvctl.stats.moments import METRICS
 
 #: smaller writes stay on executemany (no temporary file)
 BULK_MIN_ROWS = 2000
+#: temporary folders of bulk loads, named with their process (swept once it is gone)
+STATS_SPOOL = "cctvctl-stats-"
+_swept: list[bool] = []
 _refused: "weakref.WeakKeyDictionary[Database, bool]" = weakref.WeakKeyDictionary()
 
 
@@ -40,6 +44,9 @@ def upsert_frames(db: Database, table: str, columns: list[str], keys: list[str],
     frames = [f for f in frames if len(f)]
     if not frames:
         return
+    if not _swept:  # once a process: folders of killed aggregations (SIGKILL skips cleanup)
+        safefile.sweep_temp(STATS_SPOOL)
+        _swept.append(True)
     if sum(len(f) for f in frames) >= BULK_MIN_ROWS and not _refused.get(db, False) \
             and getattr(db.conn, "_local_infile", False):
         try:
@@ -57,7 +64,7 @@ def upsert_frames(db: Database, table: str, columns: list[str], keys: list[str],
 
 def _load(db: Database, table: str, columns: list[str], frames: list[pd.DataFrame]) -> bool:
     """Bulk-load ``frames`` (one file); False where the dialect has no bulk path."""
-    spool = tempfile.mkdtemp(prefix="cctvctl-stats-")
+    spool = tempfile.mkdtemp(prefix=safefile.pid_named(STATS_SPOOL))
     path = os.path.join(spool, f"{table}.tsv")
     statement = db.dialect.bulk_replace(table, columns)
     if statement is None:
