@@ -93,7 +93,8 @@ def test_table_lists_flags_and_a_summary(runner, loaded):
     # one year in the range: the rows show month-day, the footer line names the year
     assert "03-25 15:00  gate-1" in result.stdout and "people high" in result.stdout
     assert "2021-03-20 … 2021-03-26" in result.stdout
-    assert "2021-03-20 … 2021-03-26:" in result.stdout and "evaluated with seasonal; stored" in result.stdout
+    # the default method since issue 13 is robust (was seasonal); the surge is flagged by both
+    assert "2021-03-20 … 2021-03-26:" in result.stdout and "evaluated with robust" in result.stdout
 
 
 def test_dry_run_stores_nothing_and_a_run_replaces_its_flags(runner, loaded):
@@ -132,7 +133,7 @@ def test_quiet_prints_nothing(runner, loaded):
     (["--since", "2021-03-01", "--method", "threshold", "--weeks", "4"], "--weeks only applies to the seasonal method"),
     (["--since", "2021-03-01", "--method", "seasonal", "--slot", "minute"],
      "--slot must be one of hour, daytype-hour, weekday-hour"),
-    (["--since", "2021-03-01", "--method", "robust", "--slot", "hour"], "--slot only applies to the seasonal method"),
+    (["--since", "2021-03-01", "--slot", "hour"], "--slot only applies to the seasonal method"),
     (["--since", "2021-03-01", "--k", "-1"], "--k must be a positive number"),
     (["--since", "2021-03-01", "--format", "xml"], "--format must be table, csv or json"),
 ])

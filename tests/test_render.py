@@ -254,7 +254,9 @@ def test_plot_of_the_sample_month_is_a_png_with_the_data_drawn(tmp_path, runner)
     result = runner.invoke(app, ["report", "--month", "2021-08", "--db", url, "--tz", "Asia/Seoul",
                                  "--plot", str(chart), "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"chart written to {chart}: 3 cameras, 1,280 of 1,280 flags drawn\n"
+    # 136 flags since the robust default (issue 13): the month is this database's first import,
+    # which the old default's threshold fallback flooded with 1,280 flags
+    assert result.stderr == f"chart written to {chart}: 3 cameras, 136 of 136 flags drawn\n"
     json.loads(result.stdout)  # the report itself is still clean JSON on stdout
     assert png_size(chart) == (WIDTH_PX, height_px(3)) == (1000, 600)
     pixels = (matplotlib.image.imread(str(chart))[:, :, :3] * 255).round().astype(int)

@@ -295,7 +295,12 @@ def _base_and_fix():
 
     base = pd.concat([make_counts(TZ, date(2021, 7, 5), date(2021, 8, 8), f"cam-{i}", 1800, seed=i,
                                   null_share=0.0) for i in range(2)], ignore_index=True)
-    days = pd.to_datetime(base["start_utc"], unit="s", utc=True).dt.tz_convert(TZ).dt.date
+    local = pd.to_datetime(base["start_utc"], unit="s", utc=True).dt.tz_convert(TZ)
+    days = local.dt.date
+    # an event in the base itself, so that it holds flags to compare: the robust default (issue
+    # 13) flags nothing on clean counts, where the old seasonal default raised a few
+    event = (base["camera"] == "cam-1") & (days == date(2021, 7, 29)) & local.dt.hour.between(10, 13)
+    base.loc[event, "people"] = base.loc[event, "people"] * 4 + 1
     hit = (base["camera"] == "cam-0") & days.between(date(2021, 8, 2), date(2021, 8, 4))
     surge = base[hit].copy()
     surge["people"] = surge["people"] * 4 + 1

@@ -4,13 +4,12 @@ Three methods judge each interval against a *causal* reference — built only fr
 days before the interval — so the flags an import writes equal those a later ``cctvctl detect``
 writes over the same range:
 
-- ``robust`` (issue 13, not yet the default: docs/detection.md): the median of like days
+- ``robust`` (default since issue 13; docs/detection.md): the median of like days
   (Mon–Thu/Fri/Sat/Sun) at the same local hour, a spread the tightest 40% of them give, a
   practical-significance guard, runs, ``silent`` runs of zeros, and "learning" cameras; see
   :mod:`cctvctl.detect.robust`.
-
-- ``seasonal`` (default): the same camera's intervals in the same local hour slot over the
-  trailing weeks; flag outside ``mean ± k·σ`` with ``σ = max(std, sqrt(mean), 1)``. Slots can
+- ``seasonal`` (the default before): the same camera's intervals in the same local hour slot
+  over the trailing weeks; flag outside ``mean ± k·σ`` with ``σ = max(std, sqrt(mean), 1)``. Slots can
   be split by workday/weekend or by weekday. While a slot has fewer than ``min_days`` days of
   history, the interval is judged by ``threshold`` instead and its flag says so
   (``params.fallback``).
@@ -43,7 +42,7 @@ from cctvctl.db.retry import retrying_conflicts
 
 METHODS = ("robust", "seasonal", "threshold")
 #: the method ``detect`` runs unless told, and the one an import runs
-DEFAULT_METHOD = "seasonal"
+DEFAULT_METHOD = "robust"
 #: detection waits for a running import (and vice versa) so it never judges half-written data
 LOCK_NAME = "import"
 LOCK_TIMEOUT = 600

@@ -238,15 +238,17 @@ def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams,
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     cam = rows["camera"].to_numpy()[order]
+    length = rows["length"].to_numpy(np.int64) if "length" in rows else np.full(len(rows), 3600)
     out = {}
     for metric in METRICS:
         b = base[metric]
         centre, sigma, days = b.centre[at], b.sigma[at], b.days[at]
         observed = rows[metric].to_numpy(dtype=np.float64)
         v = judge_robust(cam, start[order], observed[order],
-                         type(b)(centre[order], sigma[order], days[order]), params)
+                         type(b)(centre[order], sigma[order], days[order]), params, length[order])
         direction = v.direction[back]
-        reach = np.maximum(params.k * sigma, np.maximum(params.abs_min, params.rel * np.abs(centre)))
+        f = np.clip(length / 3600, 1e-3, 1)
+        reach = np.maximum(params.k * np.sqrt(f) * sigma, np.maximum(params.abs_min * f, params.rel * np.abs(centre)))
         j = _Robust(direction, centre, centre - reach, centre + reach, v.score[back], v.judged[back],
                     silent=v.silent[back], run=v.run[back], run_expected=v.run_expected[back],
                     sigma=sigma, days=days)
@@ -258,12 +260,13 @@ def _robust_params(params: RobustParams, v: _Robust, rows: pd.DataFrame):
     base = params.as_dict()
     day, hour = rows["day"].to_numpy(np.int64), rows["hour"].to_numpy(np.int64)
     names = CLASS_NAMES[params.days]
+    length = rows["length"].to_numpy(np.int64) if "length" in rows else np.full(len(rows), 3600)
 
     def build(i: int) -> dict:
         learning = int(v.days[i]) < params.min_days
         extra = {"kind": "silent" if v.silent[i] else "outlier", "like": names[like_class(day[i:i + 1], hour[i:i + 1], params)[0]],
                  "like_days": int(v.days[i]), "sigma": round(float(v.sigma[i]), 3),
-                 "run_length": int(v.run[i]), "learning": learning}
+                 "run_length": int(v.run[i]), "learning": learning, "interval_s": int(length[i])}
         if v.silent[i]:
             extra["run_expected"] = round(float(v.run_expected[i]), 1)
         return {**base, **extra}

@@ -72,8 +72,10 @@ def robust_basis(p: dict, direction: str) -> str:
     how = (f"{length} intervals in a row beyond {p.get('k', '?'):g}σ" if 1 < needed <= length
            else f"one interval beyond {p.get('k_single', '?'):g}σ")
     rel = int(round(100 * float(p.get("rel", 0))))
+    seconds = int(p.get("interval_s", 3600))
+    scaled = f"; hour figures scaled to a {seconds // 60}-min interval" if seconds < 3600 else ""
     return (f"{direction} vs the median of {like}: {how} (σ {p.get('sigma', '?')}, "
-            f"≥{rel}% and ≥{p.get('abs_min', 0):g} counts off)")
+            f"≥{rel}% and ≥{p.get('abs_min', 0):g} counts off{scaled})")
 
 
 RECORD_KEYS = ("camera", "start", "end", "start_utc", "metric", "direction", "label", "observed",

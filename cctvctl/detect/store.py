@@ -17,7 +17,7 @@ from cctvctl.db.database import Database
 from cctvctl.detect.methods import params_json
 from cctvctl.detect.model import Flag, params_from_json, with_labels
 
-SELECT_ROWS = ("SELECT start_utc, people, vehicle FROM counts "
+SELECT_ROWS = ("SELECT start_utc, people, vehicle, end_utc - start_utc FROM counts "
                "WHERE camera = ? AND start_utc >= ? AND start_utc < ?")
 SELECT_DETAILS = ("SELECT start_utc, end_utc, import_id FROM counts "
                   "WHERE camera = ? AND start_utc IN ({marks})")
@@ -47,12 +47,13 @@ class Span:
 
 
 def read_rows(db: Database, spans: list[Span]) -> pd.DataFrame:
-    """The stored counts of every span: camera, start_utc, people, vehicle (NULL → NaN).
+    """The stored counts of every span: camera, start_utc, people, vehicle (NULL → NaN) and
+    each interval's length in seconds.
 
     Only what judging needs is read (one query per span, three columns): this is the hot path
     of detection at import time.
     """
-    cameras, starts, people, vehicle = [], [], [], []
+    cameras, starts, people, vehicle, length = [], [], [], [], []
     for span in spans:
         records = db.query(SELECT_ROWS, (span.camera, span.start_utc, span.end_utc))
         if not records:
@@ -62,11 +63,14 @@ def read_rows(db: Database, spans: list[Span]) -> pd.DataFrame:
         starts.append(values[:, 0].astype(np.int64))
         people.append(values[:, 1])
         vehicle.append(values[:, 2])
+        length.append(values[:, 3].astype(np.int64))
     if not starts:
         return pd.DataFrame({"camera": pd.Series(dtype=object), "start_utc": pd.Series(dtype=np.int64),
-                             "people": pd.Series(dtype=np.float64), "vehicle": pd.Series(dtype=np.float64)})
+                             "people": pd.Series(dtype=np.float64), "vehicle": pd.Series(dtype=np.float64),
+                             "length": pd.Series(dtype=np.int64)})
     return pd.DataFrame({"camera": np.concatenate(cameras), "start_utc": np.concatenate(starts),
-                         "people": np.concatenate(people), "vehicle": np.concatenate(vehicle)})
+                         "people": np.concatenate(people), "vehicle": np.concatenate(vehicle),
+                         "length": np.concatenate(length)})
 
 
 @dataclass(frozen=True)
