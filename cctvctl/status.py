@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from cctvctl.db.database import Database
@@ -28,9 +28,11 @@ class DbStatus:
     last: str | None
     last_import: dict | None
     cluster: dict | None = None  # a Galera node: cluster size, status, this node's state
+    #: the zone the database uses (cctvctl.zone.Zone; set by cctvctl.api.status, not in as_dict)
+    zone: object = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "zone"}
 
 
 def db_status(db: Database, tz: ZoneInfo) -> DbStatus:

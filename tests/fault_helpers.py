@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import selectors
-import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
+from pathlib import Path
 
 import pandas as pd
 
@@ -146,8 +147,8 @@ def is_sql(line: str) -> bool:
 def run_cctvctl(args: list[str], env: dict, stop: Callable[[list[str]], bool] | None = None,
                 timeout: float = 120) -> Run:
     """Run the installed ``cctvctl`` with ``args``; SIGKILL it as soon as ``stop(stderr lines)``."""
-    exe = shutil.which("cctvctl")
-    assert exe, "the cctvctl entry point is not installed"
+    exe = str(Path(sys.executable).with_name("cctvctl"))
+    assert Path(exe).exists(), "the cctvctl entry point is not installed"
     proc = subprocess.Popen([exe, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     lines: list[str] = []
     killed = False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +20,7 @@ SINCE = "2021-03-20"
 
 
 def _cctvctl() -> str:
-    beside = Path(sys.executable).with_name("cctvctl")
-    return str(beside) if beside.exists() else shutil.which("cctvctl")
+    return str(Path(sys.executable).with_name("cctvctl"))
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -108,8 +109,8 @@ def test_unreachable_database_exits_1(runner):
 
 def test_two_concurrent_runs_equal_one_run(db_url):
     """Two `cctvctl aggregate all` processes at once write exactly what one run writes."""
-    exe = shutil.which("cctvctl")
-    assert exe, "the installed cctvctl entry point is missing"
+    exe = str(Path(sys.executable).with_name("cctvctl"))
+    assert Path(exe).exists(), "the installed cctvctl entry point is missing"
     raw = _load(db_url, days=40, cameras=("n1", "n2", "n3"))
     env = {**os.environ, "CCTV_DB": db_url, "CCTV_TZ": TZ}
     procs = [subprocess.Popen([exe, "aggregate", "all", "--format", "json"], env=env,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -141,7 +140,7 @@ def _mysql_target() -> str:
 
 
 def _run(args, env, stdin="") -> subprocess.CompletedProcess:
-    return subprocess.run([shutil.which("cctvctl") or "cctvctl", *args], input=stdin, text=True,
+    return subprocess.run([str(Path(sys.executable).with_name("cctvctl")), *args], input=stdin, text=True,
                           capture_output=True, env=env, timeout=120)
 
 

@@ -6,9 +6,10 @@ import csv
 import io
 import json
 import os
-import shutil
 import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -165,7 +166,7 @@ def test_import_reports_the_outliers_it_flagged(runner, sqlite_url, count_file, 
 
 
 def test_installed_command_detects_in_a_subprocess(tmp_path, count_file):
-    exe = shutil.which("cctvctl")
+    exe = str(Path(sys.executable).with_name("cctvctl"))
     if exe is None:
         pytest.skip("the cctvctl entry point is not installed")
     path, _ = count_file

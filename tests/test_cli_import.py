@@ -388,8 +388,8 @@ def _env(**extra) -> dict:
 
 
 def test_installed_command_reads_a_pipe(fresh_url, tmp_path):
-    exe = shutil.which("cctvctl")
-    assert exe, "the cctvctl entry point is not installed"
+    exe = str(Path(sys.executable).with_name("cctvctl"))
+    assert Path(exe).exists(), "the cctvctl entry point is not installed"
     proc = subprocess.run([exe, "--db", fresh_url, "import", "-", "--no-detect"], input=GOOD,
                           capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120)
     assert (proc.returncode, proc.stderr) == (0, "")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -99,8 +99,8 @@ def _runs_help(command: str, executable: str) -> None:
 def test_reference_crontab_lines_are_valid_and_their_commands_exist():
     files = sorted(p for p in CRON_DIR.iterdir() if p.name == "crontab" or p.suffix == ".cron")
     assert files, f"no crontab in {CRON_DIR}"
-    installed = shutil.which("cctvctl")
-    assert installed, "the cctvctl entry point is not installed"
+    installed = str(Path(sys.executable).with_name("cctvctl"))
+    assert Path(installed).exists(), "the cctvctl entry point is not installed"
     for path in files:
         env, jobs = parse_crontab(path.read_text())
         ZoneInfo(env["CRON_TZ"])  # a real zone
@@ -116,7 +116,7 @@ def test_reference_crontab_lines_are_valid_and_their_commands_exist():
 
 def test_cctvctl_cron_prints_lines_that_run_here(runner, tmp_path):
     url = f"sqlite:///{tmp_path / 'cron.db'}"
-    exe = shutil.which("cctvctl")
+    exe = str(Path(sys.executable).with_name("cctvctl"))
     printed = subprocess.run([exe, "cron", "--db", url, "--tz", "Asia/Seoul", "--at", "01:30"],
                              capture_output=True, text=True, timeout=60)
     assert printed.returncode == 0, printed.stderr

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_helpers import fresh_url, shared_mysql_url, stored  # noqa: E402,F401
 
-CCTVCTL = shutil.which("cctvctl") or str(Path(sys.executable).parent / "cctvctl")
+CCTVCTL = str(Path(sys.executable).with_name("cctvctl"))
 GOOD = "camera,start,people\ngate-1,2021-08-01 00:00,5\ngate-1,2021-08-01 00:05,6\n"
 ONE_BAD = GOOD + "gate-1,2021-08-01 00:10,-3\n"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_helpers import fresh_url, local_epoch, shared_mysql_url, stored  # noqa: E402,F401
 
-CCTVCTL = shutil.which("cctvctl") or str(Path(sys.executable).parent / "cctvctl")
+CCTVCTL = str(Path(sys.executable).with_name("cctvctl"))
 FREMONT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fremont" / "FremontBridge.csv"
 LA = "America/Los_Angeles"
 

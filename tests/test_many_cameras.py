@@ -10,10 +10,11 @@ require the stored rows to equal the unbatched run's exactly (and the pandas ref
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -122,7 +123,7 @@ def test_peak_memory_of_aggregate_stays_flat_with_distinct_cameras(tmp_path):
                   "people": raw["people"], "vehicle": raw["vehicle"]}).to_csv(src, index=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
     env.update(CCTV_DB=f"sqlite:///{tmp_path / 'cctv.db'}", CCTV_TZ=TZ)
-    exe = shutil.which("cctvctl")
+    exe = str(Path(sys.executable).with_name("cctvctl"))
     assert subprocess.run([exe, "import", "-q", "--no-detect", str(src)], env=env).returncode == 0
     rss = tmp_path / "rss"
     run = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss), exe, "aggregate", "all", "-q"],

@@ -13,7 +13,6 @@ import csv
 import io
 import math
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from cctvctl import validate
 from cctvctl.cli import app
 from cctvctl.errors import UsageError
 from conftest import MYSQL_URL, require_mysql, temporary_mysql_database
+from pathlib import Path
 
 RANGE = "(1970-01-01 … 2099-12-31)"
 GOOD_ROWS = ("camera,start,end,people\n"
@@ -128,7 +128,7 @@ def test_sample_across_a_dst_gap_at_midnight_round_trips(runner, tmp_path):
 
 
 def _cli(args, env, **kw):
-    return subprocess.run([shutil.which("cctvctl"), *args], capture_output=True, text=True, env=env,
+    return subprocess.run([str(Path(sys.executable).with_name("cctvctl")), *args], capture_output=True, text=True, env=env,
                           timeout=120, **kw)
 
 

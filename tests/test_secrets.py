@@ -18,6 +18,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,7 +144,7 @@ def test_no_command_prints_or_writes_the_password(secret_url, runner, monkeypatc
             (["-v", "db", "status", *db], wrong, 1),
             (["-v", "report", "--month", "2021-01", "--db", nowhere], right, 1)]
     for args, env, code in runs:
-        proc = subprocess.run([shutil.which("cctvctl"), *args], env=env, cwd=tmp_path,
+        proc = subprocess.run([str(Path(sys.executable).with_name("cctvctl")), *args], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == code, (args, proc.stderr[-2000:])
         assert (" DEBUG SQL " if code == 0 else "Traceback") in proc.stderr

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -88,7 +89,7 @@ def test_aggregate_across_a_skipped_day_equals_pandas(db, zone, day):
 
 
 def _cli(args, env):
-    return subprocess.run([shutil.which("cctvctl"), *args], capture_output=True, text=True, env=env,
+    return subprocess.run([str(Path(sys.executable).with_name("cctvctl")), *args], capture_output=True, text=True, env=env,
                           timeout=120)
 
 

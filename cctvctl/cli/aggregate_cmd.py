@@ -9,7 +9,6 @@ import typer
 from cctvctl.cli import app
 from cctvctl.cli.options import CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt, VerboseOpt
 from cctvctl.cli.output import print_json
-from cctvctl import validate
 from cctvctl.errors import UsageError
 
 GRAIN_CHOICES = ("day", "week", "month", "year", "weekday", "all")
@@ -45,19 +44,15 @@ def aggregate_command(
         cctvctl aggregate month --since 2021-01-01 --until 2021-06-30 \\
             --format json
     """
-    from cctvctl.api import open_database
-    from cctvctl.stats.run import requested_days, run_aggregate
+    from cctvctl import api
 
     if grain not in GRAIN_CHOICES:
         raise UsageError(f"unknown grain {grain!r}: use {', '.join(GRAIN_CHOICES)}")
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
-    requested_days(date, since, until)  # bad usage is reported before the database is opened
-    validate.k_factor(k)
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    with open_database(settings.db_url, create=False) as database:
-        result = run_aggregate(database, grain, settings.zone(database).tz, k=k, date=date, since=since,
-                               until=until, cameras=camera, keep_rows=fmt == "json")
+    result = api.aggregate(grain, db=settings.db_url, tz=settings.tz_requested, k=k, date=date,
+                           since=since, until=until, cameras=camera, keep_rows=fmt == "json")
     if fmt == "json":
         print_json(result.rows)
     elif not settings.quiet:

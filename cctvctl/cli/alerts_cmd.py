@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
@@ -47,9 +46,9 @@ def alerts_command(
         cctvctl alerts --consumer pager --exec 'mail -s "cctv alert" ops@example.org'
         cctvctl alerts --consumer chat --format json --since 2021-08-01
     """
-    from cctvctl.alerts import check_consumer, exec_delivery, run_alerts
-    from cctvctl.api import open_database
-    from cctvctl.periods import local_midnight_utc, parse_date
+    from cctvctl import api
+    from cctvctl.alerts import check_consumer
+    from cctvctl.periods import parse_date
 
     if fmt not in FORMATS:
         raise UsageError("--format must be table or json")
@@ -63,21 +62,14 @@ def alerts_command(
     if given_first is not None and moment is not None and given_first > moment.date():
         raise UsageError(f"--since {given_first} is not before --now")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    with open_database(settings.db_url, create=False) as database:
-        zone = settings.zone(database).tz
-        now_utc = int(time.time()) if moment is None else int(moment.replace(tzinfo=zone).timestamp())
-        first = given_first or datetime.fromtimestamp(now_utc, zone).date() - timedelta(days=7)
-        since_utc = local_midnight_utc(first, zone)
-        if since_utc >= now_utc:
-            raise UsageError(f"--since {first} is not before --now")
-        dark = None if dark_after == 0 else int(dark_after * 3600)
-        if command is not None:
-            deliver = exec_delivery(command, zone, timeout, consumer)
-        else:
-            def deliver(found):
-                _print(found, fmt, zone)
-                return [(e, None) for e in found]
-        run = run_alerts(database, consumer, since_utc, now_utc, deliver, dark_after_s=dark)
+
+    def deliver(found, zone):
+        _print(found, fmt, zone)
+        return [(e, None) for e in found]
+
+    run = api.alerts(consumer, db=settings.db_url, tz=settings.tz_requested, since=given_first,
+                     now=moment, dark_after_hours=dark_after, deliver=deliver, command=command,
+                     timeout=timeout)
     for episode, reason in run.failed:
         error_line(f"alert for camera {shown(episode.camera)} ({episode.kind}) not delivered: {reason}; "
                    "it is retried on the next run")

@@ -98,15 +98,13 @@ def status_command(
     Example:
         cctvctl db status --format json
     """
-    from cctvctl.api import open_database
-    from cctvctl.status import db_status
+    from cctvctl import api
 
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
     settings = Settings.from_options(ctx, db, tz, verbose)
-    with open_database(settings.db_url, create=False) as database:
-        zone = settings.zone(database)
-        status = db_status(database, zone.tz)
+    status = api.status(db=settings.db_url, tz=settings.tz_requested)
+    zone = status.zone
     if fmt == "json":
         print_json({**status.as_dict(), "zone": zone.key, "zone_recorded": zone.stored})
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Optional
 
 import typer
@@ -44,34 +43,19 @@ def detect_command(
         cctvctl detect --since 2021-08-01 --method threshold --format csv > flags.csv
         cctvctl detect --since 2021-08-01 --until 2021-08-31 --episodes
     """
-    from cctvctl.api import open_database
-    from cctvctl.detect import detect_range, make_params
-    from cctvctl.periods import local_midnight_utc, parse_date, today
+    from cctvctl import api
 
     if fmt not in FORMATS:
         raise UsageError("--format must be table, csv or json")
-    if since is None:
-        raise UsageError("--since is required (first local day, YYYY-MM-DD)")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    first = parse_date(since, "--since")
-    last = parse_date(until, "--until") if until else None
-    if last is not None and last < first:
-        raise UsageError(f"--until {last} is before --since {first}")
-    make_params(method, k, weeks, slot, floor)  # refuse bad options before opening the database
-    with open_database(settings.db_url, create=False) as database:
-        zone = settings.zone(database).tz
-        if last is None:
-            last = today(zone)
-            if last < first:
-                raise UsageError(f"--until {last} is before --since {first}")
-        start = local_midnight_utc(first, zone)
-        end = local_midnight_utc(last + timedelta(days=1), zone)
-        result = detect_range(database, zone, start, end, cameras=camera, method=method,
-                              k=k, weeks=weeks, slot=slot, floor=floor, store=not dry_run)
+    run = api.detect(since, until or None, db=settings.db_url, tz=settings.tz_requested,
+                     cameras=camera, method=method, k=k, weeks=weeks, slot=slot, floor=floor,
+                     store=not dry_run)
+    result, zone, first, last = run.result, run.tz, run.first, run.last
     if settings.quiet:
         return
     if as_episodes:
-        _print_episodes(result, fmt, zone, first, last)
+        _print_episodes(run, fmt, zone, first, last)
         return
     records = [f.as_record(zone) for f in result.flags]
     if fmt == "json":
@@ -127,11 +111,11 @@ def _print_table(result, records: list[dict], first, last) -> None:
                   markup=False)
 
 
-def _print_episodes(result, fmt: str, tz, first, last) -> None:
-    from cctvctl.detect.episodes import RECORD_KEYS, build_episodes
+def _print_episodes(run, fmt: str, tz, first, last) -> None:
+    from cctvctl.detect.episodes import RECORD_KEYS
     from cctvctl.safetext import csv_cell, shown
 
-    found = build_episodes(result.flags)
+    result, found = run.result, run.episodes()
     records = [e.as_record(tz) for e in found]
     if fmt == "json":
         print_json(records)

@@ -56,7 +56,7 @@ class _Passthrough:
         if value is None:
             return () if (param.multiple or param.nargs == -1) else None
         if self._valid(value):
-            return tuple(value) if self._multi and isinstance(value, list) else value
+            return list(value) if self._multi else value  # a list, as Typer's own coercion gives
         if self._leaf is float and not self._multi and type(value) is int:  # a default of 5 for a float
             return float(value)
         if self._full is None:

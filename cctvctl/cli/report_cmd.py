@@ -42,10 +42,11 @@ def report_command(
         cctvctl report --year 2021 --compare last-year --format json
         cctvctl report --month 2021-08 --format csv --section breakdown --plot aug.png
     """
+    from cctvctl import api
     from cctvctl.periods import parse_period
     from cctvctl.render import (FORMATS, check_plot, check_sections, print_table, to_csv,
                                 to_markdown, write_json, write_plot)
-    from cctvctl.report import COMPARE_MODES, build_report, open_for_reading
+    from cctvctl.report import COMPARE_MODES
     from cctvctl.report.model import CHART_CAMERAS
 
     given = [(g, v) for g, v in (("day", day), ("week", week), ("month", month), ("year", year)) if v]
@@ -61,11 +62,11 @@ def report_command(
     sections = check_sections(section, fmt)
     if plot:
         check_plot(plot)
-    period = parse_period(*given[0])
+    parse_period(*given[0])  # a bad period is refused before the database is opened
     settings = Settings.from_options(ctx, db, tz, verbose)
-    with open_for_reading(settings.db_url) as database:
-        report = build_report(database, period, settings.zone(database).tz, cameras=camera,
-                              compare=compare, top=top, per_camera=CHART_CAMERAS if plot else 0)
+    report = api.report(day=day, week=week, month=month, year=year, db=settings.db_url,
+                        tz=settings.tz_requested, cameras=camera, compare=compare, top=top,
+                        per_camera=CHART_CAMERAS if plot else 0)
     if plot:
         drawn = write_plot(report, plot)
         from cctvctl.safetext import shown
