@@ -35,15 +35,6 @@ def resolve_db_url(flag: str | None) -> str:
     return flag or os.environ.get(ENV_DB) or default_db_url()
 
 
-def resolve_tz(flag: str | None) -> ZoneInfo:
-    """A ZoneInfo for --tz, CCTV_TZ or the system zone, for commands without a database
-    (``sample``); a clear UsageError for unknown names."""
-    from cctvctl.zone import system_zone_name
-
-    name = flag or os.environ.get(ENV_TZ) or system_zone_name()
-    return load_zone(name)
-
-
 def load_zone(name: str) -> ZoneInfo:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

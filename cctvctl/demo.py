@@ -55,6 +55,7 @@ def run_demo(directory: Path, tz: ZoneInfo, *, db_url: str | None = None,
     from cctvctl.detect import detect_range
     from cctvctl.ingest import ImportOptions, import_file
     from cctvctl.report import build_report
+    from cctvctl.report.model import CHART_CAMERAS
     from cctvctl.stats import run_aggregate
 
     clock = time.monotonic()
@@ -76,7 +77,7 @@ def run_demo(directory: Path, tz: ZoneInfo, *, db_url: str | None = None,
             "statistics")
         first, last = Period("day", FIRST_DAY, LAST_DAY).utc_range(tz)[0], period.utc_range(tz)[1]
         detected = detect_range(db, tz, first, last)
-        report = build_report(db, period, tz, per_camera=6)  # the chart's panels (plot.MAX_PANELS)
+        report = build_report(db, period, tz, per_camera=CHART_CAMERAS)  # the chart's panels
         say(f"4. detect: {report.outliers_intervals:,} intervals flagged in {MONTH} "
             f"({detected.intervals:,} since {FIRST_DAY}: in the first weeks a camera is still "
             "learning its like days and only extremes are judged)")

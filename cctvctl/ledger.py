@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from cctvctl.db.database import Database
 from cctvctl.db.schema import COUNT_COLUMNS
 from cctvctl.errors import DatabaseError, LockTimeout, UsageError
-from cctvctl.periods import local_date
+from cctvctl.periods import day_runs, local_date
 from cctvctl.db.retry import retrying_conflicts
 
 LIST_IMPORTS = ("SELECT id, source, sha256, tz, rows_read, inserted, duplicates, replaced, rejected, "
@@ -175,13 +175,11 @@ def _check(import_id: int, record, dependants) -> None:
 
 def _utc_runs(touched: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
     """(camera, UTC day) pairs → (camera, first second, end) of runs of consecutive days."""
-    runs: list[list] = []
-    for camera, day in sorted(touched):
-        if runs and runs[-1][0] == camera and runs[-1][2] == day * DAY:
-            runs[-1][2] = (day + 1) * DAY
-        else:
-            runs.append([camera, day * DAY, (day + 1) * DAY])
-    return [tuple(r) for r in runs]
+    by_camera: dict[str, list[int]] = {}
+    for camera, day in touched:
+        by_camera.setdefault(camera, []).append(day)
+    return [(camera, first * DAY, (last + 1) * DAY) for camera in sorted(by_camera)
+            for first, last in day_runs(by_camera[camera])]
 
 
 def _recompute_stats(db: Database, touched: list[tuple[str, int]]) -> int:

@@ -222,3 +222,21 @@ def expected_slots(seconds, interval):
         return 0 if seconds <= 0 else max(1, int(seconds) // int(interval))
     seconds = np.asarray(seconds, dtype="int64")
     return np.where(seconds > 0, np.maximum(seconds // np.asarray(interval, dtype="int64"), 1), 0)
+
+
+def day_runs(days, limit: int | None = None) -> list[tuple]:
+    """Days (dates or day numbers; any order, repeats allowed) → inclusive ``(first, last)`` runs
+    of consecutive days, each at most ``limit`` days long.
+
+    The one helper for cutting work into runs: aggregation, detection, recomputes and undo each
+    read a run with one range query instead of one query per day.
+    """
+    runs: list[list] = []  # [first, last, length]
+    for d in sorted(set(days)):
+        step = timedelta(days=1) if isinstance(d, date) else 1
+        if runs and d == runs[-1][1] + step and (limit is None or runs[-1][2] < limit):
+            runs[-1][1] = d
+            runs[-1][2] += 1
+        else:
+            runs.append([d, d, 1])
+    return [(first, last) for first, last, _ in runs]

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from cctvctl.config import load_zone
+from cctvctl.config import ENV_TZ, load_zone
 from cctvctl.db.database import Database
 from cctvctl.errors import UsageError
 
@@ -52,6 +52,13 @@ class Zone:
 
     def describe(self) -> str:
         return f"zone {self.key} ({self.how})"
+
+
+def resolve_tz(flag: str | None) -> ZoneInfo:
+    """A ZoneInfo for --tz, CCTV_TZ or the system zone, for commands without a database
+    (``sample``); a clear UsageError for unknown names."""
+    name = flag or os.environ.get(ENV_TZ) or system_zone_name()
+    return load_zone(name)
 
 
 def system_zone_name(root: str = "/", env: dict | None = None) -> str:

@@ -1,11 +1,11 @@
 """``imports undo`` SIGKILLed anywhere leaves the database as before or as after, never between.
 
 The undo runs as the installed ``cctvctl`` in a subprocess with ``-v``, whose debug log names each
-statement before it runs. It is killed at eleven points from its first statement to among its
-last — deleting the import's counts, restoring the replaced rows, rewriting the ledger, deleting
-and re-judging flags, deleting and recomputing statistics rows; every killed run must leave
-exactly the state before, and the run that completes exactly the state of a database that never
-saw the undone import. Both backends.
+statement before it runs. It is killed at eleven points from its first statement to its last —
+deleting the import's counts, restoring the replaced rows, rewriting the ledger, deleting and
+re-judging flags, deleting and recomputing statistics rows; every killed run must leave exactly
+the state before, or (where the kill came after the commit) exactly the state of a database that
+never saw the undone import, as must the run that completes. Both backends.
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ def test_sigkill_anywhere_in_undo_leaves_before_or_after(fresh_url, runner, tmp_
     assert before["stats"] != never["stats"] and before["revisions"]
 
     args = ["-v", "--db", fresh_url, "imports", "undo", str(done["import_id"])]
+    # A kill lands a few milliseconds after the statement is announced (this process reads the
+    # log through a pipe), so near the end the undo may already have committed: "after" is then
+    # the right answer, and the kills stop there.
+    before_kills, finished = [], False
     for pattern, nth in KILL_AT:
         seen = [0]
 
@@ -97,15 +101,26 @@ def test_sigkill_anywhere_in_undo_leaves_before_or_after(fresh_url, runner, tmp_
             return seen[0] >= nth
 
         run = run_cctvctl(args, cli_env(), stop=stop)
-        assert run.killed, f"the undo ended before statement {nth} × {pattern!r}: {run.lines[-3:]}"
-        assert _state(fresh_url) == before, f"killed at {nth} × {pattern!r}: not as before"
-    run = run_cctvctl(args, cli_env())
-    assert run.returncode == 0, run.lines[-3:]
-    last = [line for line in run.lines if is_sql(line)][-1]
-    assert re.search(KILL_AT[-1][0], last), f"the last kill was not at the last statement: {last}"
-    after = _state(fresh_url)
+        state = _state(fresh_url)
+        if run.killed and state == before:
+            before_kills.append(pattern)
+            continue
+        _assert_never_saw(state, never, done["import_id"])  # as after: committed before the kill
+        finished = True
+        break
+    if not finished:
+        run = run_cctvctl(args, cli_env())
+        assert run.returncode == 0, run.lines[-3:]
+        last = [line for line in run.lines if is_sql(line)][-1]
+        assert re.search(KILL_AT[-1][0], last), f"the last kill was not at the last statement: {last}"
+        _assert_never_saw(_state(fresh_url), never, done["import_id"])
+    assert len(before_kills) >= 8, before_kills
+
+
+def _assert_never_saw(after: dict, never: dict, undone: int) -> None:
+    """The state after the undo is that of the database before the import, plus its ledger row."""
     assert after["counts"] == never["counts"]
     assert after["stats"] == never["stats"]
     assert after["outliers"] == never["outliers"]
     assert after["revisions"] == [] and after["import_days"] == never["import_days"]
-    assert after["imports"] == never["imports"] + [(done["import_id"], "undone")]
+    assert after["imports"] == never["imports"] + [(undone, "undone")]

@@ -85,12 +85,14 @@ def honest_db(db_url, tmp_path):
     rows = raw_rows()
     with_v, without = rows[rows["vehicle"].notna()], rows[rows["vehicle"].isna()]
     paths = []
-    for name, part, cols in (("v.csv", with_v, ["camera", "start", "people", "vehicle"]),
-                             ("p.csv", without, ["camera", "start", "people"])):
-        frame = part.assign(start=part["start"].map(datetime.isoformat))[cols]
+    # an end column: the split files have gaps (every other hour), so no spacing to infer from
+    for name, part, cols in (("v.csv", with_v, ["camera", "start", "end", "people", "vehicle"]),
+                             ("p.csv", without, ["camera", "start", "end", "people"])):
+        frame = part.assign(start=part["start"].map(datetime.isoformat),
+                            end=(part["start"] + timedelta(hours=1)).map(datetime.isoformat))[cols]
         frame.to_csv(tmp_path / name, index=False)
         paths.append(str(tmp_path / name))
-    run(db_url, "import", *paths, "--interval", "60", "--no-detect")
+    run(db_url, "import", *paths, "--no-detect")
     return db_url, rows
 
 
@@ -200,13 +202,14 @@ def test_chart_shows_cameras_coverage_and_every_flag(chart_db, tmp_path):
 
     with open_for_reading(chart_db) as db:
         report = build_report(db, parse_period("month", "2021-08"), ZoneInfo("Asia/Seoul"),
-                              per_camera=MAX_PANELS)
+                              per_camera=MAX_PANELS, top=1)
         flags = {c: n for c, n in db.query("SELECT camera, COUNT(*) FROM outliers GROUP BY camera")}
     fig, summary = chart(report)
     drawn = EXTRA + ["gate-north"]
     assert MAX_PANELS == 6 and summary.cameras == drawn and summary.left_out == 2
-    assert summary.flags_total == sum(flags.values()) == report.outliers_total > 1000
-    assert summary.flags_drawn == flags["gate-north"] > report.top  # not only the top episodes'
+    assert summary.flags_total == sum(flags.values()) == report.outliers_total > 0
+    # every flag of the drawn cameras, not only those of the top (here 1) episode
+    assert summary.flags_drawn == flags["gate-north"] > len(report.outliers)
     assert summary.line() == (f"6 cameras (2 more left out: at most 6 panels, pick with --camera), "
                               f"{flags['gate-north']:,} of {sum(flags.values()):,} flags drawn, "
                               "5 bars under 80% coverage hatched")

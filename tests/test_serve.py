@@ -257,6 +257,12 @@ def test_tokens_are_shown_once_stored_hashed_and_never_logged(api):
     assert {line["name"] for line in json.loads(listed)} == {"box-1", "dash"}
 
 
+def test_token_list_shows_patterns_literally(sqlite_url):
+    run(sqlite_url, "token", "create", "--name", "m", "--camera", "gate-[ab]*", "--camera", "[/]x")
+    table = run(sqlite_url, "token", "list").stdout
+    assert "gate-[ab]* [/]x" in table
+
+
 def test_token_create_json_and_refusals(sqlite_url):
     made = json.loads(run(sqlite_url, "token", "create", "--name", "j", "--camera", "a*",
                           "--format", "json").stdout)

@@ -12,7 +12,6 @@ from cctvctl.cli.options import CameraOpt, DbOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import stdout_console
 from cctvctl.errors import UsageError
 
-PLOT_PANELS = 6  # cctvctl.render.plot.MAX_PANELS (not imported here: matplotlib stays optional)
 _PERIOD_HELP = "Report {}; give exactly one of --day, --week, --month, --year."
 
 
@@ -47,6 +46,7 @@ def report_command(
     from cctvctl.render import (FORMATS, check_plot, check_sections, print_table, to_csv,
                                 to_markdown, write_json, write_plot)
     from cctvctl.report import COMPARE_MODES, build_report, open_for_reading
+    from cctvctl.report.model import CHART_CAMERAS
 
     given = [(g, v) for g, v in (("day", day), ("week", week), ("month", month), ("year", year)) if v]
     if len(given) != 1:
@@ -65,7 +65,7 @@ def report_command(
     settings = Settings.from_options(ctx, db, tz, verbose)
     with open_for_reading(settings.db_url) as database:
         report = build_report(database, period, settings.zone(database).tz, cameras=camera,
-                              compare=compare, top=top, per_camera=PLOT_PANELS if plot else 0)
+                              compare=compare, top=top, per_camera=CHART_CAMERAS if plot else 0)
     if plot:
         drawn = write_plot(report, plot)
         from cctvctl.safetext import shown

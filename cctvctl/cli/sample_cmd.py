@@ -36,7 +36,7 @@ def sample_command(
         cctvctl sample --since 2021-08-01 --until 2021-08-31 --tz Asia/Seoul -o aug.csv
         cctvctl sample --layout classes --cameras 5 --interval 15 | cctvctl import - --interval 15
     """
-    from cctvctl.config import resolve_tz
+    from cctvctl.zone import resolve_tz
     from cctvctl.periods import local_iso, parse_date
     from cctvctl.sample import LAYOUTS, SampleSpec, generate
 

@@ -9,7 +9,7 @@ import typer
 
 from cctvctl.cli.app import CctvTyper, HelpGroup, app
 from cctvctl.cli.options import DbOpt, Settings, TzOpt, VerboseOpt
-from cctvctl.cli.output import print_json, stdout_console
+from cctvctl.cli.output import print_json, stdout_console, text_cell
 from cctvctl.errors import UsageError
 
 token_app = CctvTyper(cls=HelpGroup, help="Create, list and revoke the device tokens of cctvctl serve.",
@@ -133,8 +133,8 @@ def token_list(
         table.add_column(column)
     for t in found:
         rights = "+".join(r for r, ok in (("write", t.can_write), ("read", t.can_read)) if ok)
-        table.add_row(t.name, " ".join(t.cameras), rights, when(t.created_at),
-                      when(t.last_used_at), when(t.revoked_at))
+        table.add_row(*(text_cell(v) for v in (t.name, " ".join(t.cameras), rights, when(t.created_at),
+                                               when(t.last_used_at), when(t.revoked_at))))
     stdout_console().print(table) if found else stdout_console().print("no tokens", markup=False)
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cctvctl.config import ENV_PASSWORD
 from cctvctl.db.database import Database
-from cctvctl.db.dialect import MysqlDialect, SqliteDialect
+from cctvctl.db.dialect import MysqlDialect, SqliteDialect, mysql_reason
 from cctvctl.errors import DatabaseError, UsageError
 
 log = logging.getLogger(__name__)
@@ -381,12 +381,3 @@ class _DialogGuard:
 
 #: PyMySQL's auth_plugin_map: the plugins that put the password on the wire as it is
 CLEAR_TEXT_GUARDS = {b"mysql_clear_password": _ClearPasswordGuard, b"dialog": _DialogGuard}
-
-
-def mysql_reason(exc: Exception, password: str | None = None) -> str:
-    """The server's own words for an error, with any secret blanked out."""
-    args = getattr(exc, "args", ())
-    text = str(args[1]) if len(args) >= 2 else str(exc)
-    if password:
-        text = text.replace(password, "***")
-    return text

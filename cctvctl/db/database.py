@@ -288,7 +288,7 @@ class Database:
                         if code == 1213:  # a deadlock victim among waiters: try again
                             continue
                         if code in (1142, 1143):
-                            from cctvctl.db.connect import mysql_reason
+                            from cctvctl.db.dialect import mysql_reason
 
                             raise DatabaseError(
                                 f"MySQL error on {self.url.where}: this account may not take "
@@ -342,7 +342,7 @@ class Database:
             raise DatabaseError(f"SQLite error on {self.url.path}: {exc}") from exc
         except Exception as exc:
             if type(exc).__module__.startswith("pymysql"):
-                from cctvctl.db.connect import mysql_reason
+                from cctvctl.db.dialect import mysql_reason
 
                 password = os.environ.get("CCTV_DB_PASSWORD")
                 code = exc.args[0] if exc.args else None

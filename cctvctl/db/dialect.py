@@ -142,3 +142,12 @@ def _to_format_style(statement: str) -> str:
 
 def dialect_for(backend: str) -> Dialect:
     return {"sqlite": SqliteDialect, "mysql": MysqlDialect}[backend]()
+
+
+def mysql_reason(exc: Exception, password: str | None = None) -> str:
+    """The server's own words for an error, with any secret blanked out."""
+    args = getattr(exc, "args", ())
+    text = str(args[1]) if len(args) >= 2 else str(exc)
+    if password:
+        text = text.replace(password, "***")
+    return text

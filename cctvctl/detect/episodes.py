@@ -68,32 +68,32 @@ def flag_kind(flag: Flag) -> str:
     return "silent" if flag.params.get("kind") == "silent" else "outlier"
 
 
+def chain(items, key, start, end) -> list[list]:
+    """Items → runs of the same ``key``, each item starting where (or before) the previous one
+    ended; a gap of one missing interval ends the run. The one grouping rule behind episodes
+    here and in the report (which keys a run by camera alone)."""
+    runs: list[list] = []
+    for item in sorted(items, key=lambda i: (key(i), start(i))):
+        if runs:
+            last = runs[-1][-1]
+            if key(last) == key(item) and end(last) is not None and start(item) <= end(last):
+                runs[-1].append(item)
+                continue
+        runs.append([item])
+    return runs
+
+
 def build_episodes(flags: list[Flag]) -> list[Episode]:
     """Group flags into episodes: same camera, metric, method, kind and direction, each interval
     starting where the previous one ended (a gap of one missing row ends the episode)."""
-    ordered = sorted(flags, key=lambda f: (f.camera, f.metric, f.method, f.start_utc))
     episodes: list[Episode] = []
-    run: list[Flag] = []
-
-    def close() -> None:
-        if run:
-            peak = max(run, key=lambda f: abs(f.score))
-            first = run[0]
-            episodes.append(Episode(first.camera, first.metric, flag_kind(first), first.direction,
-                                    first.start_utc, run[-1].end_utc, len(run), peak.observed,
-                                    peak.expected, peak.score, first.method))
-            run.clear()
-
-    for f in ordered:
-        if run:
-            last = run[-1]
-            joined = ((f.camera, f.metric, f.method, f.direction, flag_kind(f))
-                      == (last.camera, last.metric, last.method, last.direction, flag_kind(last))
-                      and last.end_utc is not None and f.start_utc <= last.end_utc)
-            if not joined:
-                close()
-        run.append(f)
-    close()
+    for run in chain(flags, lambda f: (f.camera, f.metric, f.method, f.direction, flag_kind(f)),
+                     lambda f: f.start_utc, lambda f: f.end_utc):
+        peak = max(run, key=lambda f: abs(f.score))
+        first = run[0]
+        episodes.append(Episode(first.camera, first.metric, flag_kind(first), first.direction,
+                                first.start_utc, run[-1].end_utc, len(run), peak.observed,
+                                peak.expected, peak.score, first.method))
     episodes.sort(key=lambda e: (e.start_utc, e.camera, e.metric))
     return episodes
 

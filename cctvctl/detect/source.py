@@ -20,7 +20,7 @@ import pandas as pd
 from cctvctl.db.database import Database
 from cctvctl.detect.engine import local_day_hour
 from cctvctl.detect.methods import METRICS, day_ordinals
-from cctvctl.periods import local_date, local_midnight_utc
+from cctvctl.periods import day_runs, local_date, local_midnight_utc
 from cctvctl.stats.moments import (DAY, EPOCH_ORDINAL, HOUR, MOMENTS, bucket_rows, camera_filter,
                                    daily_moments, hourly_moments, int_array)
 from cctvctl.stats.state import AggState
@@ -107,7 +107,7 @@ class DbMoments:
         others = [c for c in cameras if c not in set(clean)]
         if others:
             parts.append(self._stored(first, mid, others, stale))
-        for run in _runs(sorted({d for _, d in stale})):
+        for run in day_runs({d for _, d in stale}):
             names = sorted({c for c, d in stale if run[0] <= d <= run[1]})
             raw = hourly_moments(self.db, self.tz, local_midnight_utc(run[0], self.tz),
                                  local_midnight_utc(run[1] + timedelta(days=1), self.tz), names)
@@ -317,14 +317,3 @@ def _ordinals(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame["day"] = day_ordinals(frame["day"])
     return frame
-
-
-def _runs(days: list[date]) -> list[tuple[date, date]]:
-    """Sorted days → inclusive runs of consecutive days."""
-    runs: list[tuple[date, date]] = []
-    for d in days:
-        if runs and d == runs[-1][1] + timedelta(days=1):
-            runs[-1] = (runs[-1][0], d)
-        else:
-            runs.append((d, d))
-    return runs

@@ -20,7 +20,7 @@ import pandas as pd
 
 from cctvctl.errors import CountFileError
 from cctvctl.ingest.columns import COUNT_FIELDS, Layout, norm, resolve_layout
-from cctvctl.ingest.scan import FileScan
+from cctvctl.ingest.scan import FileScan, sniff_delimiter
 from cctvctl.ingest.spacing import DEFAULT_INTERVAL, Spacing
 from cctvctl.ingest.timeparse import TimeParser
 
@@ -73,14 +73,6 @@ class FastPath:
 
 class NeedExactReader(Exception):
     """The fast path met something only the exact (csv module) reader reports well."""
-
-
-def sniff_delimiter(header_line: str, explicit: str | None) -> str:
-    if explicit:
-        return "\t" if explicit in ("\\t", "tab", "TAB") else explicit
-    counts = {d: header_line.count(d) for d in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
 
 
 class CountReader:

@@ -55,7 +55,6 @@ def scan_file(source, encoding: str, delimiter_option: str | None, *,
             return scan_file(fh, encoding, delimiter_option, header=header)
     fh = source
     fh.seek(0)
-    from cctvctl.ingest.reader import sniff_delimiter
 
     h = hashlib.sha256()
     safe = codecs.lookup(encoding).name in _ASCII_SAFE
@@ -145,3 +144,11 @@ def _crlf_only(fh) -> bool:
             return False
         data_tail = b"\r" if block.endswith(b"\r") else b""
     return data_tail == b""
+
+
+def sniff_delimiter(header_line: str, explicit: str | None) -> str:
+    if explicit:
+        return "\t" if explicit in ("\\t", "tab", "TAB") else explicit
+    counts = {d: header_line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","

@@ -14,19 +14,17 @@ below zero so a low flag at 0 sits above the axis, not on it.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
 from cctvctl.errors import CctvError, UsageError
-from cctvctl.report.model import COMPARE_MIN_COVERAGE, Report
+from cctvctl.report.model import CHART_CAMERAS, COMPARE_MIN_COVERAGE, Report
 from cctvctl.safetext import shown
 
 WIDTH_PX, DPI = 1000, 100
 #: cameras drawn as panels; more are counted in the title and left out
-MAX_PANELS = 6
+MAX_PANELS = CHART_CAMERAS
 #: a bucket with values in fewer of its expected intervals than this is drawn hatched
 LOW_COVERAGE = COMPARE_MIN_COVERAGE
 INSTALL_HINT = "pip install 'cctvctl[plot]'"
@@ -84,7 +82,7 @@ def chart(report: Report):
     cameras = cameras[:MAX_PANELS]
     if not cameras and any(c.intervals for c in report.cameras):
         raise CctvError("the report holds no per-camera breakdown for the chart "
-                        "(build it with per_camera=MAX_PANELS)")
+                        "(build it with per_camera=CHART_CAMERAS)")
     panels = max(1, len(cameras))
     fig = Figure(figsize=(WIDTH_PX / DPI, height_px(panels) / DPI), dpi=DPI)
     Canvas(fig)

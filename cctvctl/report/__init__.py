@@ -16,6 +16,7 @@ from __future__ import annotations
 from cctvctl.db.database import Database
 from cctvctl.errors import DatabaseError, SchemaError
 from cctvctl.report.build import DEFAULT_TOP, build_report
+from cctvctl.report.source import stats_readable
 from cctvctl.report.model import (BREAKDOWN, COMPARE_MODES, WEEKDAYS, BreakdownRow, CameraSummary,
                                   Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat)
 
@@ -38,13 +39,6 @@ def open_for_reading(url: str) -> Database:
         db.close()
         raise
     return db
-
-
-def stats_readable(db: Database) -> bool:
-    """Whether the stats table has the columns a report reads (schema migrated to the latest)."""
-    from cctvctl.db.schema import LATEST, current_version
-
-    return current_version(db) >= LATEST
 
 
 __all__ = ["BREAKDOWN", "COMPARE_MODES", "DEFAULT_TOP", "WEEKDAYS", "BreakdownRow",

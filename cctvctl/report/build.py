@@ -59,7 +59,7 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
         unknown = [c for c in cameras if db.query_one(KNOWN_CAMERA_SQL, (c,)) is None]
         if unknown:
             raise UsageError(f"no counts for camera {', '.join(map(repr, unknown))} in this database")
-    from cctvctl.report import stats_readable
+    from cctvctl.report.source import stats_readable
 
     readable = stats_readable(db)
     moments = load_moments(db, period, tz, cameras, hours=True, use_stats=use_stats and readable)
@@ -255,27 +255,15 @@ def _hour_profile(moments: Moments) -> list[ProfileRow]:
 
 def group_episodes(flags: list) -> list[Episode]:
     """Consecutive flagged intervals of a camera (each starting where the last ended) → episodes."""
+    from cctvctl.detect.episodes import chain
     from cctvctl.detect.model import interval_label
 
-    by_camera: dict[str, dict[int, list]] = {}
+    at: dict[tuple[str, int], list] = {}  # the flags of one interval of one camera (all metrics)
     for f in flags:
-        by_camera.setdefault(f.camera, {}).setdefault(f.start_utc, []).append(f)
-    episodes: list[Episode] = []
-    for camera, intervals in by_camera.items():
-        run: list[list] = []
-        for start in sorted(intervals):
-            group = intervals[start]
-            if run and _end(run[-1]) != start:
-                episodes.append(_episode(camera, run, interval_label))
-                run = []
-            run.append(group)
-        if run:
-            episodes.append(_episode(camera, run, interval_label))
+        at.setdefault((f.camera, f.start_utc), []).append(f)
+    runs = chain(at.values(), lambda g: g[0].camera, lambda g: g[0].start_utc, lambda g: g[0].end_utc)
+    episodes = [_episode(run[0][0].camera, run, interval_label) for run in runs]
     return sorted(episodes, key=lambda e: (e.start_utc, natural_key(e.camera)))
-
-
-def _end(group: list) -> int | None:
-    return group[0].end_utc
 
 
 def _episode(camera: str, run: list[list], interval_label) -> Episode:

@@ -15,6 +15,8 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 #: a change against another period is shown only where both periods hold a value of the metric
 #: in at least this share of their expected intervals (else the cell says why not)
 COMPARE_MIN_COVERAGE = 0.8
+#: cameras the chart draws as panels (build a report with ``per_camera=CHART_CAMERAS`` to plot it)
+CHART_CAMERAS = 6
 
 @dataclass(frozen=True)
 class Stat:

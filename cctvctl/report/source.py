@@ -218,3 +218,10 @@ def load_moments(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] 
     moments = computed(db, period, tz, cameras, hours=hours)
     moments.reason = found
     return moments
+
+
+def stats_readable(db: Database) -> bool:
+    """Whether the stats table has the columns a report reads (schema migrated to the latest)."""
+    from cctvctl.db.schema import LATEST, current_version
+
+    return current_version(db) >= LATEST

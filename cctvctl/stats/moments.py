@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
-from cctvctl.periods import local_midnight_utc
+from cctvctl.periods import day_runs, local_midnight_utc
 
 METRICS = ("people", "vehicle")
 MOMENTS = ("n", "people_n", "people_sum", "people_sumsq", "vehicle_n", "vehicle_sum",
@@ -410,7 +410,7 @@ def hourly_with_intervals(db: Database, tz: ZoneInfo, start_utc: int, end_utc: i
     pairs = set(zip(raw.loc[mixed, "camera"], raw.loc[mixed, "day"]))
     keep = [(c, d) not in pairs for c, d in zip(plain["camera"], plain["day"])]
     parts = [_usual(plain[keep])] if any(keep) else []
-    for first, last in _day_runs(sorted({d for _, d in pairs})):
+    for first, last in day_runs({d for _, d in pairs}):
         names = sorted({c for c, d in pairs if first <= d <= last})
         exact = daily_intervals(db, tz, local_midnight_utc(first, tz),
                                 local_midnight_utc(last + timedelta(days=1), tz), names)
@@ -418,15 +418,6 @@ def hourly_with_intervals(db: Database, tz: ZoneInfo, start_utc: int, end_utc: i
     intervals = pd.concat(parts, ignore_index=True)
     return HourlyScan(hourly, intervals.sort_values(["camera", "day"]).reset_index(drop=True))
 
-
-def _day_runs(days: list[date]) -> list[tuple[date, date]]:
-    runs: list[tuple[date, date]] = []
-    for d in days:
-        if runs and (d - runs[-1][1]).days == 1:
-            runs[-1] = (runs[-1][0], d)
-        else:
-            runs.append((d, d))
-    return runs
 
 
 def combine(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:

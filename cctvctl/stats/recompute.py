@@ -14,9 +14,9 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from cctvctl.db.database import Database
-from cctvctl.periods import Period, period_containing
+from cctvctl.periods import Period, day_runs, period_containing
 from cctvctl.stats.rows import CALENDAR, WEEKDAY_GRAINS, Written, day_rows, period_rows
-from cctvctl.stats.run import _date_runs
+from cctvctl.stats.run import BATCH_DAYS
 
 DAY_KEYS = ("SELECT camera, period_start, k FROM stats WHERE grain = 'day' AND hour = -1 "
             "AND camera = ? AND period_start >= ? AND period_start <= ?")
@@ -50,7 +50,7 @@ def recompute_days(db: Database, tz: ZoneInfo, pairs: set[tuple[str, date]]) -> 
                 days_by_k.setdefault(float(k), set()).add((camera, day))
     for k, keys in days_by_k.items():
         db.executemany(DELETE_DAY, [(c, d.isoformat()) for c, d in sorted(keys)])
-        for run in _date_runs({d for _, d in keys}):
+        for run in day_runs({d for _, d in keys}, BATCH_DAYS):
             only = {(c, d) for c, d in keys if run[0] <= d <= run[-1]}
             written.add(day_rows(db, tz, run[0], run[-1], k=k, cameras=sorted({c for c, _ in only}),
                                  only=only))

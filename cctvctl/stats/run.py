@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from cctvctl import validate
 from cctvctl.db.database import Database
 from cctvctl.errors import UsageError
-from cctvctl.periods import (Period, last_complete, local_midnight_utc, parse_date, period_containing,
+from cctvctl.periods import (Period, day_runs, last_complete, local_midnight_utc, parse_date, period_containing,
                              periods_between, today)
 from cctvctl.stats.rows import CALENDAR, WEEKDAY_GRAINS, Written, day_rows, period_rows
 from cctvctl.stats.state import AggState, all_cameras, changed_days, first_day, max_import, next_day
@@ -131,16 +131,6 @@ def batch_days(cameras: int) -> int:
     return max(1, min(BATCH_DAYS, BATCH_HOUR_ROWS // (24 * max(1, cameras))))
 
 
-def _date_runs(days: set[Date], size: int = BATCH_DAYS) -> list[list[Date]]:
-    """Consecutive days, in runs of at most ``size``."""
-    runs: list[list[Date]] = []
-    for d in sorted(days):
-        if runs and d == runs[-1][-1] + timedelta(days=1) and len(runs[-1]) < size:
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return runs
-
 
 class _Run:
     def __init__(self, db: Database, tz: ZoneInfo, k: float, cameras: list[str] | None,
@@ -208,8 +198,8 @@ class _Run:
     def late_days(self, pairs: set[tuple[str, Date]]) -> None:
         """Recompute exactly the (camera, day) rows that late data reached."""
         cameras = len({c for c, _ in pairs})
-        runs = _date_runs({d for _, d in pairs}, batch_days(min(cameras, self.camera_batch)))
-        self.late["day"] = sum(len(r) for r in runs)
+        runs = day_runs({d for _, d in pairs}, batch_days(min(cameras, self.camera_batch)))
+        self.late["day"] = sum((last - first).days + 1 for first, last in runs)
         for run in runs:
             only = {(c, d) for c, d in pairs if run[0] <= d <= run[-1]}
             for cams in self.batches(list({c for c, _ in only})):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from cctvctl.db.database import Database
 from cctvctl.zone import TZ_KEY, refuse_other
-from cctvctl.periods import local_date
+from cctvctl.periods import day_runs, local_date
 from cctvctl.stats.moments import DAY, camera_filter, local_day, offset_segments
 
 GET_STATE = "SELECT name, value FROM agg_state"
@@ -100,16 +100,6 @@ def next_day(db: Database, tz: ZoneInfo, cameras: list[str] | None, after_utc: i
     return local_date(min(starts), tz) if starts else None
 
 
-def _runs(days: list[int]) -> list[tuple[int, int]]:
-    """Sorted integers → inclusive runs of consecutive values."""
-    runs: list[tuple[int, int]] = []
-    for d in sorted(set(days)):
-        if runs and d == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], d)
-        else:
-            runs.append((d, d))
-    return runs
-
 
 def changed_days(db: Database, tz: ZoneInfo, after: int, upto: int,
                  cameras: list[str] | None) -> set[tuple[str, date]]:
@@ -126,7 +116,7 @@ def changed_days(db: Database, tz: ZoneInfo, after: int, upto: int,
         if cameras is None or camera in cameras:
             touched.setdefault(int(utc_day), set()).add(camera)
     out: set[tuple[str, date]] = set()
-    for lo, hi in _runs(list(touched)):
+    for lo, hi in day_runs(touched):
         names = sorted(set().union(*(touched[d] for d in range(lo, hi + 1) if d in touched)))
         marks, names = camera_filter(names)
         sql = CHANGED_DAYS.format(cameras=marks)
