@@ -102,6 +102,7 @@ class Spacing:
         """One line naming a camera whose usual gap is not ``interval``, or None."""
         odd = {cam: g for cam, c in sorted(self.gaps.items())
                if (g := _most_common(c)) != interval
+               and (g < interval or g >= 3 * interval)  # every other interval missing: gaps
                and _evidence(c, g, MIN_EVIDENCE if g < interval else MIN_EVIDENCE_LONGER)}
         if not odd:
             return None
