@@ -3,7 +3,7 @@
 Each case alternates our command and its baseline (the fastest thing the database itself can
 do: ``sqlite3 .import``, ``LOAD DATA LOCAL INFILE``, a hand-written GROUP BY) in the same run,
 and reports medians, the ratio, and the peak RSS of our process. Nothing here is asserted: the
-figures go into README.md. ``--only`` takes case-group prefixes: cold, import, wide (aggregate
+figures go into docs/performance.md. ``--only`` takes case-group prefixes: cold, import, wide (aggregate
 day, detect, report and import-time detection on 1,000 cameras), year, melbourne.
 
 Full run: about 17 minutes on 2 cores (each 10M-row data set is generated, imported and dropped
