@@ -152,14 +152,18 @@ def test_cron_on_two_nodes_at_once_equals_one_serial_run(cluster, dbname, tmp_pa
 def test_a_node_killed_mid_import_leaves_nothing_and_the_failover_url_completes(cluster, dbname, tmp_path):
     path, frame = counts_file(tmp_path, cameras=30, days=14)
     exe = str(Path(sys.executable).with_name("cctvctl"))
+    pause_log = tmp_path / "import.err"
     proc = subprocess.Popen([exe, "--db", cluster.url(dbname, 0), "--tz", TZ, "import", str(path),
-                             "--na", "", "--no-detect"], stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CCTV_TZ": TZ})
-    time.sleep(2.0)
+                             "--na", "", "--no-detect"], stderr=open(pause_log, "w"), text=True,
+                            env={**os.environ, "CCTV_TZ": TZ, "CCTV_TEST_IMPORT_PAUSE": "1"})
+    deadline = time.monotonic() + 120  # kill node 1 while the import is writing through it
+    while "paused mid-import" not in (pause_log.read_text() if pause_log.exists() else ""):
+        assert time.monotonic() < deadline and proc.poll() is None, "the import never paused"
+        time.sleep(0.02)
     cluster.kill(0)
     try:
-        err = proc.communicate(timeout=120)[1]
-        assert proc.returncode == 1, err
+        proc.kill()  # the client is paused (its node is gone): what it wrote is uncommitted
+        proc.wait(timeout=60)
         with node_db(cluster, dbname, 1) as db:
             assert db.scalar("SELECT COUNT(*) FROM counts") == 0
         # the failover URL names the dead node first: the next answering member is used

@@ -35,9 +35,9 @@ def run(url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess
 
 
 class Server:
-    def __init__(self, url: str, log: Path, *extra: str):
+    def __init__(self, url: str, log: Path, *extra: str, env: dict | None = None):
         self.url, self.log = url, log
-        env = {**os.environ, "CCTV_TZ": TZ}
+        env = {**os.environ, "CCTV_TZ": TZ, **(env or {})}
         self.proc = subprocess.Popen([_cctvctl(), "--db", url, "serve", "--port", "0", *extra],
                                      stderr=open(log, "wb"), stdout=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 60
@@ -52,6 +52,12 @@ class Server:
             time.sleep(0.05)
         raise AssertionError(f"server did not start: {log.read_text()}")
 
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log.read_text():
+            assert time.monotonic() < deadline, f"server never said {text!r}: {self.log.read_text()}"
+            time.sleep(0.02)
+
     def stop(self, sig=signal.SIGTERM) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -59,8 +65,8 @@ class Server:
 
 
 @contextmanager
-def serving(url: str, tmp_path: Path, *extra: str):
-    server = Server(url, tmp_path / f"serve-{time.monotonic_ns()}.log", *extra)
+def serving(url: str, tmp_path: Path, *extra: str, env: dict | None = None):
+    server = Server(url, tmp_path / f"serve-{time.monotonic_ns()}.log", *extra, env=env)
     try:
         yield server
     finally:
@@ -316,7 +322,7 @@ def test_sigkill_mid_batch_leaves_nothing_and_the_retry_completes(db_url, tmp_pa
     lines = ["camera,start,people"] + [f"cam-{c},2021-08-{d:02d} {m // 60:02d}:{m % 60:02d},{(c + m) % 50}"
                                        for c in range(20) for d in range(1, 15) for m in range(0, 1440, 5)]
     text = "\n".join(lines) + "\n"
-    with serving(db_url, tmp_path, "--max-body", str(1 << 26)) as server:
+    with serving(db_url, tmp_path, "--max-body", str(1 << 26), env={"CCTV_TEST_IMPORT_PAUSE": "1"}) as server:
         result: dict = {}
 
         def send():
@@ -327,7 +333,7 @@ def test_sigkill_mid_batch_leaves_nothing_and_the_retry_completes(db_url, tmp_pa
 
         t = threading.Thread(target=send)
         t.start()
-        time.sleep(1.0)
+        server.wait_for("paused mid-import")  # rows written, not committed
         server.stop(signal.SIGKILL)
         t.join(60)
     assert "r" not in result, "the batch finished before the kill: make it bigger"

@@ -454,6 +454,7 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
     done = _Pass()
 
     def collect(chunk, outcome) -> None:
+        _pause_point(outcome.inserted + outcome.replaced)
         done.inserted += outcome.inserted
         done.duplicates += outcome.duplicates
         done.replaced += outcome.replaced
@@ -505,6 +506,19 @@ def _first_pass_stored(db: Database, import_id: int, busy: threading.Lock):
             found = {int(r[0]) for r in db.query(FIRST_PASS, (camera, early, late, import_id))}
         return early in found and late not in found
     return check
+
+
+#: test hook (like the migrations' CCTV_TEST_MIGRATION_PAUSE): after the first chunk that wrote
+#: rows, say so on stderr and wait to be killed, so a test kills a process mid-import for sure
+#: instead of guessing a sleep (a fast machine finishes first)
+IMPORT_PAUSE_ENV = "CCTV_TEST_IMPORT_PAUSE"
+
+
+def _pause_point(written: int) -> None:
+    if written and os.environ.get(IMPORT_PAUSE_ENV) == "1":
+        sys.stderr.write(f"paused mid-import after {written} rows written, uncommitted\n")
+        sys.stderr.flush()
+        time.sleep(3600)
 
 
 class _BadRows:
