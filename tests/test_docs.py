@@ -12,7 +12,8 @@ import pytest
 import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update_readme import CLI_DOC, README, generated_reference, readme_reference  # noqa: E402
+from update_readme import (CLI_DOC, PERF_DOC, README, generated_reference, performance_doc_table,  # noqa: E402
+                           performance_table, readme_reference)
 
 ROOT = README.parent
 
@@ -43,6 +44,14 @@ def test_every_command_has_help_with_an_example(path, cmd):
 def test_cli_reference_is_current():
     assert readme_reference(CLI_DOC.read_text()) == generated_reference().strip(), (
         "docs/cli.md is stale: run `python tests/update_readme.py`")
+
+
+def test_performance_table_is_generated_from_the_benchmark_results():
+    """docs/performance.md shows tests/bench/results.json as measured, not a pasted copy."""
+    table = performance_table()
+    assert performance_doc_table(PERF_DOC.read_text()) == table, (
+        "docs/performance.md table differs from tests/bench/results.json: run `python tests/update_readme.py`")
+    assert table.count("\n") >= 20
 
 
 def test_readme_quick_start_is_the_two_commands_ci_runs():
