@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from cctvctl import tokens
 from cctvctl.db import connect
+from cctvctl.serve.wording import LAYOUT_PARAMS, SWITCHES, for_http
 from cctvctl.errors import CctvError, CountFileError, DatabaseError, LockTimeout, UsageError
 from cctvctl.serve.accesslog import AccessLog
 from cctvctl.serve.ratelimit import RateLimiter
@@ -181,12 +182,13 @@ def create_app(config: ServeConfig) -> Starlette:
             raise ApiError(400, "bad_request", "on_error must be reject or skip")
         replace = _flag(q.get("replace", "false"), "replace")
         interval = q.get("interval")
+        layout = _layout(q)
         body = await read_body(request)
         rows = None
         if kind in JSON_TYPES:
             rows = _json_rows(body)
         return JSONResponse(await run_in_threadpool(
-            in_db, _import_batch, token, config.tz, body, rows, on_error, replace, interval))
+            in_db, _import_batch, token, config.tz, body, rows, on_error, replace, interval, layout))
 
     async def get_outliers(request: Request):
         token = await authenticate(request, "read")
@@ -270,11 +272,12 @@ def _guard(handler, log: AccessLog | None):
         except ApiError as err:
             response = error_response(err)
         except CountFileError as err:
-            response = error_response(ApiError(422, "rejected", str(err), problems=list(err.problems)))
+            response = error_response(ApiError(422, "rejected", for_http(str(err)),
+                                               problems=[for_http(str(p)) for p in err.problems]))
         except ScopeDenied as err:
             response = error_response(ApiError(403, "forbidden", str(err)))
         except UsageError as err:
-            response = error_response(ApiError(400, "bad_request", str(err)))
+            response = error_response(ApiError(400, "bad_request", for_http(str(err))))
         except LockTimeout as err:
             response = error_response(ApiError(503, "busy", str(err), headers={"Retry-After": "5"}))
         except DatabaseError:
@@ -282,7 +285,7 @@ def _guard(handler, log: AccessLog | None):
                                                "the database is unavailable; retry later",
                                                headers={"Retry-After": "5"}))
         except CctvError as err:
-            response = error_response(ApiError(500, "failed", str(err)))
+            response = error_response(ApiError(500, "failed", for_http(str(err))))
         except Exception:  # never a traceback to the client; the log line says 500
             response = error_response(ApiError(500, "internal", "internal error"))
         if log is not None:
@@ -327,7 +330,28 @@ def _json_rows(body: bytes) -> list[dict]:
     return rows
 
 
-def _import_batch(db, token, tz, body, rows, on_error, replace, interval):
+def _layout(q) -> dict:
+    """The ``import`` layout options given as query parameters (``encoding=cp949``, ``map=…``)."""
+    layout: dict = {}
+    for flag in LAYOUT_PARAMS:
+        name = flag.replace("-", "_")
+        if name in ("on_error", "replace", "interval") or name not in q:
+            continue
+        if flag in SWITCHES:
+            layout[name] = _flag(q[name], name)
+        elif name in ("map", "na", "wide"):
+            layout[{"map": "mapping"}.get(name, name)] = q.getlist(name)
+        elif name == "max_count":
+            try:
+                layout[name] = int(q[name])
+            except ValueError:
+                raise ApiError(400, "bad_request", "max_count is a whole number") from None
+        else:
+            layout[name] = q[name]
+    return layout
+
+
+def _import_batch(db, token, tz, body, rows, on_error, replace, interval, layout):
     from cctvctl.detect.store import flags_of_import
     from cctvctl.ingest import ImportOptions, import_rows, import_stream
 
@@ -347,14 +371,14 @@ def _import_batch(db, token, tz, body, rows, on_error, replace, interval):
             raise ApiError(400, "bad_request", "interval must be between 0 and 1440 minutes")
         extra["interval"] = int(round(minutes * 60))
     options = ImportOptions(tz=tz, on_error=on_error, replace=replace, camera_check=check,
-                            write_rejected=False, **extra)
+                            write_rejected=False, **layout, **extra)
     source = f"serve:{token.name}"
     if rows is not None:
         result = import_rows(db, rows, options, source=source)
     else:
         result = import_stream(db, io.BytesIO(body), source, options)
     answer = result.as_dict()
-    answer["problems"] = [p.format(source) for p in result.problems]
+    answer["problems"] = [for_http(p.format(source)) for p in result.problems]
     flags = flags_of_import(db, result.import_id) if result.import_id else []
     answer["flags"] = [f.as_record(tz) for f in flags]
     return answer
