@@ -219,3 +219,11 @@ def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: 
         raise CountFileError(f"{source}:1: no camera column; pass --camera NAME "
                              "(or --map camera=COLUMN)")
     return layout
+
+
+_DATA_LIKE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?|.*[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}.*|.*[0-9]:[0-9]{2}.*")
+
+
+def looks_like_data(fields: list[str]) -> bool:
+    """A first line with a number, a date or a clock time in it is data, not a header."""
+    return any(_DATA_LIKE.fullmatch(f.strip()) for f in fields)
