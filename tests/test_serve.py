@@ -251,6 +251,37 @@ def test_the_import_layouts_are_query_parameters(api):
     assert scoped.status_code == 403  # a camera named by the query is inside the scope check too
 
 
+def test_status_alerts_ack_and_json_rows_are_checked_and_scoped(api):
+    """Adversarial review findings: status leaked other cameras' figures, a deep JSON body was a
+    500, ack stored any key (and a bad one looked like a database outage), JSON rows were
+    numbered as CSV lines, and JSON null could not say "unknown"."""
+    lobby = "camera,start,people\nlobby,2021-08-01 00:00,5\nlobby,2021-08-01 00:05,6\n"
+    everything = run(api.url, "token", "create", "--name", "all", "--camera", "*", "--read").stdout.strip()
+    gates = run(api.url, "token", "create", "--name", "gr", "--camera", "gate-*", "--read").stdout.strip()
+    assert post_csv(api, lobby, token=everything).status_code == 200
+    assert post_csv(api, csv_batch(n=3)).status_code == 200
+    mine = httpx.get(f"{api.base}/v1/status", headers=bearer(gates)).json()
+    whole = httpx.get(f"{api.base}/v1/status", headers=bearer(everything)).json()
+    assert (mine["cameras"], mine["rows"]) == (1, 3) and (whole["cameras"], whole["rows"]) == (2, 5)
+    h = {"Content-Type": "application/json", **bearer(gates)}
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert httpx.post(f"{api.base}/v1/counts", content=deep, headers=h).status_code == 400
+    assert httpx.post(f"{api.base}/v1/alerts/ack", content=deep, headers=h).status_code == 400
+    for episode in ({"start_utc": 10 ** 30}, {"metric": "a" * 300}, {"camera": "gate-1\u0000"},
+                    {"kind": "boom"}, {"start_utc": "1"}):
+        body = {"consumer": "ops", "episodes": [{"camera": "gate-1", "metric": "all",
+                                                  "kind": "dark", "start_utc": 1, **episode}]}
+        answer = httpx.post(f"{api.base}/v1/alerts/ack", json=body, headers=bearer(gates))
+        assert answer.status_code == 400, (episode, answer.text)
+    rows = [{"camera": "gate-9", "start": "2021-08-02 00:00", "people": 1},
+            {"camera": "gate-9", "start": "2021-08-02 00:05", "people": -4}]
+    refused = httpx.post(f"{api.base}/v1/counts", json=rows, headers=bearer(api.writer)).json()
+    assert refused["error"]["problems"][0].startswith("serve:box-1: row 2: ")
+    rows[1]["people"] = None
+    stored_ok = httpx.post(f"{api.base}/v1/counts", json=rows, headers=bearer(api.writer)).json()
+    assert (stored_ok["inserted"], stored_ok["unknown"]) == (1, 1) and "rejected_file" not in stored_ok
+
+
 def test_a_huge_body_gets_413(db_url, tmp_path):
     token = run(db_url, "token", "create", "--name", "b", "--camera", "*").stdout.strip()
     with serving(db_url, tmp_path, "--max-body", "2048") as server:

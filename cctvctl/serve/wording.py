@@ -15,7 +15,8 @@ LAYOUT_PARAMS = ("camera", "interval", "map", "encoding", "delimiter", "nonexist
                  "dayfirst", "monthfirst", "time-format", "max-count", "columns", "na", "wide",
                  "wide-metric", "on-error", "replace")
 #: flags of the read endpoints that are query parameters too
-READ_PARAMS = ("consumer", "dark-after", "since", "until", "camera", "episodes", "compare")
+READ_PARAMS = ("consumer", "dark-after", "since", "until", "camera", "episodes", "compare", "day",
+               "week", "month", "year")
 SWITCHES = frozenset({"replace", "dayfirst", "monthfirst", "episodes"})
 _PARAMS = frozenset(LAYOUT_PARAMS + READ_PARAMS)
 
