@@ -282,6 +282,16 @@ def test_status_alerts_ack_and_json_rows_are_checked_and_scoped(api):
     assert (stored_ok["inserted"], stored_ok["unknown"]) == (1, 1) and "rejected_file" not in stored_ok
 
 
+def test_unknown_paths_are_logged_and_intervals_follow_the_cli_rule(api):
+    assert httpx.get(f"{api.base}/v1/cctv_anything").status_code == 404
+    assert httpx.delete(f"{api.base}/v1/counts", headers=bearer(api.writer)).status_code == 405
+    for bad in ("0.01", "1e-300", "nan", "1441"):
+        assert post_csv(api, csv_batch(), interval=bad).status_code == 400, bad
+    assert stored(api.url) == []
+    lines = [json.loads(line) for line in api.log.read_text().splitlines() if line.startswith("{")]
+    assert {(x["path"], x["status"]) for x in lines} >= {("/v1/cctv_anything", 404), ("/v1/counts", 405)}
+
+
 def test_a_huge_body_gets_413(db_url, tmp_path):
     token = run(db_url, "token", "create", "--name", "b", "--camera", "*").stdout.strip()
     with serving(db_url, tmp_path, "--max-body", "2048") as server:

@@ -213,6 +213,16 @@ class Database:
             raise
         else:
             self._depth = 0
+            try:
+                for held in list(self._locks.values()):
+                    if hasattr(held, "fence"):  # a cluster lease: still ours, in this transaction
+                        held.fence(self)
+            except BaseException:
+                try:
+                    self.conn.rollback()
+                except Exception:
+                    pass
+                raise
             with self._errors():
                 self.conn.commit()
 

@@ -222,6 +222,14 @@ def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: 
     return layout
 
 
+_DATA_LIKE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?|.*[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}.*|.*[0-9]:[0-9]{2}.*")
+
+
+def looks_like_data(fields: list[str]) -> bool:
+    """A first line with a number, a date or a clock time in it is data, not a header."""
+    return any(_DATA_LIKE.fullmatch(f.strip()) for f in fields)
+
+
 def _refuse_two_columns(header: list[str], fld: str, names: tuple[str, ...], taken: set[int],
                         source: str) -> None:
     """Two columns that both read as one field would lose one silently: ``People`` beside

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cctvctl import tokens
+from cctvctl import tokens, validate
 from cctvctl.db import connect
 from cctvctl.serve.wording import LAYOUT_PARAMS, SWITCHES, for_http
 from cctvctl.errors import CctvError, CountFileError, DatabaseError, LockTimeout, UsageError
@@ -257,7 +257,17 @@ def create_app(config: ServeConfig) -> Starlette:
         yield
         dbs.close_all()
 
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed},
+    def logged(answer):  # unknown paths and methods are requests too: the operator sees them
+        async def handler(request: Request, exc):
+            response = await answer(request, exc)
+            if log is not None:
+                request.state.token_name = None
+                log.write(request, response.status_code, 0.0)
+            return response
+        return handler
+
+    return Starlette(routes=routes, exception_handlers={404: logged(_not_found),
+                                                        405: logged(_not_allowed)},
                      lifespan=lifespan)
 
 
@@ -371,7 +381,7 @@ def _json_row_numbers(text: str, source: str) -> str:
 def _episode_key(e: dict) -> tuple[str, str, str, int]:
     """One acknowledged episode, checked like the episodes ``GET /v1/alerts`` hands out."""
     from cctvctl.detect.episodes import KINDS
-    from cctvctl.ingest.reader import validate_camera_name
+    from cctvctl.ingest.cameras import validate_camera_name
 
     camera, metric, kind, start = e["camera"], e["metric"], e["kind"], e["start_utc"]
     if not isinstance(camera, str) or not isinstance(start, int) or isinstance(start, bool):
@@ -410,14 +420,11 @@ def _import_batch(db, token, tz, body, rows, on_error, replace, interval, layout
                               "nothing was written")
 
     extra = {}
-    if interval is not None:
+    if interval is not None:  # the CLI's rule: minutes in whole seconds, up to one day
         try:
-            minutes = float(interval)
+            extra["interval"] = validate.interval_minutes(float(interval), "interval")
         except ValueError:
             raise ApiError(400, "bad_request", "interval is minutes, e.g. 5") from None
-        if not (0 < minutes <= 1440):
-            raise ApiError(400, "bad_request", "interval must be between 0 and 1440 minutes")
-        extra["interval"] = int(round(minutes * 60))
     options = ImportOptions(tz=tz, on_error=on_error, replace=replace, camera_check=check,
                             write_rejected=False, **layout, **extra)
     source = f"serve:{token.name}"
