@@ -393,7 +393,7 @@ def _json_row_numbers(text: str, source: str) -> str:
 def _episode_key(e: dict) -> tuple[str, str, str, int]:
     """One acknowledged episode, checked like the episodes ``GET /v1/alerts`` hands out."""
     from cctvctl.detect.episodes import KINDS
-    from cctvctl.ingest.reader import validate_camera_name
+    from cctvctl.ingest.cameras import validate_camera_name
 
     camera, metric, kind, start = e["camera"], e["metric"], e["kind"], e["start_utc"]
     if not isinstance(camera, str) or not isinstance(start, int) or isinstance(start, bool):
