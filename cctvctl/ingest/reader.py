@@ -348,6 +348,15 @@ class CountReader:
                     note(mismatch, pd.Series([f"vehicle {int(v)} is not the sum of the classes ({int(s)})"
                                               for v, s in zip(values["vehicle"][where], class_sum[where])],
                                              index=index[where]))
+                # some class unknown: the known ones alone may not exceed the total
+                known = sum(values[c].fillna(0) for c in classes)
+                exceeds = values["vehicle"].notna() & class_sum.isna() & (known > values["vehicle"])
+                if exceeds.any():
+                    where = exceeds.to_numpy()
+                    note(exceeds, pd.Series([f"vehicle {int(v)} is less than its known classes "
+                                             f"({int(k)}; the others unknown)"
+                                             for v, k in zip(values["vehicle"][where], known[where])],
+                                            index=index[where]))
             else:
                 values["vehicle"] = class_sum
 
