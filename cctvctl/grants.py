@@ -137,7 +137,7 @@ def apply_grants(db, accounts: list[Account], passwords: dict[str, str]) -> None
     """Converge the accounts on a MySQL server (needs an account allowed to create users and
     grant), then verify each holds exactly its documented privileges; a difference that could
     not be removed (a role, a proxy grant) is an error that names it."""
-    if db.backend != "mysql":
+    if not db.dialect.accounts:
         raise UsageError("db grants --apply needs a MySQL/MariaDB database (--db mysql://…)")
     for acc in accounts:
         if not passwords.get(acc.role):

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cctvctl.errors import CountFileError
-from cctvctl.ingest.timeparse import DateOrderChanged, TimeParser
+from cctvctl.ingest.dateorder import DateOrderChanged
+from cctvctl.ingest.timeparse import TimeParser
 
 ZONES = ["Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/Berlin", "Europe/London",
          "Australia/Melbourne", "Australia/Lord_Howe", "Asia/Kolkata", "America/Santiago",

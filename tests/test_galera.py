@@ -71,6 +71,21 @@ def cctvctl(url: str, *args: str, check: bool = True, **popen) -> subprocess.Com
     return proc
 
 
+def on_nodes_at_once(cluster, dbname: str, nodes: tuple[int, ...], *args: str) -> list:
+    """Run the same command on several nodes at the same moment (two crons, two detector boxes)."""
+    results: list = []
+
+    def run(i):
+        results.append(cctvctl(cluster.url(dbname, i), *args, check=False))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def counts_file(tmp_path: Path, cameras: int = 3, days: int = 10) -> tuple[Path, pd.DataFrame]:
     frames = [make_counts(TZ, date(2021, 8, 1), date(2021, 8, days), f"cam-{c}", seed=c)
               for c in range(cameras)]
@@ -133,16 +148,7 @@ def test_a_dead_holders_lease_is_taken_over(cluster, dbname, monkeypatch):
 def test_cron_on_two_nodes_at_once_equals_one_serial_run(cluster, dbname, tmp_path):
     path, frame = counts_file(tmp_path, cameras=4, days=14)
     cctvctl(cluster.url(dbname, 0), "import", str(path), "--na", "")
-    results: list = []
-
-    def run(i):
-        results.append(cctvctl(cluster.url(dbname, i), "aggregate", "all", check=False))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = on_nodes_at_once(cluster, dbname, (0, 1), "aggregate", "all")
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     want = reference(frame, TZ, {c: 300 for c in frame["camera"].unique()})
     with node_db(cluster, dbname, 2) as db:
@@ -202,16 +208,7 @@ def test_a_write_conflict_is_retried_whole(cluster, dbname, tmp_path):
     """Imports of overlapping files on two nodes at once: certification fails one commit
     (or the lease serialises them); either way both finish and every row is stored once."""
     path, frame = counts_file(tmp_path, cameras=2, days=3)
-    results: list = []
-
-    def run(i):
-        results.append(cctvctl(cluster.url(dbname, i), "import", str(path), "--na", "", "--no-detect", check=False))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = on_nodes_at_once(cluster, dbname, (0, 2), "import", str(path), "--na", "", "--no-detect")
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     with node_db(cluster, dbname, 1) as db:
         assert db.scalar("SELECT COUNT(*) FROM counts") == len(frame)

@@ -112,7 +112,7 @@ def test_staged_files_are_consumed_or_removed(mysql_url):
     from cctvctl.db import connect
 
     with connect(mysql_url) as db:
-        if not getattr(db.conn, "_local_infile", False):
+        if not db.local_infile:
             pytest.skip("the server refuses LOCAL INFILE")
         frame = _frame(50, seed=1, names=["a", "b"]).drop_duplicates(["camera", "start_utc"])
         frame = frame.reset_index(drop=True)
@@ -185,7 +185,9 @@ def test_sqlite_stages_json_and_writes_it_in_one_statement(sqlite_url, monkeypat
 def test_sqlite_without_json_functions_uses_executemany(sqlite_url, monkeypatch):
     from cctvctl.db import connect
 
-    monkeypatch.setattr(writer_mod, "_has_json", lambda db: False)
+    from cctvctl.db.database import Database
+
+    monkeypatch.setattr(Database, "json_rows", property(lambda self: False))
     with connect(sqlite_url) as db:
         frame = _frame(50, seed=5, names=["a"]).drop_duplicates(["camera", "start_utc"])
         frame = frame.reset_index(drop=True)

@@ -42,6 +42,23 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 
+#: inside ``cctvctl.ingest``, top to bottom, the same rule one level down (each module one job,
+#: said in its docstring). A new ingest module goes in the lowest layer whose imports it needs.
+INGEST_LAYERS: list[tuple[str, ...]] = [
+    ("cctvctl.ingest",),                         # entry points: a path, a pipe or rows → one descriptor
+    ("cctvctl.ingest.pipeline",),                # one import: ledger, chunks read and written, verdict
+    ("cctvctl.ingest.rejected",),                # refused rows → FILE.rejected.csv, target checked
+    ("cctvctl.ingest.options",),                 # ImportOptions (checked) and ImportResult
+    ("cctvctl.ingest.reader", "cctvctl.ingest.writer"),  # text → validated chunks; chunks → counts
+    ("cctvctl.ingest.timeparse", "cctvctl.ingest.fastpath",
+     "cctvctl.ingest.records"),                  # timestamps; the C-parser path; the exact path
+    ("cctvctl.ingest.timeshapes", "cctvctl.ingest.dst"),  # text → wall times; wall times → instants
+    ("cctvctl.ingest.cameras", "cctvctl.ingest.columns", "cctvctl.ingest.counts",
+     "cctvctl.ingest.dateorder", "cctvctl.ingest.scan", "cctvctl.ingest.spacing",
+     "cctvctl.ingest.timeformat", "cctvctl.ingest.undecodable",
+     "cctvctl.ingest.zonenames"),                # leaves: one rule each, no other ingest module
+]
+
 def module_files(package: Path = PACKAGE) -> dict[str, Path]:
     """Dotted module name → file, for every .py under the package."""
     out = {}
@@ -186,6 +203,16 @@ def test_every_module_has_a_layer():
 def test_no_import_goes_up_the_layers():
     bad = layer_violations(GRAPH)
     assert not bad, "layering broken:\n" + "\n".join(bad)
+
+
+def test_the_ingest_package_is_layered_inside():
+    """Every ingest module is in INGEST_LAYERS, and none imports one of its own layer or above."""
+    inside = {m: {t for t in deps if t == "cctvctl.ingest" or t.startswith("cctvctl.ingest.")}
+              for m, deps in GRAPH.items() if m == "cctvctl.ingest" or m.startswith("cctvctl.ingest.")}
+    listed = {m for layer in INGEST_LAYERS for m in layer}
+    assert set(inside) == listed, f"add to (or remove from) INGEST_LAYERS: {sorted(set(inside) ^ listed)}"
+    bad = layer_violations(inside, INGEST_LAYERS)
+    assert not bad, "ingest layering broken:\n" + "\n".join(bad)
 
 
 def test_a_deliberate_upward_import_is_caught(tmp_path):

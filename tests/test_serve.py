@@ -208,6 +208,90 @@ def test_bad_bodies_get_clear_errors_and_write_nothing(api):
     assert httpx.delete(f"{api.base}/v1/counts").json()["error"]["code"] == "method_not_allowed"
 
 
+def _says_no_cli_flag(answer) -> dict:
+    error = answer.json()["error"]
+    for text in [error["message"], *error.get("problems", [])]:
+        assert not re.search(r"(?<![\w-])--[a-z]", text), f"a CLI flag told to an HTTP client: {text}"
+    return error
+
+
+def test_refusals_name_the_query_parameter_that_fixes_them(api):
+    bad = "camera,start,people\ngate-1,2021-08-01 00:00,3\ngate-1,not a time,4\n"
+    assert "on_error=skip" in _says_no_cli_flag(post_csv(api, bad))["message"]
+    korean = "camera,start,people,memo\ngate-1,2021-08-01 00:00,3,정문\n".encode("cp949")
+    refused = httpx.post(f"{api.base}/v1/counts", content=korean, timeout=60,
+                         headers={"Content-Type": "text/csv", **bearer(api.writer)})
+    assert refused.status_code == 422 and "encoding=cp949" in _says_no_cli_flag(refused)["message"]
+    dayfirst = "camera,start,people\n" + "".join(
+        f"gate-1,{d:02d}/09/2021 00:00,{d}\n" for d in range(1, 6))
+    error = _says_no_cli_flag(post_csv(api, dayfirst))
+    assert "dayfirst=true" in error["message"] + " ".join(error.get("problems", []))
+    assert stored(api.url) == []
+
+
+def test_the_import_layouts_are_query_parameters(api):
+    korean = "camera,start,people,memo\ngate-1,2021-08-01 00:00,3,정문\n".encode("cp949")
+    ok = httpx.post(f"{api.base}/v1/counts", content=korean, params={"encoding": "cp949"},
+                    headers={"Content-Type": "text/csv", **bearer(api.writer)}, timeout=60)
+    assert ok.status_code == 200, ok.text
+    dayfirst = "camera,start,people\n" + "".join(
+        f"gate-2,{d:02d}/09/2021 00:00,{d}\n" for d in range(1, 6))
+    assert post_csv(api, dayfirst, dayfirst="true").status_code == 200
+    headerless = "gate-3,2021-08-01 00:00,-1\ngate-3,2021-08-01 00:05,7\n"
+    answer = post_csv(api, headerless, columns="camera,start,people", na=["-1"])
+    assert answer.status_code == 200, answer.text
+    assert post_csv(api, csv_batch(), max_count="lots").status_code == 400
+    rows = stored(api.url)
+    assert [r[3] for r in rows if r[0] == "gate-3"] == [7]  # -1 is "unknown": not stored
+    assert answer.json()["unknown"] == 1
+    assert [r[3] for r in rows if r[0] == "gate-2"] == [1, 2, 3, 4, 5]
+    days = {time.strftime("%m-%d", time.gmtime(r[1] + 9 * 3600)) for r in rows if r[0] == "gate-2"}
+    assert days == {f"09-{d:02d}" for d in range(1, 6)}  # 1 September, never 9 January
+    scoped = post_csv(api, "2021-08-01 00:00,1\n", columns="start,people", camera="cam-9")
+    assert scoped.status_code == 403  # a camera named by the query is inside the scope check too
+
+
+def test_status_alerts_ack_and_json_rows_are_checked_and_scoped(api):
+    """Adversarial review findings: status leaked other cameras' figures, a deep JSON body was a
+    500, ack stored any key (and a bad one looked like a database outage), JSON rows were
+    numbered as CSV lines, and JSON null could not say "unknown"."""
+    lobby = "camera,start,people\nlobby,2021-08-01 00:00,5\nlobby,2021-08-01 00:05,6\n"
+    everything = run(api.url, "token", "create", "--name", "all", "--camera", "*", "--read").stdout.strip()
+    gates = run(api.url, "token", "create", "--name", "gr", "--camera", "gate-*", "--read").stdout.strip()
+    assert post_csv(api, lobby, token=everything).status_code == 200
+    assert post_csv(api, csv_batch(n=3)).status_code == 200
+    mine = httpx.get(f"{api.base}/v1/status", headers=bearer(gates)).json()
+    whole = httpx.get(f"{api.base}/v1/status", headers=bearer(everything)).json()
+    assert (mine["cameras"], mine["rows"]) == (1, 3) and (whole["cameras"], whole["rows"]) == (2, 5)
+    h = {"Content-Type": "application/json", **bearer(gates)}
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert httpx.post(f"{api.base}/v1/counts", content=deep, headers=h).status_code == 400
+    assert httpx.post(f"{api.base}/v1/alerts/ack", content=deep, headers=h).status_code == 400
+    for episode in ({"start_utc": 10 ** 30}, {"metric": "a" * 300}, {"camera": "gate-1\u0000"},
+                    {"kind": "boom"}, {"start_utc": "1"}):
+        body = {"consumer": "ops", "episodes": [{"camera": "gate-1", "metric": "all",
+                                                  "kind": "dark", "start_utc": 1, **episode}]}
+        answer = httpx.post(f"{api.base}/v1/alerts/ack", json=body, headers=bearer(gates))
+        assert answer.status_code == 400, (episode, answer.text)
+    rows = [{"camera": "gate-9", "start": "2021-08-02 00:00", "people": 1},
+            {"camera": "gate-9", "start": "2021-08-02 00:05", "people": -4}]
+    refused = httpx.post(f"{api.base}/v1/counts", json=rows, headers=bearer(api.writer)).json()
+    assert refused["error"]["problems"][0].startswith("serve:box-1: row 2: ")
+    rows[1]["people"] = None
+    stored_ok = httpx.post(f"{api.base}/v1/counts", json=rows, headers=bearer(api.writer)).json()
+    assert (stored_ok["inserted"], stored_ok["unknown"]) == (1, 1) and "rejected_file" not in stored_ok
+
+
+def test_unknown_paths_are_logged_and_intervals_follow_the_cli_rule(api):
+    assert httpx.get(f"{api.base}/v1/cctv_anything").status_code == 404
+    assert httpx.delete(f"{api.base}/v1/counts", headers=bearer(api.writer)).status_code == 405
+    for bad in ("0.01", "1e-300", "nan", "1441"):
+        assert post_csv(api, csv_batch(), interval=bad).status_code == 400, bad
+    assert stored(api.url) == []
+    lines = [json.loads(line) for line in api.log.read_text().splitlines() if line.startswith("{")]
+    assert {(x["path"], x["status"]) for x in lines} >= {("/v1/cctv_anything", 404), ("/v1/counts", 405)}
+
+
 def test_a_huge_body_gets_413(db_url, tmp_path):
     token = run(db_url, "token", "create", "--name", "b", "--camera", "*").stdout.strip()
     with serving(db_url, tmp_path, "--max-body", "2048") as server:

@@ -201,7 +201,7 @@ def test_an_abbreviation_that_changed_offset_is_read_at_the_offset_of_its_date()
 
 def test_a_file_of_one_order_decided_late_asks_for_a_second_reading():
     from cctvctl.errors import CountFileError
-    from cctvctl.ingest.timeparse import DateOrderChanged
+    from cctvctl.ingest.dateorder import DateOrderChanged
 
     parser = TimeParser(SEOUL)
     parser.to_epoch(pd.Series(["01/02/2021 10:00"]), None, lines=[2])

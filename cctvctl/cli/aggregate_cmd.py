@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cctvctl.cli import app
+from cctvctl.cli import app, complete
 from cctvctl.cli.options import CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt, VerboseOpt
 from cctvctl.cli.output import print_json
 from cctvctl.errors import UsageError
@@ -18,13 +18,14 @@ GRAIN_CHOICES = ("day", "week", "month", "year", "weekday", "all")
 def aggregate_command(
     ctx: typer.Context,
     grain: Annotated[str, typer.Argument(help="day, week, month, year, weekday or all.",
+                                         autocompletion=complete.GRAINS,
                                          show_default=False)],
     date: Annotated[Optional[str], typer.Option("--date", help="Recompute the period containing this local day (YYYY-MM-DD).")] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     camera: CameraOpt = None,
     k: Annotated[float, typer.Option("--k", help="Reference factor: ref = mean + k·std.")] = 1.5,
-    fmt: Annotated[str, typer.Option("--format", help="table (a summary) or json (every row written).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table (a summary) or json (every row written).", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Compute day, week, month, year and weekday statistics that are due.

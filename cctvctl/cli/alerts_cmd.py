@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cctvctl.cli import app
+from cctvctl.cli import app, complete
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line, print_json, stdout_console
 from cctvctl.errors import CctvError, UsageError
@@ -31,7 +31,7 @@ def alerts_command(
     now: Annotated[Optional[str], typer.Option("--now", help="Judge as of this local time, YYYY-MM-DDTHH:MM (default: the clock); for replaying history.")] = None,
     command: Annotated[Optional[str], typer.Option("--exec", help="Run this shell command once per episode with the episode's JSON on stdin; a failure (exit ≠ 0 or timeout) is retried on the next run.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds an --exec command may take.")] = 30.0,
-    fmt: Annotated[str, typer.Option("--format", help="table or json (one record per episode).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one record per episode).", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Tell a consumer the episodes it has not been told: outliers, silent and dark cameras.

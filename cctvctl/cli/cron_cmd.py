@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import re
 import shutil
 import sys
@@ -86,9 +84,6 @@ def cron_command(
     from cctvctl.db import parse_url
 
     url = parse_url(settings.db_url)  # refuses a URL holding a password: a crontab must never hold one
-    db_url = settings.db_url
-    if url.backend == "sqlite" and url.path != ":memory:":
-        # cron starts in $HOME: a relative path would aggregate some other (empty) file
-        db_url = f"sqlite://{os.path.abspath(url.path)}"
+    db_url = url.anchored(settings.db_url)  # cron starts in $HOME
     for line in crontab_lines(executable(), db_url, _zone(settings), int(m[1]), int(m[2])):
         typer.echo(line)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cctvctl.cli import app
+from cctvctl.cli import app, complete
 from cctvctl.cli.app import CctvTyper, HelpGroup
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import print_json, stdout_console, text_cell
@@ -55,7 +55,8 @@ def init_command(ctx: typer.Context, db: DbOpt = None, tz: TzOpt = None,
 @db_app.command("set-zone")
 def set_zone_command(
     ctx: typer.Context,
-    zone: Annotated[str, typer.Argument(help="IANA zone, e.g. Asia/Seoul.", show_default=False)],
+    zone: Annotated[str, typer.Argument(help="IANA zone, e.g. Asia/Seoul.", show_default=False,
+                                        autocompletion=complete.zones)],
     force: Annotated[bool, typer.Option("--force", help="Also when the database holds counts: drops its statistics and stored flags.")] = False,
     db: DbOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
@@ -90,7 +91,7 @@ def set_zone_command(
 @db_app.command("status")
 def status_command(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table or json.", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False,
 ) -> None:
     """Show backend, schema version, cameras, rows, time range covered and the last import.

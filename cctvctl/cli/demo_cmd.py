@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cctvctl.cli import complete
 from cctvctl.cli.app import app
 from cctvctl.cli.options import RootOptions, VerboseOpt, configure_logging
 from cctvctl.cli.output import stdout_console
@@ -17,7 +18,7 @@ def demo_command(
     ctx: typer.Context,
     db: Annotated[Optional[str], typer.Option("--db", help="Database URL for the demo (never taken from CCTV_DB: the demo writes synthetic rows). Default: a SQLite file in --dir or in a temporary folder.")] = None,
     directory: Annotated[Optional[Path], typer.Option("--dir", metavar="PATH", help="Keep the sample file, the SQLite database and the chart in this folder (default: a temporary folder, removed afterwards).")] = None,
-    tz: Annotated[str, typer.Option("--tz", help="Zone of the sample data and of the report.")] = "Asia/Seoul",
+    tz: Annotated[str, typer.Option("--tz", help="Zone of the sample data and of the report.", autocompletion=complete.zones)] = "Asia/Seoul",
     verbose: VerboseOpt = False,
 ) -> None:
     """Show what cctvctl does on generated counts, on a database of its own.

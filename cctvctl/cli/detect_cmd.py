@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cctvctl.cli import app
+from cctvctl.cli import app, complete
 from cctvctl.cli.options import (CameraOpt, DbOpt, QuietOpt, Settings, SinceOpt, TzOpt, UntilOpt,
                                  VerboseOpt)
 from cctvctl.cli.output import print_json, stdout_console, text_cell
@@ -21,14 +21,14 @@ def detect_command(
     since: SinceOpt = None,
     until: UntilOpt = None,
     camera: CameraOpt = None,
-    method: Annotated[Optional[str], typer.Option(help="robust (median of like days at the same hour, runs, silences; see docs/detection.md), seasonal (mean ± k·σ of the same hour slot over the trailing weeks) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day). Default: the method imports use.")] = None,
+    method: Annotated[Optional[str], typer.Option(help="robust (median of like days at the same hour, runs, silences; see docs/detection.md), seasonal (mean ± k·σ of the same hour slot over the trailing weeks) or threshold (the original rule: high only, above mean + 1.5·std of the last complete year/month/week/day). Default: the method imports use.", autocompletion=complete.METHODS)] = None,
     k: Annotated[Optional[float], typer.Option("--k", help="Robust: σ a run of intervals needs (default 5); seasonal: band width in σ (default 4); threshold: the std multiplier of the reference (default 1.5).")] = None,
     weeks: Annotated[Optional[int], typer.Option(help="Robust and seasonal: trailing weeks of history (default 8).")] = None,
-    slot: Annotated[Optional[str], typer.Option(help="Seasonal: hour (default), daytype-hour (workdays and weekends apart) or weekday-hour.")] = None,
-    floor: Annotated[Optional[str], typer.Option(help="Seasonal: σ floor, sqrt = max(sqrt(mean), 1) (default) or one = 1.")] = None,
+    slot: Annotated[Optional[str], typer.Option(help="Seasonal: hour (default), daytype-hour (workdays and weekends apart) or weekday-hour.", autocompletion=complete.SLOTS)] = None,
+    floor: Annotated[Optional[str], typer.Option(help="Seasonal: σ floor, sqrt = max(sqrt(mean), 1) (default) or one = 1.", autocompletion=complete.FLOORS)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the flags without storing them.")] = False,
     as_episodes: Annotated[bool, typer.Option("--episodes", help="Print episodes (runs of consecutive flagged intervals of a camera and metric) instead of single flags.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json (one record per flag).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json (one record per flag).", autocompletion=complete.DETECT_FORMATS)] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Judge the intervals of local days --since … --until; store and print the flags.

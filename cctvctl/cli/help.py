@@ -37,6 +37,45 @@ def reflow(paragraph: str) -> str:
     return " ".join(line.strip() for line in lines)
 
 
+def fit_examples(paragraph: str, width: int) -> str:
+    """An example block's lines longer than ``width`` broken at a space outside quotes with a
+    shell continuation (`` \\``): the terminal would otherwise wrap them mid-command and the
+    pasted lines would run as two commands. An option (a redirection) stays beside its value."""
+    out = []
+    for line in paragraph.splitlines():
+        if len(line) <= width or not line.startswith(" "):
+            out.append(line)
+            continue
+        indent = line[:len(line) - len(line.lstrip())]
+        lead, words = indent, []
+        for word in _words(line.strip()):
+            if words and len(lead + " ".join(words + [word])) + 2 > width:  # room for " \"
+                carry = [words.pop()] if (len(words) > 1 and not word.startswith("-") and (
+                    words[-1].startswith("-") or words[-1] in (">", ">>", "<"))) else []
+                out.append(lead + " ".join(words) + " \\")
+                lead, words = indent + "    ", carry
+            words.append(word)
+        out.append(lead + " ".join(words))
+    return "\n".join(out)
+
+
+def _words(command: str) -> list[str]:
+    """``command`` split at the spaces outside quotes (the places a line may break)."""
+    words, word, quote = [], "", None
+    for ch in command:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == " ":
+            if word:
+                words.append(word)
+            word = ""
+            continue
+        word += ch
+    return words + ([word] if word else [])
+
+
 def render(command: click.Command, ctx: click.Context) -> None:
     """Print the help of ``command`` (a group lists its commands too)."""
     from rich.console import Console
@@ -55,7 +94,13 @@ def render(command: click.Command, ctx: click.Context) -> None:
         console.print(Padding(Text(first.replace("\n", " "), style="bold"), (0, 0, 0, 1)))
         for paragraph in rest:
             console.print()
-            console.print(Padding(Text(reflow(paragraph), style="dim"), (0, 0, 0, 1)))
+            text = reflow(paragraph)
+            if text == paragraph:  # an example: its lines as they are, fitted to the width
+                text = Text(fit_examples(paragraph, console.width - 1), style="dim", no_wrap=True,
+                            overflow="ignore")
+            else:
+                text = Text(text, style="dim")
+            console.print(Padding(text, (0, 0, 0, 1)))
         console.print()
 
     def panel(title: str, rows: list[tuple[str, str]]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cctvctl.cli import app
+from cctvctl.cli import app, complete
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
 from cctvctl import validate
@@ -24,21 +24,21 @@ def import_command(
     columns: Annotated[Optional[str], typer.Option(help="The file has no header row: these are its columns, comma-separated, e.g. camera,start,people (- for a column to ignore).")] = None,
     na: Annotated[Optional[list[str]], typer.Option("--na", help="A cell text meaning 'unknown' in count columns, e.g. -1 or NA (repeat; '' for empty cells): stored as NULL, never 0. A row with no known count is not stored.")] = None,
     wide: Annotated[Optional[list[str]], typer.Option("--wide", help="COLUMN=CAMERA: a wide file's count column and the camera it counts (repeat).")] = None,
-    wide_metric: Annotated[str, typer.Option(help="What the --wide columns count: people or vehicle.")] = "people",
+    wide_metric: Annotated[str, typer.Option(help="What the --wide columns count: people or vehicle.", autocompletion=complete.WIDE_METRIC)] = "people",
     interval: Annotated[Optional[float], typer.Option(help="Interval length in minutes where the file has no end column (default: the usual spacing of its rows, said in the summary; a file whose rows disagree with --interval is refused).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file, e.g. cp949 for Korean spreadsheet exports.")] = "utf-8-sig",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter (default: detected from the header: , tab ; |).")] = None,
-    on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.")] = "reject",
+    on_error: Annotated[str, typer.Option(help="reject: refuse the whole file if any row is bad; skip: import good rows, write bad ones to FILE.rejected.csv.", autocompletion=complete.ON_ERROR)] = "reject",
     rejected: Annotated[Optional[str], typer.Option(help="Where --on-error skip writes bad rows (default FILE.rejected.csv).")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite stored rows whose counts differ (whatever earlier imports of the file did; undoable).")] = False,
-    nonexistent: Annotated[str, typer.Option(help="Local times in a DST gap: reject, shift-forward or shift-backward.")] = "reject",
-    ambiguous: Annotated[str, typer.Option(help="Local times repeated at the DST change: infer (1st = earlier, 2nd = later), earliest, latest or reject.")] = "infer",
+    nonexistent: Annotated[str, typer.Option(help="Local times in a DST gap: reject, shift-forward or shift-backward.", autocompletion=complete.NONEXISTENT)] = "reject",
+    ambiguous: Annotated[str, typer.Option(help="Local times repeated at the DST change: infer (1st = earlier, 2nd = later), earliest, latest or reject.", autocompletion=complete.AMBIGUOUS)] = "infer",
     dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 01/02/2021 as 1 February (default: the order the file's dates prove).")] = False,
     monthfirst: Annotated[bool, typer.Option("--monthfirst", help="Read 01/02/2021 as 2 January.")] = False,
     time_format: Annotated[Optional[str], typer.Option(help="strptime format of the timestamp column, e.g. '%d.%m.%Y %H:%M'; epoch (Unix seconds) or epoch_ms.")] = None,
     max_count: Annotated[int, typer.Option(help="Sanity bound: a count above this is rejected.")] = 100_000,
     detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Flag outliers among the imported rows.")] = True,
-    fmt: Annotated[str, typer.Option("--format", help="table or json (one JSON object per file, one per line).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one JSON object per file, one per line).", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Import count files into the database, validating every row.

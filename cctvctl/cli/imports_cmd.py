@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cctvctl.cli import app
+from cctvctl.cli import app, complete
 from cctvctl.cli.app import CctvTyper, HelpGroup
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, VerboseOpt
 from cctvctl.cli.output import print_json, stdout_console, text_cell
@@ -27,8 +27,8 @@ def _format(fmt: str) -> str:
 def list_command(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="Show the newest N imports; 0 shows every one.")] = 50,
-    status: Annotated[Optional[str], typer.Option(help="Only imports with this status: ok, rejected or undone.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    status: Annotated[Optional[str], typer.Option(help="Only imports with this status: ok, rejected or undone.", autocompletion=complete.IMPORT_STATUS)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, verbose: VerboseOpt = False,
 ) -> None:
     """List imports, newest first: id, source, when, rows and status.
@@ -46,6 +46,9 @@ def list_command(
     fmt = _format(fmt)
     if limit < 0:
         raise UsageError("--limit must be 0 (every import) or a positive number")
+    from cctvctl import validate
+
+    validate.integer(limit, "--limit", low=0, high=validate.BIGINT_MAX)
     settings = Settings.from_options(ctx, db, None, verbose)
     with open_database(settings.db_url, create=False) as database:
         records = list_imports(database, limit=limit or None, status=status)
@@ -74,7 +77,7 @@ def undo_command(
     ctx: typer.Context,
     import_id: Annotated[int, typer.Argument(metavar="ID", help="The import's id (cctvctl imports list).")],
     detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Re-judge outliers of the days the import touched.")] = True,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table or json.", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Take back one import: remove the rows it inserted, restore the values it

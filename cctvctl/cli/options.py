@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cctvctl import config
+from cctvctl.cli import complete
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -29,7 +30,7 @@ TzOpt = Annotated[Optional[str], typer.Option(
     "--tz", envvar=config.ENV_TZ, show_envvar=True,
     help="IANA time zone for local times and periods. A database keeps one zone (recorded on "
          "db init or its first import) and refuses another; default: the database's zone, "
-         "else the system zone.")]
+         "else the system zone.", autocompletion=complete.zones)]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging and tracebacks.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (for cron).")]
 def _camera_names(values):

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cctvctl.cli import complete
 from cctvctl.cli.app import app
 from cctvctl.cli.options import CameraOpt, DbOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import stdout_console
@@ -23,9 +24,9 @@ def report_command(
     month: Annotated[Optional[str], typer.Option(help=_PERIOD_HELP.format("one month, YYYY-MM"))] = None,
     year: Annotated[Optional[str], typer.Option(help=_PERIOD_HELP.format("one year, YYYY"))] = None,
     camera: CameraOpt = None,
-    compare: Annotated[str, typer.Option(help="Change against the previous period, the same period last year (last-year), or none.")] = "previous",
-    fmt: Annotated[str, typer.Option("--format", help="table, markdown, csv or json.")] = "table",
-    section: Annotated[Optional[list[str]], typer.Option(help="Only these sections (repeat): period, cameras, summary, classes, breakdown, weekday, hour, outliers. With csv and one section the output is that plain table.")] = None,
+    compare: Annotated[str, typer.Option(help="Change against the previous period, the same period last year (last-year), or none.", autocompletion=complete.COMPARE)] = "previous",
+    fmt: Annotated[str, typer.Option("--format", help="table, markdown, csv or json.", autocompletion=complete.REPORT_FORMATS)] = "table",
+    section: Annotated[Optional[list[str]], typer.Option(help="Only these sections (repeat): period, cameras, summary, classes, breakdown, weekday, hour, outliers. With csv and one section the output is that plain table.", autocompletion=complete.SECTIONS)] = None,
     plot: Annotated[Optional[str], typer.Option(metavar="FILE.png", help="Also write a PNG chart: one panel per camera (at most 6), mean per interval over the breakdown with low-coverage bars hatched, the reference band and every flag (needs pip install 'cctvctl[plot]').")] = None,
     top: Annotated[int, typer.Option(help="Show the N most extreme outlier episodes (runs of consecutive flagged intervals); 0 shows all.")] = 20,
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False,

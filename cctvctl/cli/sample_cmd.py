@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cctvctl.cli import complete
 from cctvctl.cli.app import app
 from cctvctl.cli.options import QuietOpt, SinceOpt, TzOpt, UntilOpt
 from cctvctl.errors import UsageError
@@ -20,7 +21,7 @@ def sample_command(
     tz: TzOpt = None,
     cameras: Annotated[int, typer.Option(help="How many cameras.")] = 3,
     interval: Annotated[int, typer.Option(help="Interval length in minutes (must divide a day).")] = 5,
-    layout: Annotated[str, typer.Option(help="original (camera,start_date,end_date,people,vehicle) or classes (camera,start_time,n_person,n_car,…).")] = "original",
+    layout: Annotated[str, typer.Option(help="original (camera,start_date,end_date,people,vehicle) or classes (camera,start_time,n_person,n_car,…).", autocompletion=complete.LAYOUTS)] = "original",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same rows.")] = 42,
     events: Annotated[int, typer.Option(help="Surges and drops to inject, in the last third of the range (0: none).")] = 4,
     events_json: Annotated[Optional[str], typer.Option(metavar="FILE", help="Also write the injected events as JSON (camera, start, end, kind, metric, factor).")] = None,

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cctvctl.cli import complete
 from cctvctl.cli.app import CctvTyper, HelpGroup, app
 from cctvctl.cli.options import DbOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import print_json, stdout_console, text_cell
@@ -72,7 +73,7 @@ def token_create(
     camera: Annotated[list[str], typer.Option("--camera", help="Camera pattern the device may post (repeat; shell-style: 'gate-*'; '*' = all).")],
     read: Annotated[bool, typer.Option("--read", help="May also read outliers, alerts, reports and status.")] = False,
     no_write: Annotated[bool, typer.Option("--no-write", help="May not post counts (a read-only dashboard token).")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table or json.", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False,
 ) -> None:
     """Create a device token and print it once (only its hash is stored).
@@ -101,7 +102,7 @@ def token_create(
 @token_app.command("list")
 def token_list(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table or json.", autocompletion=complete.TABLE_JSON)] = "table",
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False,
 ) -> None:
     """List device tokens: name, cameras, rights, created, last used, revoked (never secrets).

@@ -59,6 +59,14 @@ class DbUrl:
 
         return replace(self, host=host, port=port)
 
+    def anchored(self, text: str) -> str:
+        """``text`` (the URL this was parsed from) usable from any working directory: an
+        SQLite file's relative path made absolute (cron starts in $HOME, where a relative path
+        would name some other, empty, file); any other URL unchanged."""
+        if self.backend == "sqlite" and self.path != ":memory:":
+            return f"sqlite://{os.path.abspath(self.path)}"
+        return text
+
 
 def parse_url(url: str) -> DbUrl:
     if "://" not in url:

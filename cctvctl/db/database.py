@@ -42,6 +42,18 @@ class LoadResult:
                 "sql_mode and character set")
 
 
+class Savepoint:
+    """The handle :meth:`Database.savepoint` yields."""
+
+    def __init__(self, db: "Database", name: str):
+        self.db = db
+        self.name = name
+
+    def rollback(self) -> None:
+        """Undo every write since the savepoint; the savepoint stays (released at the end)."""
+        self.db.execute(f"ROLLBACK TO SAVEPOINT {self.name}")
+
+
 class Database:
     def __init__(self, conn, dialect, url, opener=None):
         self.conn = conn
@@ -52,6 +64,8 @@ class Database:
         self.url = url
         self._depth = 0
         self._locks: dict[str, Any] = {}
+        self._json_rows: bool | None = None
+        self._long_concat = False
 
     # -- basics ---------------------------------------------------------------------------
     @property
@@ -199,12 +213,82 @@ class Database:
             raise
         else:
             self._depth = 0
+            try:
+                for held in list(self._locks.values()):
+                    if hasattr(held, "fence"):  # a cluster lease: still ours, in this transaction
+                        held.fence(self)
+            except BaseException:
+                try:
+                    self.conn.rollback()
+                except Exception:
+                    pass
+                raise
             with self._errors():
                 self.conn.commit()
 
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator["Savepoint"]:
+        """A step inside the current transaction that can be undone alone: SAVEPOINT, then
+        RELEASE when the block ends, ROLLBACK TO (and RELEASE) when it raises — the work
+        before the savepoint stays. ``rollback()`` on the handle undoes the step's writes
+        early and keeps the block going (the savepoint is still released at its end).
+
+        The only place savepoint SQL is written (one spelling serves SQLite and MySQL)."""
+        from cctvctl.db.dialect import ident
+
+        point = Savepoint(self, "cctv_" + ident(name))  # never a reserved word (OUTER, …)
+        self.execute(f"SAVEPOINT {point.name}")
+        try:
+            yield point
+        except BaseException:
+            try:
+                point.rollback()
+                self.execute(f"RELEASE SAVEPOINT {point.name}")
+            except DatabaseError:
+                pass  # the error took the transaction with it; the caller's atomic() ends it
+            raise
+        self.execute(f"RELEASE SAVEPOINT {point.name}")
+
+    # -- what this connection can do --------------------------------------------------------
+    @property
+    def local_infile(self) -> bool:
+        """Whether the connection may send ``LOAD DATA LOCAL INFILE`` (a MySQL connection
+        opened with it; the server may still refuse, see cctvctl.db.local_infile)."""
+        return bool(getattr(self.conn, "_local_infile", False))  # PyMySQL keeps it private
+
+    @property
+    def json_rows(self) -> bool:
+        """Whether :meth:`Dialect.json_insert_ignore` runs here: SQLite's JSON functions are
+        built in since 3.38 and in most builds before (asked once per connection)."""
+        if self._json_rows is None:
+            ok = self.dialect.json_functions
+            if ok:
+                try:
+                    ok = self.scalar("SELECT json_valid('[1]')") == 1
+                except DatabaseError:
+                    ok = False
+            self._json_rows = ok
+        return self._json_rows
+
+    def last_insert_id(self) -> int:
+        """The id the last INSERT on this connection gave an auto-increment key."""
+        return int(self.scalar(self.dialect.last_id_sql))
+
+    def refresh_planner_statistics(self) -> None:
+        """Fresh statistics for the query planner after a large write (where it keeps them)."""
+        for statement in self.dialect.analyze_statements:
+            self.execute(statement)
+
+    def allow_long_concat(self) -> None:
+        """Before reading :meth:`Dialect.packed_concat` texts: lift the session's length cap
+        (once per connection)."""
+        if self.dialect.long_concat_session and not self._long_concat:
+            self.execute(self.dialect.long_concat_session)
+            self._long_concat = True
 
     # -- locks ----------------------------------------------------------------------------
     @contextmanager

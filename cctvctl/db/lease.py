@@ -7,7 +7,9 @@ updates the same row and wins at commit. A lease is *committed*: taking it is an
 conflict in certification, so exactly one commit succeeds (the other gets error 1213 and looks
 again). The holder refreshes ``acquired_at`` every HEARTBEAT_S seconds from a thread with its own
 connection; a lease not refreshed for STALE_S seconds (its process or node died) may be taken
-over. Release clears the holder.
+over — ages are measured by the server's clock, never a client's. Every transaction of the
+holder re-checks its lease just before commit (``fence``), so a run that lost it writes nothing.
+Release clears the holder.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ HEARTBEAT_S = 5
 STALE_S = 30
 
 ENSURE = "INSERT IGNORE INTO run_locks (name, holder, acquired_at) VALUES (%s, '', 0)"
-TAKE = ("UPDATE run_locks SET holder = %s, acquired_at = %s WHERE name = %s "
-        "AND (holder = '' OR acquired_at < %s)")
-BEAT = "UPDATE run_locks SET acquired_at = %s WHERE name = %s AND holder = %s"
+# Staleness is judged on one clock, the server's: a client whose clock is off can neither take a
+# live lease nor write an age others misread. A beat always changes the row (GREATEST … + 1), so
+# its affected-row count says whether the lease is still ours even twice in one second.
+TAKE = ("UPDATE run_locks SET holder = %s, acquired_at = UNIX_TIMESTAMP() WHERE name = %s "
+        "AND (holder = '' OR acquired_at < UNIX_TIMESTAMP() - %s)")
+BEAT = ("UPDATE run_locks SET acquired_at = GREATEST(acquired_at + 1, UNIX_TIMESTAMP()) "
+        "WHERE name = %s AND holder = %s")
 FREE = "UPDATE run_locks SET holder = '', acquired_at = 0 WHERE name = %s AND holder = %s"
 HOLDER = "SELECT holder FROM run_locks WHERE name = %s"
 
@@ -51,10 +57,9 @@ class Lease:
             with conn.cursor() as cur:
                 conn.autocommit(True)
                 while True:
-                    now = int(time.time())
                     try:
                         cur.execute(ENSURE, (name,))
-                        cur.execute(TAKE, (holder, now, name, now - STALE_S))
+                        cur.execute(TAKE, (holder, name, STALE_S))
                         if cur.rowcount == 1:
                             return cls(db, name, conn, holder)
                     except pymysql.err.MySQLError as exc:
@@ -81,12 +86,21 @@ class Lease:
         while not self._stop.wait(HEARTBEAT_S):
             try:
                 with self.conn.cursor() as cur:
-                    cur.execute(BEAT, (int(time.time()), self.name, self.holder))
+                    cur.execute(BEAT, (self.name, self.holder))
                     if cur.rowcount == 0:
                         log.warning("the %r lease was taken over (this run stalled > %s s)",
                                     self.name, STALE_S)
             except Exception as exc:  # a failing node: the lease goes stale, others take over
                 log.debug("lease heartbeat failed: %s", exc)
+
+    def fence(self, db) -> None:
+        """Inside the holder's own transaction, just before it commits: prove the lease is still
+        ours. The beat is a write to the lease row, so a takeover on another node and this
+        commit conflict in certification: a run that stalled past STALE_S and lost its lease
+        writes nothing, instead of running beside the run that took over."""
+        if db.execute(BEAT.replace("%s", "?"), (self.name, self.holder)) == 0:
+            raise DatabaseError(f"this run lost its {self.name!r} lease to another run (it stalled "
+                                f"more than {STALE_S} s): nothing of it was written; run it again")
 
     def release(self) -> None:
         self._stop.set()

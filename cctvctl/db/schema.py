@@ -158,7 +158,7 @@ def _v4(db: Database) -> list[str]:
   name VARCHAR(64) NOT NULL PRIMARY KEY,
   holder VARCHAR(255) NOT NULL,
   acquired_at BIGINT NOT NULL
-){'' if db.backend == 'sqlite' else db.dialect.table_options}"""]
+){db.dialect.plain_table_options}"""]
 def _v5(db: Database) -> list[str]:
     """Which episodes each alert consumer has been told (``cctvctl alerts``)."""
     return [f"""CREATE TABLE alert_marks (
@@ -234,7 +234,7 @@ def _done(db: Database, stmt: str) -> bool:
 
 def _bootstrap(db: Database) -> None:
     """The two bookkeeping tables, created if missing (safe to repeat, also concurrently)."""
-    opts = db.dialect.table_options if db.backend == "mysql" else ""
+    opts = db.dialect.plain_table_options
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, "
                f"description VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL){opts}")
     # One row per finished statement of a migration in progress; row (0, 0) is never committed:

@@ -48,16 +48,9 @@ STORED_HOURS = ("SELECT camera, period_start, hour, " + ", ".join(MOMENTS) + " F
 #: the same rows packed: per camera one text of "YYYYMMDD,hour,<moments>,…" (numpy parses it in
 #: C; a month of 1,000 cameras' hours is ~720,000 rows, each decoded field by field otherwise)
 _PACKED_FIELDS = ["REPLACE(period_start, '-', '')", "hour"] + [f"COALESCE({m}, 0)" for m in MOMENTS]
-PACKED_HOURS = {
-    "sqlite": ("SELECT camera, group_concat(" + " || ',' || ".join(_PACKED_FIELDS) + ", ',') "
-               "FROM stats WHERE grain = 'hour' AND period_start >= ? AND period_start < ?{cameras} "
-               "GROUP BY camera"),
-    "mysql": ("SELECT camera, GROUP_CONCAT(CONCAT_WS(',', " + ", ".join(_PACKED_FIELDS) + ") "
-              "SEPARATOR ',') FROM stats WHERE grain = 'hour' AND period_start >= ? "
-              "AND period_start < ?{cameras} GROUP BY camera"),
-}
-#: a session's GROUP_CONCAT limit (MySQL's default, 1 KiB, would cut the text)
-GROUP_CONCAT_MAX = "SET SESSION group_concat_max_len = 1073741824"
+#: the dialect's packed_concat of _PACKED_FIELDS goes in {packed}
+PACKED_HOURS = ("SELECT camera, {packed} FROM stats WHERE grain = 'hour' AND period_start >= ? "
+                "AND period_start < ?{cameras} GROUP BY camera")
 TOUCHED_SINCE = "SELECT DISTINCT camera, utc_day FROM import_days WHERE import_id > ?"
 FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
 
@@ -193,13 +186,11 @@ class DbMoments:
 
     def _packed(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame:
         """Stored hour rows of ``[first, end)`` read as one packed text per camera."""
-        dialect = self.db.dialect.name
-        if dialect == "mysql" and not getattr(self, "_concat_ready", False):
-            self.db.execute(GROUP_CONCAT_MAX)
-            self._concat_ready = True
+        self.db.allow_long_concat()
         where, names = camera_filter(cameras)
         more, values = self._days_filter()
-        rows = self.db.query(PACKED_HOURS[dialect].format(cameras=where + more),
+        packed = self.db.dialect.packed_concat(_PACKED_FIELDS)
+        rows = self.db.query(PACKED_HOURS.format(packed=packed, cameras=where + more),
                              [first.isoformat(), end.isoformat()] + names + values)
         width = 2 + len(MOMENTS)
         texts = [r[1] for r in rows if r[1]]

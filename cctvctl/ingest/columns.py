@@ -186,6 +186,7 @@ def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: 
             continue
         if layout.wide and (fld == "camera" or fld in COUNT_FIELDS):
             continue
+        _refuse_two_columns(header, fld, names, taken, source)
         for name in names:
             i = by_norm.get(norm(name))
             if i is not None and i not in taken:
@@ -219,3 +220,26 @@ def resolve_layout(header: list[str], mapping: dict[str, str], *, camera_given: 
         raise CountFileError(f"{source}:1: no camera column; pass --camera NAME "
                              "(or --map camera=COLUMN)")
     return layout
+
+
+_DATA_LIKE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?|.*[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}.*|.*[0-9]:[0-9]{2}.*")
+
+
+def looks_like_data(fields: list[str]) -> bool:
+    """A first line with a number, a date or a clock time in it is data, not a header."""
+    return any(_DATA_LIKE.fullmatch(f.strip()) for f in fields)
+
+
+def _refuse_two_columns(header: list[str], fld: str, names: tuple[str, ...], taken: set[int],
+                        source: str) -> None:
+    """Two columns that both read as one field would lose one silently: ``People`` beside
+    ``people`` (any field), or two names of one count (``people`` beside ``n_person``)."""
+    from cctvctl.errors import CountFileError
+
+    wanted = {norm(n) for n in names}
+    found = [i for i, h in enumerate(header) if i not in taken and norm(h) in wanted]
+    same_name = len({norm(header[i]) for i in found}) < len(found)
+    if len(found) > 1 and (same_name or fld in COUNT_FIELDS):
+        a, b = (header[i].strip() for i in found[:2])
+        raise CountFileError(f"{source}:1: columns {a!r} and {b!r} both read as {fld}: name the "
+                             f"one to read with --map {fld}=COLUMN")

@@ -7,10 +7,8 @@ whether the file is rejected whole or imported without its bad rows.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import itertools
-import os
 import re
 from dataclasses import dataclass
 from typing import IO, Iterator
@@ -19,18 +17,16 @@ import numpy as np
 import pandas as pd
 
 from cctvctl.errors import CountFileError
-from cctvctl.ingest.columns import COUNT_FIELDS, Layout, norm, resolve_layout
-from cctvctl.ingest.scan import FileScan, sniff_delimiter
+from cctvctl.ingest.cameras import check_cameras, validate_camera_name
+from cctvctl.ingest.columns import Layout, looks_like_data, norm, resolve_layout
+from cctvctl.ingest.counts import parse_counts
+from cctvctl.ingest.fastpath import FastPath, fast_chunks
+from cctvctl.ingest.records import CrInField, Records
+from cctvctl.ingest.scan import sniff_delimiter
 from cctvctl.ingest.spacing import DEFAULT_INTERVAL, Spacing
 from cctvctl.ingest.timeparse import TimeParser
+from cctvctl.ingest.undecodable import undecodable
 
-CAMERA_MAX = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# ASCII digits only: Python's \d also matches other scripts' digits, which pandas cannot convert.
-_WHOLE = r"\+?[0-9]+(?:\.0*)?"
-_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-#: the largest count a MySQL INTEGER column holds (and so the largest --max-count)
-INT_MAX = 2**31 - 1
 #: the longest interval a row may span: a day, plus the hour a DST change adds (an end 78 years
 #: after its start overlapped every later row of its camera)
 MAX_INTERVAL = 25 * 3600
@@ -55,24 +51,6 @@ class Chunk:
     problems: list[Problem]
     read: int
     unknown: int = 0  # rows with no known count, not stored
-
-
-@dataclass(frozen=True)
-class FastPath:
-    """A file the C parser may read: one physical line per record, known to decode.
-
-    Chosen by :func:`scan_file` (no quotes, no NUL, consistent line endings, every line with
-    the header's number of delimiters); if the parser still objects, the caller falls back to
-    the exact reader, which names the line.
-    """
-
-    raw: IO[bytes]  # the import's one descriptor (read from its start through a duplicate)
-    encoding: str
-    scan: "FileScan"
-
-
-class NeedExactReader(Exception):
-    """The fast path met something only the exact (csv module) reader reports well."""
 
 
 class CountReader:
@@ -153,7 +131,7 @@ class CountReader:
     def _layout_hint(self, fields: list[str], delimiter: str) -> str:
         """The likely fix when no layout fits: a first line of data (``--columns``), or a
         ``Date`` column that holds whole date-times (``--map start=Date``)."""
-        if self.columns is None and _looks_like_data(fields):
+        if self.columns is None and looks_like_data(fields):
             return (f"; the first line looks like data, not a header: if the file has none, "
                     f"name its columns, e.g. --columns camera,start,people")
         lowered = [norm(f) for f in fields]
@@ -171,30 +149,9 @@ class CountReader:
         return ""
 
     def _fast_chunks(self, delimiter: str, header_line: int) -> Iterator[Chunk]:
-        """The C parser in chunks; record k is physical line ``header_line + 1 + k``."""
-        width = len(self.layout.header)
-        used_cols = self.layout.used()
-        used = sorted(set(used_cols.values()))
-        handle = os.fdopen(os.dup(self.fast.raw.fileno()), "rb")  # shares the offset: rewind
-        handle.seek(0)
-        try:
-            frames = pd.read_csv(
-                handle, sep=delimiter, header=None, skiprows=header_line, names=range(width),
-                usecols=used, dtype=str, keep_default_na=False, na_filter=False,
-                skip_blank_lines=False, chunksize=self.chunk_rows, encoding=self.fast.encoding,
-                engine="c", quoting=csv.QUOTE_NONE)
-            first = header_line + 1
-            for frame in frames:
-                n = len(frame)
-                lines = np.arange(first, first + n, dtype=np.int64)
-                first += n
-                frame = frame.reset_index(drop=True)
-                cols = {key: frame[i] for key, i in used_cols.items()}
-                yield self._process(lines, cols, None)
-        except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
-            raise NeedExactReader(str(exc)) from None
-        finally:
-            handle.close()
+        """The C parser in chunks (:mod:`cctvctl.ingest.fastpath`)."""
+        return fast_chunks(self.fast, self.layout, delimiter, header_line, self.chunk_rows,
+                           lambda lines, cols: self._process(lines, cols, None))
 
     def _exact_chunks(self, delimiter: str, line_offset: int, pushback: list[str]) -> Iterator[Chunk]:
         """The csv module, record by record: exact line numbers for any input (``pushback``:
@@ -202,7 +159,7 @@ class CountReader:
         lines: list[int] = []
         rows: list[list[str]] = []
         source = itertools.chain(pushback, self.stream) if pushback else self.stream
-        records = _records(source, delimiter, line_offset, len(self.layout.header))
+        records = Records(source, delimiter, line_offset, len(self.layout.header))
         try:
             for start_line, row in records:
                 lines.append(start_line)
@@ -236,25 +193,8 @@ class CountReader:
             raise self._decode_error(exc) from None
 
     def _decode_error(self, exc: UnicodeError) -> CountFileError:
-        """Name the line of the first undecodable byte and suggest --encoding.
-
-        The text layer decodes ahead in blocks, so the line being parsed when decoding failed
-        is not the bad one; the binary file is scanned again to find it.
-        """
-        encoding = getattr(self.stream, "encoding", None) or "utf-8"
-        if not isinstance(exc, UnicodeDecodeError):  # e.g. "UTF-16 stream does not start with BOM"
-            return self._file_error(1, f"not valid {encoding}: {exc}; use --encoding (utf-16-le or "
-                                       "utf-16-be for UTF-16 without a byte-order mark)")
-        line, byte, text = _find_undecodable(getattr(self.stream, "buffer", None), encoding)
-        if byte is None:
-            line, byte, text = 1, exc.object[exc.start], bytes(exc.object)
-        shown = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8") else encoding
-        korean = _reads_as_korean(text)
-        if korean and codecs.lookup(encoding).name != "cp949":
-            return self._file_error(line, f"not valid {shown} (byte 0x{byte:02x}); the bytes read as "
-                                          f"Korean in cp949 ({korean!r}): use --encoding cp949")
-        return self._file_error(line, f"not valid {shown} (byte 0x{byte:02x}); use --encoding, "
-                                      "e.g. --encoding cp949 for Korean spreadsheet exports")
+        """Name the line of the first undecodable byte and suggest --encoding."""
+        return self._file_error(*undecodable(self.stream, exc))
 
     # -- validation -------------------------------------------------------------------------
     def _process_rows(self, lines: list[int], rows: list[list[str]]) -> Chunk:
@@ -322,7 +262,7 @@ class CountReader:
         elif self.camera:
             cameras = pd.Series(self.camera, index=index, dtype=object)
         else:
-            cameras, why = _cameras(column("camera"))
+            cameras, why = check_cameras(column("camera"))
             note(why.notna(), why)
             cameras = full(cameras, "")
         timed_cameras = cameras if timed is None else cameras[timed]
@@ -446,32 +386,6 @@ class CountReader:
         return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped)
 
 
-def _cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Camera names trimmed and checked once per distinct value; (names, reason per row)."""
-    reasons = pd.Series(None, index=raw.index, dtype=object)
-    fixed: dict[str, str] = {}
-    bad: dict[str, str] = {}
-    for value in pd.unique(raw):
-        text = "" if value is None else str(value)
-        name = text.strip()
-        if name != text:
-            fixed[text] = name
-        if name == "":
-            bad[text] = "missing camera"
-        elif len(name) > CAMERA_MAX:
-            bad[text] = f"camera name longer than {CAMERA_MAX} characters"
-        elif _CONTROL.search(name):
-            bad[text] = "camera name contains control characters"
-    names = raw.replace(fixed) if fixed else raw
-    if bad:
-        mask = raw.isin(list(bad))
-        reasons[mask] = raw[mask].map(bad)
-    return names, reasons
-
-
-_DATA_LIKE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?|.*[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}.*|.*[0-9]:[0-9]{2}.*")
-
-
 def _blank_rows(layout: Layout, cols: dict, na: tuple[str, ...], n: int) -> pd.Series | None:
     """Rows whose every count cell is a ``na`` marker (None when there are none)."""
     if not na:
@@ -483,196 +397,4 @@ def _blank_rows(layout: Layout, cols: dict, na: tuple[str, ...], n: int) -> pd.S
     return pd.Series(blank) if blank.any() else None
 
 
-def _looks_like_data(fields: list[str]) -> bool:
-    """A first line with a number, a date or a clock time in it is data, not a header."""
-    return any(_DATA_LIKE.fullmatch(f.strip()) for f in fields)
-
-
-def _all_plain_digits(s: pd.Series) -> bool:
-    """True when every value is 1+ ASCII digits: then a C conversion is exact (the usual case)."""
-    if len(s) == 0 or bool((s == "").any()):
-        return False
-    joined = "".join(s.tolist())
-    return joined.isascii() and joined.isdigit()
-
-
-class CrInField(list):
-    """A record the csv module could not read because of a bare CR inside a field."""
-
-    reason = ("a carriage return (CR) inside a field, not at a line end: the row is refused, "
-              "not cut at the CR (remove the CR from the file)")
-
-
-def stream_newline(scan: FileScan | None) -> str:
-    """How to split a file into lines: where it has LF line ends and also a bare CR, by LF only
-    (so the CR stays inside its field and the row is refused); else as the csv module wants."""
-    return "\n" if scan is not None and scan.bare_cr and scan.lines else ""
-
-
-class _Tap:
-    """Lines of a stream, remembering the last one handed out (to read it again)."""
-
-    def __init__(self, lines):
-        self._lines = iter(lines)
-        self.last = ""
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> str:
-        self.last = next(self._lines)
-        return self.last
-
-
-class _records:
-    """(start line, fields) of each non-blank record after the header; ``line`` is where the
-    record being read begins (for error messages).
-
-    A file with LF line ends and a bare CR is read by LF only (see :func:`stream_newline`). A
-    line whose bare CRs split it into whole records (``width`` fields each) is those records,
-    each on a line of its own (mixed line ends, as the csv module reads them); otherwise the CR
-    is inside a field, and the record is refused (:class:`CrInField`), never cut at the CR.
-    """
-
-    def __init__(self, stream: IO[str], delimiter: str, line_offset: int, width: int | None = None):
-        self._tap = _Tap(stream)
-        # strict: a quote that never closes is an error, not a field that swallows the file
-        self._reader = csv.reader(self._tap, delimiter=delimiter, strict=True)
-        self._delimiter = delimiter
-        self._width = width
-        self._offset = line_offset
-        self._before = 0  # physical lines consumed before the current record
-        self._pending: list[tuple[int, list[str]]] = []  # records split from one line at CRs
-        self.line = line_offset + 1
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> tuple[int, list[str]]:
-        while True:
-            if self._pending:
-                return self._pending.pop(0)
-            self.line = self._before + 1 + self._offset
-            start = self.line
-            try:
-                row = next(self._reader)
-            except csv.Error as exc:
-                if "new-line character" not in str(exc):
-                    raise
-                spanned = self._reader.line_num - self._before
-                self._before = self._reader.line_num
-                pieces = self._split_at_cr(self._tap.last) if spanned == 1 else None
-                if pieces is None:
-                    return start, CrInField()
-                self._offset += len(pieces) - 1  # as many lines as a CR-splitting reader counts
-                self._pending = [(start + i, fields) for i, fields in enumerate(pieces)
-                                 if fields and not (len(fields) == 1 and not fields[0].strip())]
-                continue
-            self._before = self._reader.line_num
-            if row and not (len(row) == 1 and not row[0].strip()):
-                return start, row
-
-    def _split_at_cr(self, text: str) -> list[list[str]] | None:
-        """The records of a line split at its bare CRs, or None where a piece is not whole."""
-        body = text[:-1] if text.endswith("\n") else text
-        body = body[:-1] if body.endswith("\r") else body
-        out = []
-        for piece in body.split("\r"):
-            try:
-                fields = next(csv.reader([piece], delimiter=self._delimiter, strict=True), [])
-            except csv.Error:
-                return None
-            if fields and self._width is not None and len(fields) != self._width:
-                return None
-            out.append(fields)
-        return out
-
-
-def iter_records(stream: IO[str], delimiter: str, *, header: bool = True, width: int | None = None):
-    """Records of a count file after its header line (if it has one), with the line each
-    starts on (``width``: the fields of a whole record)."""
-    if not header:
-        return _records(stream, delimiter, 0, width)
-    number = 0
-    while True:
-        line = stream.readline()
-        number += 1
-        if line == "" or line.strip().lstrip("\ufeff"):
-            break
-    return _records(stream, delimiter, number, width)
-
-
-def parse_counts(s: pd.Series, name: str, max_count: int,
-                 na: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
-    """Strings → non-negative integer counts (float dtype, NaN where bad or unknown) and
-    reasons (None where good or unknown). A cell equal to one of ``na`` (after trimming) is
-    unknown; an empty cell is an error unless ``""`` is one of them."""
-    if _all_plain_digits(s) and s.str.len().max() <= 15:
-        values = s.astype("int64")
-        if int(values.max()) <= max_count:
-            return values.astype("float64"), pd.Series(None, index=s.index, dtype=object)
-    s = s.fillna("").astype(str).str.strip()
-    reasons = pd.Series(None, index=s.index, dtype=object)
-    marked = s.isin(na) if na else pd.Series(False, index=s.index)
-    whole = s.str.fullmatch(_WHOLE) & ~marked
-    values = pd.to_numeric(s.where(whole, None), errors="coerce")
-    empty = (s == "") & ~marked
-    reasons[empty] = f"missing {name} count"
-    other = ~whole & ~empty & ~marked
-    if other.any():
-        numeric = s.str.fullmatch(_NUMBER)
-        for i in s.index[other]:
-            v = s[i]
-            if numeric[i] and v.startswith("-"):
-                reasons[i] = f"negative {name} count {v!r}"
-            elif numeric[i]:
-                reasons[i] = f"{name} count {v!r} is not a whole number"
-            else:
-                reasons[i] = f"{name} count {v!r} is not a number"
-    above = values > max_count
-    if above.any():
-        reasons[above] = [f"{name} count {v} is above the sanity bound {max_count} (see --max-count)"
-                          for v in s[above]]
-        values[above] = np.nan
-    unexplained = values.isna() & reasons.isna() & ~marked  # never let a NaN through as a good row
-    if unexplained.any():
-        reasons[unexplained] = [f"{name} count {v!r} is not a number" for v in s[unexplained]]
-    return values, reasons
-
-
-def _find_undecodable(raw, encoding: str) -> tuple[int, int | None, bytes]:
-    """(line, byte, the line's bytes) of the first byte ``encoding`` cannot decode, reading
-    ``raw`` from the start."""
-    if raw is None or not raw.seekable():
-        return 1, None, b""
-    raw.seek(0)
-    decoder = codecs.getincrementaldecoder(encoding)()
-    for number, data in enumerate(raw, start=1):
-        try:
-            decoder.decode(data)
-        except UnicodeDecodeError as exc:
-            return number, exc.object[exc.start], bytes(data)
-        except UnicodeError:  # not about one byte (UTF-16 without a byte-order mark)
-            return number, None, b""
-    return 1, None, b""
-
-
-def _reads_as_korean(data: bytes) -> str:
-    """The Hangul text ``data`` holds when read as cp949 (a superset of EUC-KR), else ''."""
-    try:
-        text = data.decode("cp949")
-    except UnicodeDecodeError:
-        return ""
-    hangul = re.findall(r"[\uac00-\ud7a3]+", text)
-    return " ".join(hangul)[:40]
-
-
-def validate_camera_name(name: str) -> None:
-    from cctvctl.errors import UsageError
-
-    if not name.strip() or len(name) > CAMERA_MAX or _CONTROL.search(name) or name != name.strip():
-        raise UsageError(f"invalid camera name {name[:80]!r}: 1–{CAMERA_MAX} characters, no control "
-                         "characters, no leading or trailing spaces")
-
-
-__all__ = ["Chunk", "CountReader", "Problem", "COUNT_FIELDS", "parse_counts", "validate_camera_name"]
+__all__ = ["Chunk", "CountReader", "Problem"]

@@ -26,7 +26,6 @@ import pandas as pd
 
 from cctvctl import safefile
 from cctvctl.db.database import Database
-from cctvctl.db.dialect import LOAD_DATA_RAW_FORMAT
 from cctvctl.errors import DatabaseError
 from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
 from cctvctl.periods import local_iso
@@ -206,10 +205,10 @@ class CountWriter:
         self.days: set[tuple[str, int]] = set()
         self._savepoint = 0
         self._statements: dict[tuple[str, ...], tuple[str, str]] = {}
-        self._bulk = db.backend == "mysql" and bool(getattr(db.conn, "_local_infile", False))
+        self._bulk = db.local_infile  # MySQL that may send LOAD DATA LOCAL INFILE
         self._spool_dir: str | None = None
         self._staged = 0
-        self._json = db.backend == "sqlite" and _has_json(db)
+        self._json = db.json_rows
         self._met = _MetKeys()
 
     def _columns(self, rows: pd.DataFrame) -> list[str]:
@@ -266,7 +265,8 @@ class CountWriter:
             data_columns = [c for c in columns if c != "import_id"]
             groups = staged.json if staged is not None and staged.json is not None \
                 else format_json_groups(rows, data_columns)
-            sql = _json_insert(data_columns)
+            sql = self.db.dialect.json_insert_ignore(
+                "counts", ["camera"], [c for c in data_columns if c != "camera"], ["import_id"])
             return sum(self.db.execute(sql, (camera, self.import_id, data))
                        for camera, data in groups)
         return self.db.executemany(self._sql(columns)[0], self._tuples(rows, columns))
@@ -280,8 +280,7 @@ class CountWriter:
             nullable = [c for c in columns if c in rows.columns and rows[c].dtype.kind == "f"]
             targets = [f"@{c}" if c in nullable else c for c in columns]
             sets = (" SET " + ", ".join(f"{c} = NULLIF(@{c}, '')" for c in nullable)) if nullable else ""
-            sql = (f"LOAD DATA LOCAL INFILE ? IGNORE INTO TABLE counts CHARACTER SET utf8mb4 "
-                   f"{LOAD_DATA_RAW_FORMAT} ({', '.join(targets)}){sets}")
+            sql = self.db.dialect.bulk_insert_ignore("counts", targets, sets)
             result = self.db.load_file(sql, path, (path,))
             result.check(path, len(rows), skipped_ok=True)
             return result.affected
@@ -302,21 +301,18 @@ class CountWriter:
         if rows.empty:
             return out
         self._savepoint += 1
-        sp = f"chunk{self._savepoint}"
-        self.db.execute(f"SAVEPOINT {sp}")
-        try:
-            written = self._insert_new(rows, staged)
-        finally:
-            if staged is not None and staged.path is not None and os.path.exists(staged.path):
-                os.unlink(staged.path)
-        if written == len(rows):
-            self.db.execute(f"RELEASE SAVEPOINT {sp}")
-            out.inserted = written
-            self._touch(rows)
-            return out
-        # Some keys already exist: undo and take the careful path for this chunk.
-        self.db.execute(f"ROLLBACK TO SAVEPOINT {sp}")
-        self.db.execute(f"RELEASE SAVEPOINT {sp}")
+        with self.db.savepoint(f"chunk{self._savepoint}") as point:
+            try:
+                written = self._insert_new(rows, staged)
+            finally:
+                if staged is not None and staged.path is not None and os.path.exists(staged.path):
+                    os.unlink(staged.path)
+            if written == len(rows):
+                out.inserted = written
+                self._touch(rows)
+                return out
+            # Some keys already exist: undo and take the careful path for this chunk.
+            point.rollback()
         stored = self._stored(rows)
         new_idx, updates = [], []
         present = [c for c in _VALUE_COLUMNS if c in rows.columns]
@@ -436,24 +432,6 @@ class _MetKeys:
                 at = np.minimum(np.searchsorted(part, wanted), len(part) - 1)
                 hit[mine[part[at] == wanted]] = True
         return hit
-
-
-def _json_insert(columns: list[str]) -> str:
-    """One INSERT of one camera's rows given as a JSON array of arrays (``columns`` but the
-    camera, in order), camera and import id bound once: SQLite parses and inserts them in one
-    step, without the GIL."""
-    other = [c for c in columns if c != "camera"]
-    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(other)))
-    return (f"INSERT OR IGNORE INTO counts (camera, {', '.join(other)}, import_id) "
-            f"SELECT ?, {picks}, ? FROM json_each(?)")
-
-
-def _has_json(db: Database) -> bool:
-    """SQLite's JSON functions are built in since 3.38 and in most builds before."""
-    try:
-        return db.scalar("SELECT json_valid('[1]')") == 1
-    except DatabaseError:
-        return False
 
 
 def _value(value):

@@ -23,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cctvctl import tokens
+from cctvctl import tokens, validate
 from cctvctl.db import connect
+from cctvctl.serve.wording import LAYOUT_PARAMS, SWITCHES, for_http
 from cctvctl.errors import CctvError, CountFileError, DatabaseError, LockTimeout, UsageError
 from cctvctl.serve.accesslog import AccessLog
 from cctvctl.serve.ratelimit import RateLimiter
@@ -181,12 +182,13 @@ def create_app(config: ServeConfig) -> Starlette:
             raise ApiError(400, "bad_request", "on_error must be reject or skip")
         replace = _flag(q.get("replace", "false"), "replace")
         interval = q.get("interval")
+        layout = _layout(q)
         body = await read_body(request)
         rows = None
         if kind in JSON_TYPES:
             rows = _json_rows(body)
         return JSONResponse(await run_in_threadpool(
-            in_db, _import_batch, token, config.tz, body, rows, on_error, replace, interval))
+            in_db, _import_batch, token, config.tz, body, rows, on_error, replace, interval, layout))
 
     async def get_outliers(request: Request):
         token = await authenticate(request, "read")
@@ -213,9 +215,8 @@ def create_app(config: ServeConfig) -> Starlette:
         try:
             payload = json.loads(await read_body(request))
             consumer = str(payload["consumer"])
-            keys = [(str(e["camera"]), str(e["metric"]), str(e["kind"]), int(e["start_utc"]))
-                    for e in payload["episodes"]]
-        except (ValueError, KeyError, TypeError):
+            keys = [_episode_key(e) for e in payload["episodes"]]
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise ApiError(400, "bad_request", 'send {"consumer": NAME, "episodes": [{"camera", '
                            '"metric", "kind", "start_utc"}, …]}') from None
         marked = await run_in_threadpool(in_db, _ack, token, config.tz, consumer, keys)
@@ -256,7 +257,17 @@ def create_app(config: ServeConfig) -> Starlette:
         yield
         dbs.close_all()
 
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed},
+    def logged(answer):  # unknown paths and methods are requests too: the operator sees them
+        async def handler(request: Request, exc):
+            response = await answer(request, exc)
+            if log is not None:
+                request.state.token_name = None
+                log.write(request, response.status_code, 0.0)
+            return response
+        return handler
+
+    return Starlette(routes=routes, exception_handlers={404: logged(_not_found),
+                                                        405: logged(_not_allowed)},
                      lifespan=lifespan)
 
 
@@ -270,11 +281,12 @@ def _guard(handler, log: AccessLog | None):
         except ApiError as err:
             response = error_response(err)
         except CountFileError as err:
-            response = error_response(ApiError(422, "rejected", str(err), problems=list(err.problems)))
+            response = error_response(ApiError(422, "rejected", for_http(str(err)),
+                                               problems=[for_http(str(p)) for p in err.problems]))
         except ScopeDenied as err:
             response = error_response(ApiError(403, "forbidden", str(err)))
         except UsageError as err:
-            response = error_response(ApiError(400, "bad_request", str(err)))
+            response = error_response(ApiError(400, "bad_request", for_http(str(err))))
         except LockTimeout as err:
             response = error_response(ApiError(503, "busy", str(err), headers={"Retry-After": "5"}))
         except DatabaseError:
@@ -282,8 +294,9 @@ def _guard(handler, log: AccessLog | None):
                                                "the database is unavailable; retry later",
                                                headers={"Retry-After": "5"}))
         except CctvError as err:
-            response = error_response(ApiError(500, "failed", str(err)))
-        except Exception:  # never a traceback to the client; the log line says 500
+            response = error_response(ApiError(500, "failed", for_http(str(err))))
+        except Exception as exc:  # never a traceback to the client; the operator's log says where
+            _log_internal(exc)
             response = error_response(ApiError(500, "internal", "internal error"))
         if log is not None:
             log.write(request, response.status_code, time.monotonic() - started)
@@ -315,6 +328,8 @@ def _json_rows(body: bytes) -> list[dict]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_request", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "the body is not JSON rows: nested too deeply") from None
     rows = payload.get("rows") if isinstance(payload, dict) else payload
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise ApiError(400, "bad_request", 'send a non-empty list of row objects (or {"rows": [...]})')
@@ -327,7 +342,74 @@ def _json_rows(body: bytes) -> list[dict]:
     return rows
 
 
-def _import_batch(db, token, tz, body, rows, on_error, replace, interval):
+def _layout(q) -> dict:
+    """The ``import`` layout options given as query parameters (``encoding=cp949``, ``map=…``)."""
+    layout: dict = {}
+    for flag in LAYOUT_PARAMS:
+        name = flag.replace("-", "_")
+        if name in ("on_error", "replace", "interval") or name not in q:
+            continue
+        if flag in SWITCHES:
+            layout[name] = _flag(q[name], name)
+        elif name in ("map", "na", "wide"):
+            layout[{"map": "mapping"}.get(name, name)] = q.getlist(name)
+        elif name == "max_count":
+            try:
+                layout[name] = int(q[name])
+            except ValueError:
+                raise ApiError(400, "bad_request", "max_count is a whole number") from None
+        else:
+            layout[name] = q[name]
+    return layout
+
+
+def _problem_text(problem, source: str, json_rows: bool) -> str:
+    """A refused row as the client sent it: JSON rows are numbered from 1 (the CSV the library
+    reads has a header line, so its line 2 is row 1)."""
+    text = problem.format(source)
+    return _json_row_numbers(text, source) if json_rows else text
+
+
+def _json_row_numbers(text: str, source: str) -> str:
+    prefix = f"{source}:"
+    line, sep, rest = text[len(prefix):].partition(": ")
+    if text.startswith(prefix) and sep and line.isdigit():
+        return f"{source}: row {int(line) - 1}: {rest}"
+    return text
+
+
+def _episode_key(e: dict) -> tuple[str, str, str, int]:
+    """One acknowledged episode, checked like the episodes ``GET /v1/alerts`` hands out."""
+    from cctvctl.detect.episodes import KINDS
+    from cctvctl.ingest.cameras import validate_camera_name
+
+    camera, metric, kind, start = e["camera"], e["metric"], e["kind"], e["start_utc"]
+    if not isinstance(camera, str) or not isinstance(start, int) or isinstance(start, bool):
+        raise TypeError("camera is a string and start_utc an integer")
+    try:
+        validate_camera_name(camera)
+    except UsageError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    if metric not in ("people", "vehicle", "all") or kind not in KINDS:
+        raise ApiError(400, "bad_request", f"metric is people, vehicle or all and kind one of "
+                       f"{', '.join(KINDS)}")
+    if not 0 <= start < 4102444800:  # 2100-01-01
+        raise ApiError(400, "bad_request", "start_utc is seconds since 1970, before 2100")
+    return camera, metric, kind, start
+
+
+def _log_internal(exc: BaseException) -> None:
+    """Where an unexpected error happened (type and innermost frame, never its text: it may
+    quote a request's content), so an operator can tell a bug from a bad request."""
+    import sys
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    sys.stderr.write(f"serve: internal error {type(exc).__name__}{where}\n")
+
+
+def _import_batch(db, token, tz, body, rows, on_error, replace, interval, layout):
     from cctvctl.detect.store import flags_of_import
     from cctvctl.ingest import ImportOptions, import_rows, import_stream
 
@@ -338,23 +420,26 @@ def _import_batch(db, token, tz, body, rows, on_error, replace, interval):
                               "nothing was written")
 
     extra = {}
-    if interval is not None:
+    if interval is not None:  # the CLI's rule: minutes in whole seconds, up to one day
         try:
-            minutes = float(interval)
+            extra["interval"] = validate.interval_minutes(float(interval), "interval")
         except ValueError:
             raise ApiError(400, "bad_request", "interval is minutes, e.g. 5") from None
-        if not (0 < minutes <= 1440):
-            raise ApiError(400, "bad_request", "interval must be between 0 and 1440 minutes")
-        extra["interval"] = int(round(minutes * 60))
     options = ImportOptions(tz=tz, on_error=on_error, replace=replace, camera_check=check,
-                            write_rejected=False, **extra)
+                            write_rejected=False, **layout, **extra)
     source = f"serve:{token.name}"
     if rows is not None:
-        result = import_rows(db, rows, options, source=source)
+        options.na = (*options.na, "")  # JSON null is the natural "unknown"
+        try:
+            result = import_rows(db, rows, options, source=source)
+        except CountFileError as err:
+            err.problems = [_json_row_numbers(p, source) for p in err.problems]
+            raise
     else:
         result = import_stream(db, io.BytesIO(body), source, options)
     answer = result.as_dict()
-    answer["problems"] = [p.format(source) for p in result.problems]
+    answer.pop("rejected_file", None)  # a server writes no side file
+    answer["problems"] = [for_http(_problem_text(p, source, rows is not None)) for p in result.problems]
     flags = flags_of_import(db, result.import_id) if result.import_id else []
     answer["flags"] = [f.as_record(tz) for f in flags]
     return answer
@@ -456,4 +541,26 @@ def _status(db, token, tz):
     status = db_status(db, tz).as_dict()
     status.pop("url", None)  # where the database lives is the operator's business
     status.pop("last_import", None)
+    if status.get("cluster"):
+        status["cluster"] = {k: status["cluster"][k] for k in ("size", "status", "ready")}
+    if "*" not in token.cameras:  # a device sees the figures of its own cameras only
+        status.update(_scoped_figures(db, token, tz))
     return status
+
+
+def _scoped_figures(db, token, tz) -> dict:
+    from cctvctl.periods import local_iso
+
+    cameras = [str(c) for (c,) in db.query("SELECT DISTINCT camera FROM import_days")
+               if token.allows(str(c))]
+    rows, first, last = 0, None, None
+    for i in range(0, len(cameras), 500):
+        part = cameras[i:i + 500]
+        n, lo, hi = db.query_one("SELECT COUNT(*), MIN(start_utc), MAX(start_utc) FROM counts "
+                                 f"WHERE camera IN ({', '.join('?' * len(part))})", part)
+        rows += int(n or 0)
+        first = lo if first is None or (lo is not None and lo < first) else first
+        last = hi if last is None or (hi is not None and hi > last) else last
+    return {"cameras": len(cameras), "rows": rows,
+            "first": local_iso(int(first), tz) if first is not None else None,
+            "last": local_iso(int(last), tz) if last is not None else None}

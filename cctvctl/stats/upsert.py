@@ -48,7 +48,7 @@ def upsert_frames(db: Database, table: str, columns: list[str], keys: list[str],
         safefile.sweep_temp(STATS_SPOOL)
         _swept.append(True)
     if sum(len(f) for f in frames) >= BULK_MIN_ROWS and not _refused.get(db, False) \
-            and getattr(db.conn, "_local_infile", False):
+            and db.local_infile:
         try:
             if _load(db, table, columns, frames):
                 return

@@ -86,15 +86,18 @@ def cli(db: str, tz: str, *args: str) -> str:
 
 # -- data preparation ----------------------------------------------------------------------
 
-def melbourne(work: Path) -> DataSet:
-    src = Path("/tmp/melb/pedestriancounts_melbourne.csv")
+def melbourne_rows(work: Path) -> tuple[pd.DataFrame, pd.Series]:
+    """The Melbourne sensor file as text columns, and each row's local start time."""
+    src = work / "pedestriancounts_melbourne.csv"
     if not src.exists():
-        src = work / "pedestriancounts_melbourne.csv"
-        if not src.exists():
-            with zipfile.ZipFile(DATA / "melbourne" / "pedestriancounts_melbourne.zip") as z:
-                z.extractall(work)
+        with zipfile.ZipFile(DATA / "melbourne" / "pedestriancounts_melbourne.zip") as z:
+            z.extractall(work)
     raw = pd.read_csv(src, dtype=str, keep_default_na=False)
-    when = pd.to_datetime(raw["Date"], format="%d-%b-%Y") + pd.to_timedelta(raw["Hour"].astype(int), "h")
+    return raw, pd.to_datetime(raw["Date"], format="%d-%b-%Y") + pd.to_timedelta(raw["Hour"].astype(int), "h")
+
+
+def melbourne(work: Path) -> DataSet:
+    raw, when = melbourne_rows(work)
     months = _split_by_month(raw, when, work / "melbourne")
     d = datetime
     events = [

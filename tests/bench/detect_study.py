@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +31,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+
+from detect_quality import melbourne_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -69,12 +70,7 @@ def brooklyn() -> Set:
 
 
 def melbourne(work: Path) -> Set:
-    src = work / "pedestriancounts_melbourne.csv"
-    if not src.exists():
-        with zipfile.ZipFile(DATA / "melbourne" / "pedestriancounts_melbourne.zip") as z:
-            z.extractall(work)
-    raw = pd.read_csv(src, dtype=str, keep_default_na=False)
-    when = pd.to_datetime(raw["Date"], format="%d-%b-%Y") + pd.to_timedelta(raw["Hour"].astype(int), "h")
+    raw, when = melbourne_rows(work)
     frame = pd.DataFrame({"camera": "m" + raw["SensorID"], "start": when,
                           "people": pd.to_numeric(raw["PedestrianCount"], errors="coerce")})
     ev = [("White Night 2013", d(2013, 2, 23, 19), d(2013, 2, 24, 7)),

@@ -1,0 +1,154 @@
+"""What an import is asked to do (:class:`ImportOptions`) and what it reports (:class:`ImportResult`).
+
+The two contracts between the import and its callers — the CLI, :mod:`cctvctl.api`, ``cctvctl
+serve`` — kept apart from the pipeline that honours them. The options are checked when they are
+made (a bad value is a :class:`~cctvctl.errors.UsageError` before any byte is read), and their
+:meth:`~ImportOptions.fingerprint` says which of them change the meaning of the same bytes (the
+ledger's "already imported" test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from cctvctl import validate
+from cctvctl.errors import UsageError
+from cctvctl.ingest.cameras import validate_camera_name
+from cctvctl.ingest.columns import parse_columns, parse_mapping, parse_wide
+from cctvctl.ingest.counts import INT_MAX
+from cctvctl.ingest.dst import AMBIGUOUS, NONEXISTENT
+from cctvctl.ingest.reader import Problem
+from cctvctl.ingest.scan import sniff_delimiter
+from cctvctl.ingest.timeformat import EPOCH_FORMATS
+
+DEFAULT_MAX_COUNT = 100_000
+
+
+@dataclass
+class ImportOptions:
+    """How to read and what to do with bad or conflicting rows (defaults match the CLI)."""
+
+    tz: ZoneInfo | None = None  # None: the database's zone (cctvctl.zone)
+    camera: str | None = None
+    interval: int | None = None  # seconds, where the file has no end column; None: inferred
+    mapping: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8-sig"
+    delimiter: str | None = None
+    on_error: str = "reject"  # or "skip"
+    replace: bool = False
+    nonexistent: str = "reject"
+    ambiguous: str = "infer"
+    dayfirst: bool = False
+    time_format: str | None = None
+    monthfirst: bool = False
+    max_count: int = DEFAULT_MAX_COUNT
+    rejected_path: str | None = None
+    detect: bool = True
+    chunk_rows: int = 50_000
+    #: a headerless file's columns (``"camera,start,people"`` or a list)
+    columns: list[str] | str | None = None
+    #: cell texts meaning "unknown" in count columns (stored as NULL)
+    na: tuple[str, ...] = ()
+    #: wide file: count column → camera (``["West=west", …]`` or a dict)
+    wide: dict[str, str] = field(default_factory=dict)
+    wide_metric: str = "people"
+    #: called with each chunk's distinct cameras before they are written; raising aborts the
+    #: whole import (``cctvctl serve`` refuses cameras outside a device token's scope)
+    camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
+    #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
+    write_rejected: bool = True
+
+    def __post_init__(self) -> None:
+        if self.on_error not in ("reject", "skip"):
+            raise UsageError(f"--on-error must be reject or skip, not {self.on_error!r}")
+        if self.nonexistent not in NONEXISTENT:
+            raise UsageError(f"--nonexistent must be one of {', '.join(NONEXISTENT)}")
+        if self.ambiguous not in AMBIGUOUS:
+            raise UsageError(f"--ambiguous must be one of {', '.join(AMBIGUOUS)}")
+        if self.interval is not None:  # None: inferred from the file's rows
+            self.interval = validate.interval_seconds(self.interval)
+        if not 0 < self.max_count <= INT_MAX:
+            raise UsageError(f"--max-count must be between 1 and {INT_MAX} (the largest count "
+                             "a MySQL INTEGER column holds)")
+        if isinstance(self.mapping, list):
+            self.mapping = parse_mapping(self.mapping)
+        if isinstance(self.wide, list):
+            self.wide = parse_wide(self.wide)
+        for cam in self.wide.values():
+            validate_camera_name(cam)
+        if self.wide and self.camera:
+            raise UsageError("--camera and --wide exclude each other (--wide names the cameras)")
+        if self.wide_metric not in ("people", "vehicle"):
+            raise UsageError(f"--wide-metric must be people or vehicle, not {self.wide_metric!r}")
+        if isinstance(self.columns, str):
+            self.columns = parse_columns(self.columns, self.mapping, self.wide)
+        self.na = tuple(dict.fromkeys(v.strip() for v in self.na))
+        validate.encoding(self.encoding)
+        if self.delimiter is not None and len(sniff_delimiter("", self.delimiter)) != 1:
+            raise UsageError(f"--delimiter must be one character (or tab), not {self.delimiter!r}")
+        if self.dayfirst and self.monthfirst:
+            raise UsageError("--dayfirst and --monthfirst contradict each other: give one")
+        if self.time_format is not None:
+            _check_time_format(self.time_format)
+
+    def fingerprint(self) -> str:
+        """What changes the meaning of the same bytes (zone, mapping, DST rules…)."""
+        meaning = {"tz": self.tz.key, "camera": self.camera, "interval": self.interval,
+                   "mapping": sorted(self.mapping.items()), "encoding": self.encoding,
+                   "delimiter": self.delimiter, "nonexistent": self.nonexistent,
+                   "ambiguous": self.ambiguous, "dayfirst": self.dayfirst,
+                   "time_format": self.time_format, "max_count": self.max_count,
+                   "on_error": self.on_error}
+        if self.columns or self.na or self.wide:  # absent: the same fingerprint as before
+            meaning.update(columns=self.columns, na=sorted(self.na), wide=sorted(self.wide.items()),
+                           wide_metric=self.wide_metric)
+        if self.monthfirst:  # only when set: fingerprints of earlier imports stay valid
+            meaning["monthfirst"] = True
+        if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
+            meaning["replace"] = True
+        return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
+
+
+def _check_time_format(fmt: str) -> None:
+    import pandas as pd
+
+    if fmt in EPOCH_FORMATS:
+        return
+    try:
+        pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--time-format {fmt!r}: {exc}") from None
+
+
+@dataclass
+class ImportResult:
+    """What an import did; ``as_dict`` is the documented ``--format json`` object."""
+
+    source: str
+    status: str  # ok | unchanged | rejected
+    import_id: int | None = None
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    unknown: int = 0  # rows whose every count was a --na marker (not stored)
+    outliers: int = 0
+    dst: dict = field(default_factory=dict)
+    rejected_file: str | None = None
+    sha256: str = ""
+    seconds: float = 0.0
+    interval: int | None = None  # seconds, where the file has no end column
+    interval_source: str | None = None  # option, file (inferred), default, end column
+    previous_import: int | None = None
+    problems: list[Problem] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("problems")
+        d["seconds"] = round(self.seconds, 3)
+        return d

@@ -1,0 +1,78 @@
+"""``--time-format``: Unix seconds or milliseconds, or a strptime format; and the whole-second
+rule every reading of a timestamp shares.
+
+A fraction of a second is kept when it is zero (``09:30:00.000``) and otherwise refused: rows are
+stored at whole seconds, and silently flooring ``09:29:59.999`` would move it to another
+interval. Kept apart from the shapes read without a flag: an explicit format replaces them
+entirely, and the two never mix in one file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: ``--time-format`` values that are not strptime formats: Unix seconds / milliseconds
+EPOCH_FORMATS = {"epoch": 1, "epoch_ms": 1000}
+
+
+def read_unix(fmt: str, todo: pd.Series, epoch: pd.Series, reasons: pd.Series) -> None:
+    """``--time-format epoch`` / ``epoch_ms``: whole Unix seconds (or milliseconds)."""
+    scale = EPOCH_FORMATS[fmt]
+    parts = todo.str.extract(r"^([0-9]{1,16})(?:\.([0-9]*))?$")
+    ok = parts[0].notna()
+    unit = "seconds" if scale == 1 else "milliseconds"
+    bad = ~ok
+    reasons[todo.index[bad]] = [f"timestamp {v!r} is not Unix {unit} (--time-format "
+                                f"{fmt})" for v in todo[bad]]
+    whole = parts[0][ok].astype("int64")
+    frac = parts[1][ok].fillna("").str.rstrip("0") != ""
+    if scale > 1:
+        frac |= (whole % scale) != 0
+    if frac.any():
+        reasons[frac.index[frac]] = [fraction_reason(v) for v in todo[frac.index[frac]]]
+    keep = whole[~frac] // scale
+    epoch[keep.index] = keep.astype("float64")
+
+
+def read_explicit(fmt: str, todo: pd.Series, epoch: pd.Series, reasons: pd.Series) -> pd.Series:
+    """``--time-format``: strptime as given; a format with %z reads each row's offset (those
+    rows go straight into ``epoch``; the naive ones are returned for a local reading)."""
+    aware = "%z" in fmt or "%Z" in fmt
+    if "%p" in fmt:  # strptime knows only AM/PM: Korean spreadsheets write 오전/오후
+        todo = todo.str.replace("오전", "AM", regex=False).str.replace("오후", "PM", regex=False)
+    try:
+        parsed = pd.to_datetime(todo, format=fmt, errors="coerce", utc=aware)
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.Series(pd.NaT, index=todo.index, dtype="datetime64[us]")
+    if not aware:
+        return parsed.astype("datetime64[us]")
+    utc = parsed.dt.tz_localize(None) if isinstance(parsed.dtype, pd.DatetimeTZDtype) else parsed
+    utc = utc.astype("datetime64[us]")
+    bad = utc.isna()
+    reasons[utc.index[bad]] = ["unparseable timestamp " + repr(v) for v in todo[bad]]
+    good = utc[~bad]
+    good = good[whole_seconds(good, todo, reasons)]
+    epoch[good.index] = epoch_seconds(good)
+    return pd.Series(dtype="datetime64[us]")
+
+
+def epoch_seconds(s: pd.Series) -> pd.Series:
+    """Naive UTC datetimes → float epoch seconds (NaN for NaT), whatever the resolution."""
+    us = s.astype("datetime64[us]")
+    out = us.astype("int64").astype("float64") / 1e6
+    out[us.isna()] = np.nan
+    return np.floor(out)
+
+
+def fraction_reason(value: str) -> str:
+    return (f"timestamp {value!r} has a fraction of a second; rows are stored at whole seconds "
+            "(round the column to the second)")
+
+
+def whole_seconds(naive: pd.Series, text: pd.Series, reasons: pd.Series) -> pd.Series:
+    """True where the datetime is a whole second; the others get their reason."""
+    frac = pd.Series(naive.to_numpy().view("int64") % 1_000_000 != 0, index=naive.index)
+    if frac.any():
+        reasons[frac.index[frac]] = [fraction_reason(v) for v in text[frac.index[frac]]]
+    return ~frac
