@@ -92,7 +92,7 @@ def detect_range(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
     return _run_range(db, tz, start_utc, end_utc, cameras, method, params, store, prescreen)
 
 
-def _run_range(db, tz, start_utc, end_utc, cameras, method, params, store, prescreen) -> DetectResult:
+def _run_range(db, tz, start_utc, end_utc, cameras, method, params, store, prescreen=True) -> DetectResult:
     chosen = sorted(set(cameras)) if cameras else cameras_between(db, start_utc, end_utc)
     run = _judge_spans(db, tz, [Span(c, start_utc, end_utc) for c in chosen], method, params, store,
                        prescreen=prescreen)
