@@ -80,7 +80,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
     scan = scan_file(raw, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
     check_import_size(db, source, scan.lines)
-    with db.lock("import", timeout=600):
+    with db.lock("import", timeout=options.lock_timeout):
         # --replace always compares with what is stored now: a later import (or an undo) may
         # have changed the rows since these bytes were last imported
         previous = None if options.replace else db.query_one(FIND_IMPORT, (scan.sha256, fingerprint))
@@ -226,8 +226,8 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
             for chunk in reader.chunks():
                 done.read += chunk.read
                 done.unknown += chunk.unknown
-                if options.camera_check is not None and len(chunk.rows):
-                    options.camera_check(sorted(set(chunk.rows["camera"])))
+                if options.camera_check is not None and chunk.cameras:
+                    options.camera_check(chunk.cameras)
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())

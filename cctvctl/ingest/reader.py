@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Iterator
 
 import numpy as np
@@ -51,6 +51,8 @@ class Chunk:
     problems: list[Problem]
     read: int
     unknown: int = 0  # rows with no known count, not stored
+    #: every valid camera name of the chunk, refused rows' too (a scope check sees them all)
+    cameras: list[str] = field(default_factory=list)
 
 
 class CountReader:
@@ -383,7 +385,9 @@ class CountReader:
                 good[fld] = good[fld].astype("int64")
         skipped = int(nothing.sum())
         self.unknown += skipped
-        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped)
+        named = sorted(set(cameras.dropna()) - {""})
+        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped,
+                     cameras=named)
 
 
 def _blank_rows(layout: Layout, cols: dict, na: tuple[str, ...], n: int) -> pd.Series | None:
