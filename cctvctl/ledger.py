@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.db.database import Database
 from cctvctl.db.schema import COUNT_COLUMNS
 from cctvctl.errors import DatabaseError, LockTimeout, UsageError
@@ -83,8 +84,8 @@ def list_imports(db: Database, *, limit: int | None = 50, status: str | None = N
     """The ledger, newest first: at most ``limit`` imports (None: all), of one ``status``."""
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status must be one of {', '.join(STATUSES)}, not {status!r}")
-    if limit is not None and limit < 1:
-        raise UsageError("--limit must be a positive number (0 lists every import)")
+    if limit is not None:
+        validate.integer(limit, "--limit", low=1, high=validate.BIGINT_MAX)
     sql = LIST_IMPORTS.format(where=" WHERE status = ?" if status else "",
                               limit=f" LIMIT {int(limit)}" if limit else "")
     rows = db.query(sql, (status,) if status else ())
@@ -118,6 +119,7 @@ def undo_import(db: Database, import_id: int, *, detect: bool = True,
     """Take back import ``import_id`` (see the module docstring); raises UsageError where it
     cannot: unknown, rejected, already undone, or a later import replaced its rows."""
     clock = time.monotonic()
+    import_id = validate.row_id(import_id, "import ID")
     try:
         result = _undo(db, import_id, detect, lock_timeout)
     except DatabaseError as exc:

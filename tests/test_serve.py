@@ -307,6 +307,43 @@ def test_unknown_paths_are_logged_and_intervals_follow_the_cli_rule(api):
     assert {(x["path"], x["status"]) for x in lines} >= {("/v1/cctv_anything", 404), ("/v1/counts", 405)}
 
 
+def test_the_ledger_short_cut_and_refused_rows_do_not_bypass_the_scope(api):
+    """Adversarial review: the same bytes imported by another token answered "unchanged" to a
+    token outside their cameras (an oracle on others' counts); a refused row was never checked."""
+    lobby = "camera,start,people\nlobby,2021-08-01 09:00,5\n"
+    everything = run(api.url, "token", "create", "--name", "all", "--camera", "*").stdout.strip()
+    assert post_csv(api, lobby, token=everything).status_code == 200
+    assert post_csv(api, lobby, token=everything).json()["status"] == "unchanged"
+    assert post_csv(api, lobby).status_code == 403
+    refused = "camera,start,people\ngate-1,2021-08-01 09:00,5\nlobby,2021-08-01 09:00,x\n"
+    assert post_csv(api, refused).status_code == 403
+    assert post_csv(api, refused, on_error="skip").status_code == 403
+    assert [r[0] for r in stored(api.url)] == ["lobby"]
+
+
+def test_a_batch_waits_briefly_for_another_import_then_gets_503(db_url, tmp_path):
+    token = run(db_url, "token", "create", "--name", "b", "--camera", "*").stdout.strip()
+    path = tmp_path / "cron.csv"
+    path.write_text("camera,start,people\n" + "".join(
+        f"cron-1,2021-08-{d:02d} {m // 60:02d}:{m % 60:02d},1\n" for d in range(1, 8) for m in range(0, 1440, 5)))
+    err = tmp_path / "cron.err"
+    cron = subprocess.Popen([_cctvctl(), "--db", db_url, "import", str(path), "--no-detect"],
+                            stderr=open(err, "w"), env={**os.environ, "CCTV_TZ": TZ, "CCTV_TEST_IMPORT_PAUSE": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while "paused mid-import" not in err.read_text():
+            assert time.monotonic() < deadline and cron.poll() is None, err.read_text()
+            time.sleep(0.05)
+        with serving(db_url, tmp_path, "--lock-wait", "1") as server:
+            busy = post_csv(server, csv_batch(), token=token)
+            assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy", busy.text
+            assert int(busy.headers["Retry-After"]) >= 1
+            assert httpx.get(f"{server.base}/healthz").status_code == 200
+    finally:
+        cron.kill()
+        cron.wait()
+
+
 def test_a_huge_body_gets_413(db_url, tmp_path):
     token = run(db_url, "token", "create", "--name", "b", "--camera", "*").stdout.strip()
     with serving(db_url, tmp_path, "--max-body", "2048") as server:

@@ -48,7 +48,7 @@ def _library_lists():
     from cctvctl.cli import aggregate_cmd, detect_cmd
     from cctvctl.detect import METHODS
     from cctvctl.detect.methods import FLOORS, SLOTS
-    from cctvctl.ingest.timeparse import AMBIGUOUS, NONEXISTENT
+    from cctvctl.ingest.dst import AMBIGUOUS, NONEXISTENT
     from cctvctl.ledger import STATUSES
     from cctvctl.render import FORMATS
     from cctvctl.render.sections import SECTIONS

@@ -231,6 +231,25 @@ class Database:
         return self._depth > 0
 
     @contextmanager
+    def waiting_at_most(self, seconds: int) -> Iterator[None]:
+        """Statements in the block wait at most ``seconds`` for another writer's lock (SQLite's
+        busy timeout, InnoDB's lock wait), then fail: for writes that may be skipped when busy."""
+        if self.backend == "sqlite":
+            self.conn.execute(f"PRAGMA busy_timeout = {int(seconds) * 1000}")
+            restore = "PRAGMA busy_timeout = 60000"
+        else:
+            old = self.scalar("SELECT @@SESSION.innodb_lock_wait_timeout")
+            self.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(seconds))}")
+            restore = f"SET SESSION innodb_lock_wait_timeout = {int(old)}"
+        try:
+            yield
+        finally:
+            try:
+                self.execute(restore)
+            except Exception:
+                pass
+
+    @contextmanager
     def savepoint(self, name: str) -> Iterator["Savepoint"]:
         """A step inside the current transaction that can be undone alone: SAVEPOINT, then
         RELEASE when the block ends, ROLLBACK TO (and RELEASE) when it raises — the work

@@ -67,13 +67,18 @@ class CachedMoments:
         return self.db.first_days(cameras)
 
 
-def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, params) -> ChunkResult:
-    """Flags and counts of the stored intervals of ``spans`` (one chunk of time)."""
+def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, params,
+                prescreen: bool = True) -> ChunkResult:
+    """Flags and counts of the stored intervals of ``spans`` (one chunk of time).
+
+    ``prescreen=False`` is the plain path: every row read and judged one by one (what the
+    pre-screen is tested against, tests/test_detect_differential.py).
+    """
     source = DbMoments(db, tz)
     if method == "robust":
         return _judge_with_lookback(db, tz, spans, params, source)
     days = [_days_of(s, tz) for s in spans]
-    if any(d is None for d in days):
+    if not prescreen or any(d is None for d in days):
         ev = evaluate(read_rows(db, spans), tz, method, params, source)
         return ChunkResult(ev.flags, ev.evaluated, int(ev.fallback.sum()), int((~ev.judged).sum()))
     first, end = min(d[0] for d in days), max(d[1] for d in days)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Iterator
 
 import numpy as np
@@ -51,6 +51,8 @@ class Chunk:
     problems: list[Problem]
     read: int
     unknown: int = 0  # rows with no known count, not stored
+    #: every valid camera name of the chunk, refused rows' too (a scope check sees them all)
+    cameras: list[str] = field(default_factory=list)
 
 
 class CountReader:
@@ -352,6 +354,15 @@ class CountReader:
                     note(mismatch, pd.Series([f"vehicle {int(v)} is not the sum of the classes ({int(s)})"
                                               for v, s in zip(values["vehicle"][where], class_sum[where])],
                                              index=index[where]))
+                # some class unknown: the known ones alone may not exceed the total
+                known = sum(values[c].fillna(0) for c in classes)
+                exceeds = values["vehicle"].notna() & class_sum.isna() & (known > values["vehicle"])
+                if exceeds.any():
+                    where = exceeds.to_numpy()
+                    note(exceeds, pd.Series([f"vehicle {int(v)} is less than its known classes "
+                                             f"({int(k)}; the others unknown)"
+                                             for v, k in zip(values["vehicle"][where], known[where])],
+                                            index=index[where]))
             else:
                 values["vehicle"] = class_sum
 
@@ -389,7 +400,9 @@ class CountReader:
                 good[fld] = good[fld].astype("int64")
         skipped = int(nothing.sum())
         self.unknown += skipped
-        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped)
+        named = sorted(set(cameras.dropna()) - {""})
+        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped,
+                     cameras=named)
 
 
 def _blank_rows(layout: Layout, cols: dict, na: tuple[str, ...], n: int) -> pd.Series | None:
