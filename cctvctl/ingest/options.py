@@ -151,7 +151,7 @@ class ImportResult:
     sha256: str = ""
     seconds: float = 0.0
     interval: int | None = None  # seconds, where the file has no end column
-    interval_source: str | None = None  # option, file (inferred), default, end column
+    interval_source: str | None = None  # option, file (inferred), stored, default, end column
     previous_import: int | None = None
     problems: list[Problem] = field(default_factory=list, repr=False)
 
