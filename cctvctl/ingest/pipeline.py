@@ -139,7 +139,13 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                                            result.replaced, result.rejected, "ok", int(time.time()),
                                            import_id))
                 if pending is not None:
-                    result.rejected_file = pending.commit()
+                    pending.ready()  # a full disk fails here, before the COMMIT
+            # renamed in only once the COMMIT returned: a failing COMMIT (a certification
+            # conflict, a lost connection) must leave the previous file where it was
+            if pending is not None:
+                pending.on_failure = (f"the import itself committed (import {import_id}; "
+                                      "`cctvctl imports undo` takes it back)")
+                result.rejected_file = pending.commit()
         except _Rejected:
             result.status = "rejected"
             result.import_id = None
