@@ -98,15 +98,15 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 check_zone(db, options.tz)  # another zone is refused; this ledger row records it
                 db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
-                import_id = _last_id(db)
+                import_id = db.last_insert_id()
                 result.import_id = import_id
-                db.execute("SAVEPOINT import_rows")
                 fast, order = True, None
                 while True:
-                    try:
-                        reader, writer, done = _read_and_write(db, raw, source, scan, options,
-                                                               import_id, bad_rows, progress, size,
-                                                               fast=fast, order=order)
+                    try:  # a reading that must start over leaves nothing behind
+                        with db.savepoint("import_rows"):
+                            reader, writer, done = _read_and_write(
+                                db, raw, source, scan, options, import_id, bad_rows, progress,
+                                size, fast=fast, order=order)
                         break
                     except NeedExactReader:  # rare: the C parser objected; read it again exactly
                         fast = False
@@ -114,7 +114,6 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                         if order is not None:
                             raise  # a reading with the order fixed never asks again
                         order = changed
-                    db.execute("ROLLBACK TO SAVEPOINT import_rows")
                     bad_rows.reset()
                     raw.seek(0)
                 spacing = reader.spacing_problem()
@@ -163,11 +162,8 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
             raise
         finally:
             bad_rows.close()
-        if db.backend == "sqlite" and (result.inserted or result.replaced):
-            # fresh planner statistics (DESIGN §3: a one-day scan 66 ms → 15 ms); sampled, so
-            # milliseconds even on a large table
-            db.execute("PRAGMA analysis_limit = 1000")
-            db.execute("ANALYZE")
+        if result.inserted or result.replaced:
+            db.refresh_planner_statistics()  # SQLite: a one-day scan 66 ms → 15 ms (DESIGN §3)
     result.seconds = time.monotonic() - clock
     return result
 
@@ -275,11 +271,6 @@ def _pause_point(written: int) -> None:
 
 class _Rejected(Exception):
     """Internal: leave the transaction (rolling it back) because the file is refused."""
-
-
-def _last_id(db: Database) -> int:
-    sql = "SELECT last_insert_rowid()" if db.backend == "sqlite" else "SELECT LAST_INSERT_ID()"
-    return int(db.scalar(sql))
 
 
 _NEGATIVE = re.compile(r"negative \w+ count '(-[0-9]+)'")
