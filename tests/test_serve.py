@@ -479,6 +479,7 @@ def test_outliers_alerts_and_ack_follow_the_token_scope(api):
 
 
 def test_sigterm_stops_cleanly_with_exit_0(sqlite_url, tmp_path):
+    run(sqlite_url, "db", "init")
     with serving(sqlite_url, tmp_path) as server:
         assert httpx.get(f"{server.base}/healthz").status_code == 200
         assert server.stop(signal.SIGTERM) == 0
