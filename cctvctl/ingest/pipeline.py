@@ -37,6 +37,7 @@ from cctvctl.ingest.records import stream_newline
 from cctvctl.ingest.rejected import BadRows
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import TimeParser
+from cctvctl.ingest.twins import lookalike_warnings
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.zone import check_zone, resolve_zone
 
@@ -100,6 +101,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                                            "running", int(started)))
                 import_id = db.last_insert_id()
                 result.import_id = import_id
+                known = [name for (name,) in db.query(db.dialect.cameras_sql)]  # for look-alikes
                 fast, order = True, None
                 while True:
                     try:  # a reading that must start over leaves nothing behind
@@ -130,6 +132,8 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 result.problems = done.problems
                 if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
+                result.warnings = lookalike_warnings(
+                    source, {c for c, _ in writer.days} - set(known), known)
                 writer.finish()
                 if done.total_problems:
                     pending = bad_rows.write(options, raw, source, reader)
