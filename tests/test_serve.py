@@ -229,6 +229,21 @@ def test_refusals_name_the_query_parameter_that_fixes_them(api):
     assert stored(api.url) == []
 
 
+def test_json_unix_seconds_are_refused_naming_time_format_and_read_with_it(api):
+    """`{"start": 1627776000}` was refused as "out of range (1970–2099)"."""
+    rows = [{"camera": "gate-4", "start": 1627776000 + 300 * i, "people": i} for i in range(3)]
+    refused = httpx.post(f"{api.base}/v1/counts", json=rows, headers=bearer(api.writer), timeout=60)
+    assert refused.status_code == 422
+    error = _says_no_cli_flag(refused)
+    assert error["problems"][0] == (
+        "serve:box-1: row 1: timestamp '1627776000' is no date: it looks like Unix epoch seconds "
+        "(2021-08-01 00:00:00 UTC); read the column with time_format=epoch")
+    ok = httpx.post(f"{api.base}/v1/counts", json=rows, params={"time_format": "epoch"},
+                    headers=bearer(api.writer), timeout=60)
+    assert ok.status_code == 200, ok.text
+    assert [r[1] for r in stored(api.url)] == [1627776000, 1627776300, 1627776600]
+
+
 def test_the_import_layouts_are_query_parameters(api):
     korean = "camera,start,people,memo\ngate-1,2021-08-01 00:00,3,정문\n".encode("cp949")
     ok = httpx.post(f"{api.base}/v1/counts", content=korean, params={"encoding": "cp949"},

@@ -20,7 +20,7 @@ from cctvctl.detect.methods import (METRICS, Judgement, SeasonalParams, Threshol
                                     day_ordinals, judge_seasonal, judge_threshold, period_label,
                                     seasonal_baseline, threshold_refs)
 from cctvctl.detect.model import Flag
-from cctvctl.detect.robust import (CLASS_NAMES, RobustParams, judge_robust, like_class, needed_days,
+from cctvctl.detect.robust import (CLASS_NAMES, RobustParams, judge_robust, like_class, needed_hours,
                                    robust_baseline)
 from cctvctl.periods import local_midnight_utc
 from cctvctl.stats.moments import EPOCH_ORDINAL, combine, figures, offset_segments
@@ -35,7 +35,7 @@ class MomentSource(Protocol):
 
     def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
                collapse: tuple[int, int] | None = None,
-               only_days: tuple[int, list[int], list[int]] | None = None) -> pd.DataFrame: ...
+               only_days: list[tuple[int, int, list[int]]] | None = None) -> pd.DataFrame: ...
 
     def daily(self, start_utc: int, end_utc: int, cameras: list[str]) -> pd.DataFrame: ...
 
@@ -227,9 +227,10 @@ def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams,
     """Per metric the robust verdict of each row (in the rows' order) and its learning mask."""
     cameras = sorted(rows["camera"].unique().tolist())
     first, last = int(rows["day"].min()), int(rows["day"].max())
-    only = needed_days(first, last, params) if last - first < FEW_DAYS else None
+    only = needed_hours(rows["day"].to_numpy(), rows["hour"].to_numpy(), params) \
+        if last - first < FEW_DAYS else None
     hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras,
-                           only_days=only and (params.day_start, *only))
+                           only_days=only)
     keys, at = _keys(rows, with_hour=True)
     base = robust_baseline(_with_ordinals(hourly), keys, params)
     codes = pd.factorize(rows["camera"])[0]

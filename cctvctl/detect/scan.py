@@ -119,9 +119,11 @@ def _judge_with_lookback(db: Database, tz: ZoneInfo, spans: list[Span], params,
         return ChunkResult([], 0, 0, 0)
     ev = evaluate(rows, tz, "robust", params, source)
     inside = _in_spans(rows["camera"].to_numpy(), rows["start_utc"].to_numpy(np.int64), spans)
-    keep = {(c, t) for c, t in zip(rows["camera"].to_numpy()[inside],
-                                   rows["start_utc"].to_numpy(np.int64)[inside].tolist())}
-    flags = [f for f in ev.flags if (f.camera, f.start_utc) in keep]
+    flags = ev.flags
+    if flags:  # the look-back's rows only inform the verdicts of the spans' own rows
+        mine = _in_spans(np.array([f.camera for f in flags], dtype=object),
+                         np.array([f.start_utc for f in flags], dtype=np.int64), spans)
+        flags = [f for f, ok in zip(flags, mine) if ok]
     return ChunkResult(flags, int(inside.sum()), int(ev.fallback[inside].sum()),
                        int((~ev.judged[inside]).sum()))
 

@@ -271,16 +271,22 @@ class CountReader:
         timed_lines = lines if timed is None else lines[timed.to_numpy()]
 
         # time
+        # a column whose header says UTC (start_utc) holds UTC, not --tz local time
+        utc = layout.says_utc(*(("start",) if layout.has("start") else
+                                ("date", "hour") if layout.has("hour") else ("date", "time")))
         if layout.has("start"):
-            start, why = self.parser.to_epoch(column("start"), timed_cameras, lines=timed_lines)
+            start, why = self.parser.to_epoch(column("start"), timed_cameras, lines=timed_lines,
+                                              utc=utc)
         elif layout.has("hour"):
-            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras, lines=timed_lines)
+            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras,
+                                               lines=timed_lines, utc=utc)
         else:
             start, why = self.parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
-                                              timed_cameras, lines=timed_lines)
+                                              timed_cameras, lines=timed_lines, utc=utc)
         note(why.notna(), why)
         if layout.has("end"):
-            end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start, lines=timed_lines)
+            end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start,
+                                                lines=timed_lines, utc=layout.says_utc("end"))
             bad_end = why_end.notna()
             if bad_end.any():
                 note(bad_end, "end: " + why_end[bad_end])
@@ -348,6 +354,15 @@ class CountReader:
                     note(mismatch, pd.Series([f"vehicle {int(v)} is not the sum of the classes ({int(s)})"
                                               for v, s in zip(values["vehicle"][where], class_sum[where])],
                                              index=index[where]))
+                # some class unknown: the known ones alone may not exceed the total
+                known = sum(values[c].fillna(0) for c in classes)
+                exceeds = values["vehicle"].notna() & class_sum.isna() & (known > values["vehicle"])
+                if exceeds.any():
+                    where = exceeds.to_numpy()
+                    note(exceeds, pd.Series([f"vehicle {int(v)} is less than its known classes "
+                                             f"({int(k)}; the others unknown)"
+                                             for v, k in zip(values["vehicle"][where], known[where])],
+                                            index=index[where]))
             else:
                 values["vehicle"] = class_sum
 
