@@ -12,13 +12,16 @@ import fnmatch
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
 from dataclasses import dataclass
 
 from cctvctl.db.database import Database
-from cctvctl.errors import UsageError
+from cctvctl.errors import DatabaseError, UsageError
+
+log = logging.getLogger(__name__)
 
 PREFIX = "cctv_"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -126,4 +129,8 @@ def touch(db: Database, token: Token) -> None:
     """Record use (at most once a minute per token: no write per request)."""
     now = int(time.time())
     if token.last_used_at is None or now - token.last_used_at >= 60:
-        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+        try:  # bookkeeping: never hold a request behind an import's write lock
+            with db.waiting_at_most(1):
+                db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+        except DatabaseError:
+            log.debug("token %s: last use not recorded (the database is busy)", token.name)

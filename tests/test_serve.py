@@ -229,6 +229,21 @@ def test_refusals_name_the_query_parameter_that_fixes_them(api):
     assert stored(api.url) == []
 
 
+def test_json_unix_seconds_are_refused_naming_time_format_and_read_with_it(api):
+    """`{"start": 1627776000}` was refused as "out of range (1970–2099)"."""
+    rows = [{"camera": "gate-4", "start": 1627776000 + 300 * i, "people": i} for i in range(3)]
+    refused = httpx.post(f"{api.base}/v1/counts", json=rows, headers=bearer(api.writer), timeout=60)
+    assert refused.status_code == 422
+    error = _says_no_cli_flag(refused)
+    assert error["problems"][0] == (
+        "serve:box-1: row 1: timestamp '1627776000' is no date: it looks like Unix epoch seconds "
+        "(2021-08-01 00:00:00 UTC); read the column with time_format=epoch")
+    ok = httpx.post(f"{api.base}/v1/counts", json=rows, params={"time_format": "epoch"},
+                    headers=bearer(api.writer), timeout=60)
+    assert ok.status_code == 200, ok.text
+    assert [r[1] for r in stored(api.url)] == [1627776000, 1627776300, 1627776600]
+
+
 def test_the_import_layouts_are_query_parameters(api):
     korean = "camera,start,people,memo\ngate-1,2021-08-01 00:00,3,정문\n".encode("cp949")
     ok = httpx.post(f"{api.base}/v1/counts", content=korean, params={"encoding": "cp949"},
@@ -290,6 +305,43 @@ def test_unknown_paths_are_logged_and_intervals_follow_the_cli_rule(api):
     assert stored(api.url) == []
     lines = [json.loads(line) for line in api.log.read_text().splitlines() if line.startswith("{")]
     assert {(x["path"], x["status"]) for x in lines} >= {("/v1/cctv_anything", 404), ("/v1/counts", 405)}
+
+
+def test_the_ledger_short_cut_and_refused_rows_do_not_bypass_the_scope(api):
+    """Adversarial review: the same bytes imported by another token answered "unchanged" to a
+    token outside their cameras (an oracle on others' counts); a refused row was never checked."""
+    lobby = "camera,start,people\nlobby,2021-08-01 09:00,5\n"
+    everything = run(api.url, "token", "create", "--name", "all", "--camera", "*").stdout.strip()
+    assert post_csv(api, lobby, token=everything).status_code == 200
+    assert post_csv(api, lobby, token=everything).json()["status"] == "unchanged"
+    assert post_csv(api, lobby).status_code == 403
+    refused = "camera,start,people\ngate-1,2021-08-01 09:00,5\nlobby,2021-08-01 09:00,x\n"
+    assert post_csv(api, refused).status_code == 403
+    assert post_csv(api, refused, on_error="skip").status_code == 403
+    assert [r[0] for r in stored(api.url)] == ["lobby"]
+
+
+def test_a_batch_waits_briefly_for_another_import_then_gets_503(db_url, tmp_path):
+    token = run(db_url, "token", "create", "--name", "b", "--camera", "*").stdout.strip()
+    path = tmp_path / "cron.csv"
+    path.write_text("camera,start,people\n" + "".join(
+        f"cron-1,2021-08-{d:02d} {m // 60:02d}:{m % 60:02d},1\n" for d in range(1, 8) for m in range(0, 1440, 5)))
+    err = tmp_path / "cron.err"
+    cron = subprocess.Popen([_cctvctl(), "--db", db_url, "import", str(path), "--no-detect"],
+                            stderr=open(err, "w"), env={**os.environ, "CCTV_TZ": TZ, "CCTV_TEST_IMPORT_PAUSE": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while "paused mid-import" not in err.read_text():
+            assert time.monotonic() < deadline and cron.poll() is None, err.read_text()
+            time.sleep(0.05)
+        with serving(db_url, tmp_path, "--lock-wait", "1") as server:
+            busy = post_csv(server, csv_batch(), token=token)
+            assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy", busy.text
+            assert int(busy.headers["Retry-After"]) >= 1
+            assert httpx.get(f"{server.base}/healthz").status_code == 200
+    finally:
+        cron.kill()
+        cron.wait()
 
 
 def test_a_huge_body_gets_413(db_url, tmp_path):

@@ -78,7 +78,7 @@ def _v1(db: Database) -> list[str]:
   status VARCHAR(16) NOT NULL,
   started_at BIGINT NOT NULL,
   finished_at BIGINT
-){'' if d.name == 'sqlite' else d.table_options}""",
+){d.plain_table_options}""",
         "CREATE INDEX imports_sha ON imports (sha256, options_sha256)",
         f"""CREATE TABLE counts (
   {_count_columns()},
@@ -190,7 +190,7 @@ def _v6(db: Database) -> list[str]:
   created_at BIGINT NOT NULL,
   revoked_at BIGINT,
   last_used_at BIGINT
-){'' if d.name == 'sqlite' else d.table_options}"""]
+){d.plain_table_options}"""]
 
 
 def _v7(db: Database) -> list[str]:

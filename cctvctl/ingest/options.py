@@ -61,6 +61,12 @@ class ImportOptions:
     camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
     #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
     write_rejected: bool = True
+    #: who may take the "already imported" short-cut: the same bytes imported under another
+    #: scope are read in full (so ``camera_check`` sees them) instead of answered from the
+    #: ledger — a device token must not learn whether other cameras' counts were imported
+    ledger_scope: str | None = None
+    #: seconds to wait for another import to finish (a server answers "busy" sooner than cron)
+    lock_timeout: float = field(default=600, compare=False)
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):
@@ -110,6 +116,8 @@ class ImportOptions:
             meaning["monthfirst"] = True
         if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
             meaning["replace"] = True
+        if self.ledger_scope is not None:
+            meaning["ledger_scope"] = self.ledger_scope
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
@@ -145,6 +153,8 @@ class ImportResult:
     interval: int | None = None  # seconds, where the file has no end column
     interval_source: str | None = None  # option, file (inferred), default, end column
     previous_import: int | None = None
+    #: one line each: a new camera named like another but for case, spaces or Unicode form
+    warnings: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:

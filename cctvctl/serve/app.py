@@ -45,6 +45,10 @@ class ServeConfig:
     rate: float = 10.0  # requests per second per token
     burst: int = 20
     access_log: AccessLog | None = None
+    #: batches waiting for or holding the import lock at once; more get 503 busy at once, so
+    #: waiting posts never take every worker thread (reads and /healthz keep answering)
+    max_pending_batches: int = 8
+    lock_wait: float = 10.0  # seconds a batch waits for another import before 503 busy
 
 
 class ApiError(Exception):
@@ -113,6 +117,7 @@ def create_app(config: ServeConfig) -> Starlette:
     dbs = Databases(config.db_url)
     limiter = RateLimiter(config.rate, config.burst)
     log = config.access_log
+    batches = threading.BoundedSemaphore(config.max_pending_batches)
 
     def in_db(fn, *args):
         """Run ``fn(db, *args)`` in this worker thread's connection; a dead connection is
@@ -187,8 +192,15 @@ def create_app(config: ServeConfig) -> Starlette:
         rows = None
         if kind in JSON_TYPES:
             rows = _json_rows(body)
-        return JSONResponse(await run_in_threadpool(
-            in_db, _import_batch, token, config.tz, body, rows, on_error, replace, interval, layout))
+        if not batches.acquire(blocking=False):
+            raise ApiError(503, "busy", "too many batches are waiting for the database; retry later",
+                           headers={"Retry-After": "2"})
+        try:
+            return JSONResponse(await run_in_threadpool(
+                in_db, _import_batch, token, config.tz, body, rows, on_error, replace, interval,
+                {**layout, "lock_timeout": config.lock_wait}))
+        finally:
+            batches.release()
 
     async def get_outliers(request: Request):
         token = await authenticate(request, "read")
@@ -426,7 +438,7 @@ def _import_batch(db, token, tz, body, rows, on_error, replace, interval, layout
         except ValueError:
             raise ApiError(400, "bad_request", "interval is minutes, e.g. 5") from None
     options = ImportOptions(tz=tz, on_error=on_error, replace=replace, camera_check=check,
-                            write_rejected=False, **layout, **extra)
+                            write_rejected=False, ledger_scope=f"token {token.id}", **layout, **extra)
     source = f"serve:{token.name}"
     if rows is not None:
         options.na = (*options.na, "")  # JSON null is the natural "unknown"
