@@ -23,13 +23,17 @@ from zoneinfo import ZoneInfo
 from cctvctl import validate
 from cctvctl.db.database import Database
 from cctvctl.db.schema import COUNT_COLUMNS
+from cctvctl.db.writeset import check_undo_size
 from cctvctl.errors import DatabaseError, LockTimeout, UsageError
 from cctvctl.periods import day_runs, local_date
 from cctvctl.db.retry import retrying_conflicts
 
 LIST_IMPORTS = ("SELECT id, source, sha256, tz, rows_read, inserted, duplicates, replaced, rejected, "
                 "status, started_at, finished_at FROM imports{where} ORDER BY id DESC{limit}")
-GET_IMPORT = "SELECT id, source, tz, status FROM imports WHERE id = ?"
+GET_IMPORT = "SELECT id, source, tz, status, inserted, replaced FROM imports WHERE id = ?"
+#: what an undo writes besides the import's own rows: restored revisions and forgotten days
+UNDO_EXTRA = ("SELECT (SELECT COUNT(*) FROM count_revisions WHERE import_id = ?), "
+              "(SELECT COUNT(*) FROM import_days WHERE import_id = ?)")
 DEPENDANTS = ("SELECT import_id, COUNT(*) FROM count_revisions WHERE old_import_id = ? "
               "GROUP BY import_id ORDER BY import_id")
 TOUCHED = "SELECT camera, utc_day FROM import_days WHERE import_id = ? ORDER BY camera, utc_day"
@@ -136,6 +140,11 @@ def _undo(db: Database, import_id: int, detect: bool, lock_timeout: float) -> Un
         with db.atomic():
             record = db.query_one(GET_IMPORT, (int(import_id),))
             _check(import_id, record, db.query(DEPENDANTS, (int(import_id),)))
+            if db.cluster:  # Galera: one write set, refused up front where it would not fit
+                revisions, days = db.query_one(UNDO_EXTRA, (int(import_id), int(import_id)))
+                own = int(record[4] or 0) + int(record[5] or 0)  # deleted (a replaced one too)
+                check_undo_size(db, int(import_id), str(record[1]),
+                                own + 2 * int(revisions) + int(days))  # restored, forgotten
             result = UndoResult(import_id=int(import_id), source=str(record[1]))
             touched = [(str(c), int(d)) for c, d in db.query(TOUCHED, (int(import_id),))]
             result.days = len(touched)

@@ -58,3 +58,44 @@ def test_vehicle_below_its_known_classes_is_refused(fresh_url, tmp_path):
                  None if pd.isna(r.n_car) else r.n_car, None if pd.isna(r.n_truck) else r.n_truck)
                 for r in ref.itertuples()]
     assert stored(fresh_url, ("camera", "start_utc", "vehicle", "car", "truck")) == expected
+
+
+# -- F29: the rejected-rows file is renamed in only after the COMMIT ----------------------------------
+def test_a_commit_that_fails_keeps_the_previous_rejected_rows_file(tmp_path):
+    """A real commit-time failure: a deferred foreign key (checked by SQLite at COMMIT) that a
+    trigger on the ledger's final update violates. The earlier run's ``*.rejected.csv`` must
+    survive and no temporary file may be left; nothing is imported."""
+    import pytest
+
+    from cctvctl.db import connect
+    from cctvctl.errors import CctvError
+    from cctvctl.ingest import ImportOptions, import_file
+    from zoneinfo import ZoneInfo
+
+    data = write(tmp_path, "camera,start,people\ng,2021-08-01 09:00,5\ng,2021-08-01 09:05,x\n")
+    previous = tmp_path / "counts.csv.rejected.csv"
+    earlier = "line,reason,camera,start,people\n3,an earlier run,g,2021-08-01 09:05,y\n"
+    previous.write_text(earlier)
+    db = connect(f"sqlite:///{tmp_path / 'cctv.db'}")
+    try:
+        db.conn.execute("PRAGMA foreign_keys = ON")
+        db.execute("CREATE TABLE t_parent (id INTEGER PRIMARY KEY)")
+        db.execute("CREATE TABLE t_child (parent INTEGER REFERENCES t_parent (id) "
+                   "DEFERRABLE INITIALLY DEFERRED)")
+        db.execute("CREATE TRIGGER t_fail AFTER UPDATE OF status ON imports WHEN NEW.status = 'ok' "
+                   "BEGIN INSERT INTO t_child VALUES (NEW.id + 1000); END")
+        options = ImportOptions(tz=ZoneInfo("Asia/Seoul"), on_error="skip", detect=False)
+        with pytest.raises(CctvError, match="FOREIGN KEY"):
+            import_file(db, data, options)
+        assert previous.read_text() == earlier
+        assert sorted(p.name for p in tmp_path.iterdir() if "counts" in p.name) == [
+            "counts.csv", "counts.csv.rejected.csv"]  # no temporary file left either
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 0
+        # the same import without the failing trigger: committed, then the file renamed in
+        db.execute("DROP TRIGGER t_fail")
+        result = import_file(db, data, options)
+        assert (result.inserted, result.rejected) == (1, 1)
+        assert previous.read_text().splitlines()[1].startswith("3,")
+        assert "an earlier run" not in previous.read_text()
+    finally:
+        db.close()

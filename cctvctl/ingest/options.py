@@ -155,6 +155,8 @@ class ImportResult:
     interval: int | None = None  # seconds, where the file has no end column
     interval_source: str | None = None  # option, file (inferred), default, end column
     previous_import: int | None = None
+    #: one line each: a new camera named like another but for case, spaces or Unicode form
+    warnings: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:

@@ -26,7 +26,7 @@ from typing import IO, Callable
 from cctvctl import safefile
 from cctvctl.db.database import Database
 from cctvctl.db.retry import retrying_conflicts
-from cctvctl.db.writeset import check_import_size
+from cctvctl.db.writeset import check_import_size, import_rows
 from cctvctl.errors import CountFileError
 from cctvctl.ingest.dateorder import DateOrderChanged
 from cctvctl.ingest.dst import DstTally
@@ -37,6 +37,7 @@ from cctvctl.ingest.records import stream_newline
 from cctvctl.ingest.rejected import BadRows
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import TimeParser
+from cctvctl.ingest.twins import lookalike_warnings
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.zone import check_zone, resolve_zone
 
@@ -79,7 +80,9 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
     fingerprint = options.fingerprint()
     scan = scan_file(raw, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
-    check_import_size(db, source, scan.lines)
+    check_import_size(db, source, import_rows(scan.lines, header=options.columns is None,
+                                              cameras=len(options.wide), replace=options.replace),
+                      replace=options.replace)
     with db.lock("import", timeout=options.lock_timeout):
         # --replace always compares with what is stored now: a later import (or an undo) may
         # have changed the rows since these bytes were last imported
@@ -100,6 +103,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                                            "running", int(started)))
                 import_id = db.last_insert_id()
                 result.import_id = import_id
+                known = [name for (name,) in db.query(db.dialect.cameras_sql)]  # for look-alikes
                 fast, order = True, None
                 while True:
                     try:  # a reading that must start over leaves nothing behind
@@ -130,6 +134,8 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 result.problems = done.problems
                 if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
+                result.warnings = lookalike_warnings(
+                    source, {c for c, _ in writer.days} - set(known), known)
                 writer.finish()
                 if done.total_problems:
                     pending = bad_rows.write(options, raw, source, reader)
@@ -139,7 +145,13 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                                            result.replaced, result.rejected, "ok", int(time.time()),
                                            import_id))
                 if pending is not None:
-                    result.rejected_file = pending.commit()
+                    pending.ready()  # a full disk fails here, before the COMMIT
+            # renamed in only once the COMMIT returned: a failing COMMIT (a certification
+            # conflict, a lost connection) must leave the previous file where it was
+            if pending is not None:
+                pending.on_failure = (f"the import itself committed (import {import_id}; "
+                                      "`cctvctl imports undo` takes it back)")
+                result.rejected_file = pending.commit()
         except _Rejected:
             result.status = "rejected"
             result.import_id = None
