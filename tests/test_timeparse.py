@@ -325,3 +325,18 @@ def test_a_utc_column_reads_naive_values_as_utc(values):
     assert zoned[0] == epoch(2021, 8, 1, 9, 30)  # an offset in the text still wins
     hours, _ = parser.date_hour(pd.Series(["2021-08-01"]), pd.Series(["9"]), pd.Series(["c"]), utc=True)
     assert hours[0] == epoch(2021, 8, 1, 9, tz=timezone.utc)
+
+
+def test_a_date_holding_a_time_is_not_added_to_the_hour_or_time_column():
+    """dateutil read `2021-08-01 10:00` in a date column, and the hour column was added on
+    (hour 1 → 11:00); a date and a time column giving two clocks kept the last one."""
+    parser = TimeParser(SEOUL)
+    dates = pd.Series(["2021-08-01 10:00", "1 August 2021 10:00", "2021-08-01 00:00:00", "2021-08-01 25:00"])
+    got, why = parser.date_hour(dates, pd.Series(["1"] * 4), pd.Series(["c"] * 4))
+    assert reasons(why) == ["date '2021-08-01 10:00' has a time of day; the hour column gives the hour",
+                            "date '1 August 2021 10:00' has a time of day; the hour column gives the hour",
+                            None, "timestamp '2021-08-01 25:00': hour 25 is not 0–23"]
+    assert got[2] == epoch(2021, 8, 1, 1)
+    got, why, _ = parse(["2021-08-01 00:00:00 09:30", "2021-08-01 10:00 09:30", "01-Jan-2012 0:00 09:30"])
+    assert got[0] == epoch(2021, 8, 1, 9, 30) and got[2] == epoch(2012, 1, 1, 9, 30)
+    assert why[1] == "timestamp '2021-08-01 10:00 09:30' has two times of day (10:00, 09:30)"
