@@ -58,3 +58,78 @@ def test_vehicle_below_its_known_classes_is_refused(fresh_url, tmp_path):
                  None if pd.isna(r.n_car) else r.n_car, None if pd.isna(r.n_truck) else r.n_truck)
                 for r in ref.itertuples()]
     assert stored(fresh_url, ("camera", "start_utc", "vehicle", "car", "truck")) == expected
+
+
+# -- F29: the rejected-rows file is renamed in only after the COMMIT ----------------------------------
+def test_a_commit_that_fails_keeps_the_previous_rejected_rows_file(tmp_path):
+    """A real commit-time failure: a deferred foreign key (checked by SQLite at COMMIT) that a
+    trigger on the ledger's final update violates. The earlier run's ``*.rejected.csv`` must
+    survive and no temporary file may be left; nothing is imported."""
+    import pytest
+
+    from cctvctl.db import connect
+    from cctvctl.errors import CctvError
+    from cctvctl.ingest import ImportOptions, import_file
+    from zoneinfo import ZoneInfo
+
+    data = write(tmp_path, "camera,start,people\ng,2021-08-01 09:00,5\ng,2021-08-01 09:05,x\n")
+    previous = tmp_path / "counts.csv.rejected.csv"
+    earlier = "line,reason,camera,start,people\n3,an earlier run,g,2021-08-01 09:05,y\n"
+    previous.write_text(earlier)
+    db = connect(f"sqlite:///{tmp_path / 'cctv.db'}")
+    try:
+        db.conn.execute("PRAGMA foreign_keys = ON")
+        db.execute("CREATE TABLE t_parent (id INTEGER PRIMARY KEY)")
+        db.execute("CREATE TABLE t_child (parent INTEGER REFERENCES t_parent (id) "
+                   "DEFERRABLE INITIALLY DEFERRED)")
+        db.execute("CREATE TRIGGER t_fail AFTER UPDATE OF status ON imports WHEN NEW.status = 'ok' "
+                   "BEGIN INSERT INTO t_child VALUES (NEW.id + 1000); END")
+        options = ImportOptions(tz=ZoneInfo("Asia/Seoul"), on_error="skip", detect=False)
+        with pytest.raises(CctvError, match="FOREIGN KEY"):
+            import_file(db, data, options)
+        assert previous.read_text() == earlier
+        assert sorted(p.name for p in tmp_path.iterdir() if "counts" in p.name) == [
+            "counts.csv", "counts.csv.rejected.csv"]  # no temporary file left either
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 0
+        # the same import without the failing trigger: committed, then the file renamed in
+        db.execute("DROP TRIGGER t_fail")
+        result = import_file(db, data, options)
+        assert (result.inserted, result.rejected) == (1, 1)
+        assert previous.read_text().splitlines()[1].startswith("3,")
+        assert "an earlier run" not in previous.read_text()
+    finally:
+        db.close()
+
+
+# -- F27: rows with no known count take part in the spacing -------------------------------------------
+def _stats(url: str) -> list[tuple]:
+    from import_helpers import _open
+
+    with _open(url) as db:
+        return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in db.query(
+            "SELECT camera, period_start, hour, n, expected, coverage FROM stats "
+            "WHERE grain = 'hour' ORDER BY camera, period_start, hour")]
+
+
+def test_every_other_reading_unknown_is_a_half_covered_five_minute_file(fresh_url, tmp_path):
+    lines = ["camera,start,people"]
+    for i in range(48):  # 4 hours of 5-minute readings, every other one unknown (-1)
+        m = i * 5
+        lines.append(f"g,2021-08-02 {m // 60:02d}:{m % 60:02d}," + (str(10 + i % 3) if i % 2 == 0 else "-1"))
+    # and a camera whose first hour is an outage: no stats for it, full hours after
+    lines += [f"h,2021-08-02 {m // 60:02d}:{m % 60:02d},-1" for m in range(0, 60, 5)]
+    lines += [f"h,2021-08-02 {m // 60:02d}:{m % 60:02d},7" for m in range(60, 240, 5)]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    got = summary(cctv(fresh_url, "import", path, "--na", "-1", "--no-detect", "--format", "json"))
+    assert (got["interval"], got["unknown"]) == (300, 24 + 12), got
+    proc = cctv(fresh_url, "aggregate", "all")
+    assert proc.returncode == 0, proc.stderr
+    # independent reading: known rows per local hour, 12 five-minute intervals expected
+    ref = pd.read_csv(path)
+    known = ref[ref.people != -1].copy()
+    stamp = pd.to_datetime(known.start)
+    known["day"], known["hour"] = stamp.dt.strftime("%Y-%m-%d"), stamp.dt.hour
+    per_hour = known.groupby(["camera", "day", "hour"]).size()
+    expected = [(c, d, h, n, 12, n / 12) for (c, d, h), n in per_hour.items()]
+    assert _stats(fresh_url) == expected
+    assert expected[0][3:] == (6, 12, 0.5)  # the adversary's 100 % was the bug

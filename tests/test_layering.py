@@ -55,8 +55,8 @@ INGEST_LAYERS: list[tuple[str, ...]] = [
     ("cctvctl.ingest.timeshapes", "cctvctl.ingest.dst"),  # text → wall times; wall times → instants
     ("cctvctl.ingest.cameras", "cctvctl.ingest.columns", "cctvctl.ingest.counts",
      "cctvctl.ingest.dateorder", "cctvctl.ingest.overlap", "cctvctl.ingest.scan",
-     "cctvctl.ingest.spacing",
-     "cctvctl.ingest.timeformat", "cctvctl.ingest.undecodable",
+     "cctvctl.ingest.spacing", "cctvctl.ingest.timeformat", "cctvctl.ingest.twins",
+     "cctvctl.ingest.undecodable",
      "cctvctl.ingest.zonenames"),                # leaves: one rule each, no other ingest module
 ]
 

@@ -301,14 +301,14 @@ def test_impossible_clock_times_are_refused_not_rolled_over(fresh_url, tmp_path)
     `99:99:99` moved four days on, `오후 12:75` became 13:15."""
     lines = ["gate,2021-08-01 09:60,1", "gate,2021-08-01 10:00,2"]
     path = write(tmp_path, lines)
-    proc = cctvctl(fresh_url, str(path), "--interval", "300", cwd=tmp_path, installed=True)
+    proc = cctvctl(fresh_url, str(path), "--interval", "5", cwd=tmp_path, installed=True)
     assert proc.returncode == 2 and count_rows(fresh_url) == 0
     assert proc.stderr.splitlines()[0] == f"{path}:2: timestamp '2021-08-01 09:60': minute 60 is not 0–59"
     others = ["2021-08-01 99:99:99", "2021-08-01 25:00", "2021/08/01 47:00", "13/08/2021 30:00",
               "2021-08-01 23:60", "2021-08-01 09:00:60", "2021-08-01 오후 12:75", "2021-08-01 24:00",
               "202108012500"]
     path = write(tmp_path, lines + [f"cam{i},{t},{i}" for i, t in enumerate(others)])
-    proc = cctvctl(fresh_url, str(path), "--interval", "300", "--on-error", "skip", cwd=tmp_path)
+    proc = cctvctl(fresh_url, str(path), "--interval", "5", "--on-error", "skip", cwd=tmp_path)
     assert proc.returncode == 0 and f"rejected {len(others) + 1}" in proc.stdout, proc.output
     assert starts(fresh_url) == [at(2021, 8, 1, 10)]
     why = rejected_reasons(tmp_path)
@@ -326,7 +326,7 @@ def test_compact_timestamps_are_read_exactly_or_refused(fresh_url, tmp_path):
             ("20210802 0935", (2, 9, 35)), ("20210803", (3, 0, 0))]
     bad = ["20210801093", "20210801 123", "20210801 930", "2021111", "202181", "2021111093000"]
     lines = [f"c{i},{t},1" for i, (t, _) in enumerate(good)] + [f"x{i},{t},1" for i, t in enumerate(bad)]
-    proc = cctvctl(fresh_url, str(write(tmp_path, lines)), "--interval", "300", "--on-error", "skip",
+    proc = cctvctl(fresh_url, str(write(tmp_path, lines)), "--interval", "5", "--on-error", "skip",
                    cwd=tmp_path)
     assert proc.returncode == 0 and f"rejected {len(bad)}" in proc.stdout, proc.output
     assert starts(fresh_url) == [at(2021, 8, *when) for _, when in good]  # by camera c0…c4
@@ -371,3 +371,33 @@ def test_a_plain_start_column_stays_local_time(fresh_url, tmp_path):
     proc = cctvctl(fresh_url, str(write(tmp_path, ["gate,2021-08-01 09:00,1"])), cwd=tmp_path)
     assert proc.returncode == 0, proc.output
     assert starts(fresh_url) == [at(2021, 8, 1, 9)]
+
+
+def test_a_date_column_holding_a_time_is_never_added_to_the_time(fresh_url, tmp_path):
+    """A date column exported as a datetime (`2021-08-01 00:00:00`) beside a time column is read;
+    one holding another time of day was silently replaced (date + time) or added (date + hour)."""
+    path = write(tmp_path, ["gate,2021-08-01 00:00:00,09:30,1", "gate,2021-08-01 10:00,09:35,2"],
+                 header="camera,date,time,people")
+    proc = cctvctl(fresh_url, str(path), "--interval", "5", "--on-error", "skip", cwd=tmp_path)
+    assert proc.returncode == 0 and "rejected 1" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 9, 30)]
+    assert rejected_reasons(tmp_path) == {3: "timestamp '2021-08-01 10:00 09:35' has two times of day "
+                                             "(10:00, 09:35)"}
+    path = write(tmp_path, ["gate,2021-08-02 10:00,1,1", "gate,2021-08-02,2,2"], name="hours.csv",
+                 header="camera,date,hour,people")
+    proc = cctvctl(fresh_url, str(path), "--interval", "60", "--on-error", "skip", cwd=tmp_path)
+    assert proc.returncode == 0 and "rejected 1" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 9, 30), at(2021, 8, 2, 2)]
+    assert rejected_reasons(tmp_path, "hours.csv") == {
+        2: "date '2021-08-02 10:00' has a time of day; the hour column gives the hour"}
+
+
+def test_an_explicit_compact_format_refuses_a_missing_digit(fresh_url, tmp_path):
+    path = write(tmp_path, ["gate,202108011745,1", "gate,20210801930,2", "gate,2021111,3"])
+    proc = cctvctl(fresh_url, str(path), "--time-format", "%Y%m%d%H%M", "--interval", "5",
+                   "--on-error", "skip", cwd=tmp_path)
+    assert proc.returncode == 0 and "rejected 2" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 17, 45)]
+    tail = "does not fill --time-format '%Y%m%d%H%M': fields written together need all their digits"
+    assert rejected_reasons(tmp_path) == {3: f"timestamp '20210801930' {tail}",
+                                          4: "unparseable timestamp '2021111'"}

@@ -325,3 +325,36 @@ def test_a_utc_column_reads_naive_values_as_utc(values):
     assert zoned[0] == epoch(2021, 8, 1, 9, 30)  # an offset in the text still wins
     hours, _ = parser.date_hour(pd.Series(["2021-08-01"]), pd.Series(["9"]), pd.Series(["c"]), utc=True)
     assert hours[0] == epoch(2021, 8, 1, 9, tz=timezone.utc)
+
+
+def test_a_date_holding_a_time_is_not_added_to_the_hour_or_time_column():
+    """dateutil read `2021-08-01 10:00` in a date column, and the hour column was added on
+    (hour 1 → 11:00); a date and a time column giving two clocks kept the last one."""
+    parser = TimeParser(SEOUL)
+    dates = pd.Series(["2021-08-01 10:00", "1 August 2021 10:00", "2021-08-01 00:00:00", "2021-08-01 25:00"])
+    got, why = parser.date_hour(dates, pd.Series(["1"] * 4), pd.Series(["c"] * 4))
+    assert reasons(why) == ["date '2021-08-01 10:00' has a time of day; the hour column gives the hour",
+                            "date '1 August 2021 10:00' has a time of day; the hour column gives the hour",
+                            None, "timestamp '2021-08-01 25:00': hour 25 is not 0–23"]
+    assert got[2] == epoch(2021, 8, 1, 1)
+    got, why, _ = parse(["2021-08-01 00:00:00 09:30", "2021-08-01 10:00 09:30", "01-Jan-2012 0:00 09:30"])
+    assert got[0] == epoch(2021, 8, 1, 9, 30) and got[2] == epoch(2012, 1, 1, 9, 30)
+    assert why[1] == "timestamp '2021-08-01 10:00 09:30' has two times of day (10:00, 09:30)"
+
+
+@pytest.mark.parametrize("fmt,text,expected", [
+    ("%Y%m%d%H%M", "202108011745", epoch(2021, 8, 1, 17, 45)),
+    ("%Y%m%d%H%M", "20210801930", None), ("%Y%m%d%H%M", "202181930", None),
+    ("%Y%m%d", "2021111", None), ("%Y%m%d", "202181", None), ("%Y%m%d", "20211101", epoch(2021, 11, 1)),
+    ("%Y%m%d %H:%M", "20210801 9:30", epoch(2021, 8, 1, 9, 30)),  # a separated field may be short
+    ("%d.%m.%Y %H:%M", "1.8.2021 9:30", epoch(2021, 8, 1, 9, 30)),
+    ("%Y%m%d%H%M%z", "20210801175+0900", None),
+])
+def test_an_explicit_format_with_fields_run_together_needs_all_their_digits(fmt, text, expected):
+    """strptime's fields take one digit: `--time-format %Y%m%d` read `2021111` as November 1."""
+    got, why, _ = parse([text], time_format=fmt)
+    if expected is None:
+        assert (got, why) == ([None], [f"timestamp {text!r} does not fill --time-format {fmt!r}: "
+                                       "fields written together need all their digits"])
+    else:
+        assert (got, why) == ([expected], [None])

@@ -206,10 +206,7 @@ class Database:
             yield self
         except BaseException:
             self._depth = 0
-            try:
-                self.conn.rollback()
-            except Exception:
-                pass
+            self._rollback_quietly()
             raise
         else:
             self._depth = 0
@@ -217,14 +214,17 @@ class Database:
                 for held in list(self._locks.values()):
                     if hasattr(held, "fence"):  # a cluster lease: still ours, in this transaction
                         held.fence(self)
-            except BaseException:
-                try:
-                    self.conn.rollback()
-                except Exception:
-                    pass
+                with self._errors():
+                    self.conn.commit()
+            except BaseException:  # also a failed COMMIT: SQLite keeps the transaction open
+                self._rollback_quietly()  # after one (a deferred constraint); end it
                 raise
-            with self._errors():
-                self.conn.commit()
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.conn.rollback()
+        except Exception:
+            pass
 
     @property
     def in_transaction(self) -> bool:

@@ -65,6 +65,8 @@ class ImportOptions:
     #: scope are read in full (so ``camera_check`` sees them) instead of answered from the
     #: ledger — a device token must not learn whether other cameras' counts were imported
     ledger_scope: str | None = None
+    #: refused rows listed in the result (a server lists every one: its client has no side file)
+    shown_problems: int = field(default=20, compare=False)
     #: seconds to wait for another import to finish (a server answers "busy" sooner than cron)
     lock_timeout: float = field(default=600, compare=False)
 
@@ -153,6 +155,8 @@ class ImportResult:
     interval: int | None = None  # seconds, where the file has no end column
     interval_source: str | None = None  # option, file (inferred), stored, default, end column
     previous_import: int | None = None
+    #: one line each: a new camera named like another but for case, spaces or Unicode form
+    warnings: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:

@@ -37,10 +37,11 @@ from cctvctl.ingest.records import stream_newline
 from cctvctl.ingest.rejected import BadRows
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import TimeParser
+from cctvctl.ingest.twins import lookalike_warnings
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.zone import check_zone, resolve_zone
 
-SHOWN_PROBLEMS = 20
+SHOWN_PROBLEMS = 20  # the default of ImportOptions.shown_problems
 
 INSERT_IMPORT = ("INSERT INTO imports (source, sha256, options_sha256, tz, status, started_at) "
                  "VALUES (?, ?, ?, ?, ?, ?)")
@@ -105,6 +106,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                                            "running", int(started)))
                 import_id = db.last_insert_id()
                 result.import_id = import_id
+                known = [name for (name,) in db.query(db.dialect.cameras_sql)]  # for look-alikes
                 fast, order = True, None
                 while True:
                     try:  # a reading that must start over leaves nothing behind
@@ -135,6 +137,8 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 result.problems = done.problems
                 if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
+                result.warnings = lookalike_warnings(
+                    source, {c for c, _ in writer.days} - set(known), known)
                 writer.finish()
                 if done.total_problems:
                     pending = bad_rows.write(options, raw, source, reader)
@@ -144,7 +148,13 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                                            result.replaced, result.rejected, "ok", int(time.time()),
                                            import_id))
                 if pending is not None:
-                    result.rejected_file = pending.commit()
+                    pending.ready()  # a full disk fails here, before the COMMIT
+            # renamed in only once the COMMIT returned: a failing COMMIT (a certification
+            # conflict, a lost connection) must leave the previous file where it was
+            if pending is not None:
+                pending.on_failure = (f"the import itself committed (import {import_id}; "
+                                      "`cctvctl imports undo` takes it back)")
+                result.rejected_file = pending.commit()
         except _Rejected:
             result.status = "rejected"
             result.import_id = None
@@ -217,7 +227,7 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
             problems.sort(key=lambda p: p.line)
             done.total_problems += len(problems)
             bad_rows.add(problems)
-            done.problems.extend(problems[: max(0, SHOWN_PROBLEMS - len(done.problems))])
+            done.problems.extend(problems[: max(0, options.shown_problems - len(done.problems))])
 
     # The database writes chunk k (one thread, in order) while this thread parses chunk k+1.
     # This thread also formats each chunk for the bulk path (writer.stage), so the writer

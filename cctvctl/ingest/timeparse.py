@@ -184,6 +184,11 @@ class TimeParser:
         reasons[day.index[bad_day]] = ["unparseable date " + repr(v) for v in d[day.index[bad_day]]]
         epoch = pd.Series(np.nan, index=dates.index, dtype="float64")
         day = day[day.notna()]
+        timed = day != day.dt.normalize()  # "2021-08-01 10:00" plus hour 1 was 11:00
+        if timed.any():
+            reasons[day.index[timed]] = [f"date {v!r} has a time of day; the hour column gives "
+                                         "the hour" for v in d[day.index[timed]]]
+            day = day[~timed]
         good = day + pd.to_timedelta(hour_num[day.index], unit="h")
         if len(good):
             self._localize(good, cameras, epoch, reasons, None, utc)

@@ -98,7 +98,7 @@ def parse_dates(s: pd.Series, reasons: pd.Series, lines: pd.Series | None, *, tz
     naive, _, matched = _general(canon, reasons, lines, tz=tz, order=order, date_only=True,
                                  shown=s)
     rest = s[~matched & ~compact & reasons[s.index].isna()]
-    return _other_formats(rest, naive, _DATE_FORMATS)
+    return _other_formats(rest[_clock_in_range(rest, reasons)], naive, _DATE_FORMATS)
 
 
 def _compact(s: pd.Series, reasons: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -147,14 +147,18 @@ def _clock_in_range(rest: pd.Series, reasons: pd.Series) -> pd.Series:
     shapes the regular expression does not read (month names, dateutil's)."""
     ok = pd.Series(True, index=rest.index)
     for label, value in rest.items():
-        m = _ANY_CLOCK.search(value)
-        if not m:
-            continue
-        for col, name, top in _CLOCK:
-            if m[col] is not None and int(m[col]) > top:
-                reasons[label] = clock_reason(value, name, int(m[col]), top)
-                ok[label] = False
-                break
+        clocks = list(_ANY_CLOCK.finditer(value))
+        for m in clocks:
+            for col, name, top in _CLOCK:
+                if ok[label] and m[col] is not None and int(m[col]) > top:
+                    reasons[label] = clock_reason(value, name, int(m[col]), top)
+                    ok[label] = False
+        if ok[label] and any(int(m["h"]) or int(m["mi"]) or int(m["sec"] or 0) for m in clocks[:-1]):
+            # dateutil keeps the last one: "2021-08-01 10:00 09:30" (a date column holding a
+            # time, then the time column) was 09:30; a midnight before the time is a date's
+            reasons[label] = (f"timestamp {value!r} has two times of day "
+                              f"({', '.join(m[0] for m in clocks)})")
+            ok[label] = False
     return ok
 
 
