@@ -61,6 +61,10 @@ class ImportOptions:
     camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
     #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
     write_rejected: bool = True
+    #: False: never the fast reader (pandas' C parser, :mod:`cctvctl.ingest.fastpath`), always
+    #: the exact csv-module one — the plain path the fast one is checked against
+    #: (tests/test_reader_differential.py). Same rows either way, so not in the fingerprint.
+    fast_reader: bool = True
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):

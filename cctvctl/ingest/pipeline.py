@@ -101,7 +101,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 import_id = _last_id(db)
                 result.import_id = import_id
                 db.execute("SAVEPOINT import_rows")
-                fast, order = True, None
+                fast, order = options.fast_reader, None
                 while True:
                     try:
                         reader, writer, done = _read_and_write(db, raw, source, scan, options,
