@@ -179,9 +179,11 @@ def _day_range(since: str | date, until: str | date | None, zone) -> tuple[date,
 def detect(since: str | date, until: str | date | None = None, *, db: str | None = None,
            tz: str | None = None, cameras: list[str] | None = None, method: str | None = None,
            k: float | None = None, weeks: int | None = None, slot: str | None = None,
-           floor: str | None = None, store: bool = True) -> Detection:
+           floor: str | None = None, store: bool = True, prescreen: bool = True) -> Detection:
     """Judge the intervals of local days ``since`` … ``until`` (default today) for outliers;
     store the flags (replacing the method's earlier ones in the range) unless ``store=False``.
+    ``prescreen=False`` judges every interval the plain way (same flags, slower: the reference
+    the fast path is tested against).
 
     Example: ``api.detect("2021-08-01", "2021-08-31", db=url, store=False).flags``
     """
@@ -202,7 +204,7 @@ def detect(since: str | date, until: str | date | None = None, *, db: str | None
         zone = zone_of(database, tz).tz
         first, last, start, end = _day_range(since, until, zone)
         result = detect_range(database, zone, start, end, cameras=cameras, method=method, k=k,
-                              weeks=weeks, slot=slot, floor=floor, store=store)
+                              weeks=weeks, slot=slot, floor=floor, store=store, prescreen=prescreen)
     return Detection(first, last, zone, result)
 
 

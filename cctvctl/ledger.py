@@ -20,15 +20,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from cctvctl import validate
 from cctvctl.db.database import Database
 from cctvctl.db.schema import COUNT_COLUMNS
+from cctvctl.db.writeset import check_undo_size
 from cctvctl.errors import DatabaseError, LockTimeout, UsageError
 from cctvctl.periods import day_runs, local_date
 from cctvctl.db.retry import retrying_conflicts
 
 LIST_IMPORTS = ("SELECT id, source, sha256, tz, rows_read, inserted, duplicates, replaced, rejected, "
                 "status, started_at, finished_at FROM imports{where} ORDER BY id DESC{limit}")
-GET_IMPORT = "SELECT id, source, tz, status FROM imports WHERE id = ?"
+GET_IMPORT = "SELECT id, source, tz, status, inserted, replaced FROM imports WHERE id = ?"
+#: what an undo writes besides the import's own rows: restored revisions and forgotten days
+UNDO_EXTRA = ("SELECT (SELECT COUNT(*) FROM count_revisions WHERE import_id = ?), "
+              "(SELECT COUNT(*) FROM import_days WHERE import_id = ?)")
 DEPENDANTS = ("SELECT import_id, COUNT(*) FROM count_revisions WHERE old_import_id = ? "
               "GROUP BY import_id ORDER BY import_id")
 TOUCHED = "SELECT camera, utc_day FROM import_days WHERE import_id = ? ORDER BY camera, utc_day"
@@ -83,8 +88,8 @@ def list_imports(db: Database, *, limit: int | None = 50, status: str | None = N
     """The ledger, newest first: at most ``limit`` imports (None: all), of one ``status``."""
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status must be one of {', '.join(STATUSES)}, not {status!r}")
-    if limit is not None and limit < 1:
-        raise UsageError("--limit must be a positive number (0 lists every import)")
+    if limit is not None:
+        validate.integer(limit, "--limit", low=1, high=validate.BIGINT_MAX)
     sql = LIST_IMPORTS.format(where=" WHERE status = ?" if status else "",
                               limit=f" LIMIT {int(limit)}" if limit else "")
     rows = db.query(sql, (status,) if status else ())
@@ -118,6 +123,7 @@ def undo_import(db: Database, import_id: int, *, detect: bool = True,
     """Take back import ``import_id`` (see the module docstring); raises UsageError where it
     cannot: unknown, rejected, already undone, or a later import replaced its rows."""
     clock = time.monotonic()
+    import_id = validate.row_id(import_id, "import ID")
     try:
         result = _undo(db, import_id, detect, lock_timeout)
     except DatabaseError as exc:
@@ -134,6 +140,11 @@ def _undo(db: Database, import_id: int, detect: bool, lock_timeout: float) -> Un
         with db.atomic():
             record = db.query_one(GET_IMPORT, (int(import_id),))
             _check(import_id, record, db.query(DEPENDANTS, (int(import_id),)))
+            if db.cluster:  # Galera: one write set, refused up front where it would not fit
+                revisions, days = db.query_one(UNDO_EXTRA, (int(import_id), int(import_id)))
+                own = int(record[4] or 0) + int(record[5] or 0)  # deleted (a replaced one too)
+                check_undo_size(db, int(import_id), str(record[1]),
+                                own + 2 * int(revisions) + int(days))  # restored, forgotten
             result = UndoResult(import_id=int(import_id), source=str(record[1]))
             touched = [(str(c), int(d)) for c, d in db.query(TOUCHED, (int(import_id),))]
             result.days = len(touched)

@@ -90,11 +90,24 @@ class PendingFile:
                                 **({} if binary else {"encoding": encoding, "newline": newline}))
         self._identity: tuple[int, int] | None = None
 
-    def commit(self) -> str:
+    def ready(self) -> None:
+        """Everything but the rename (written to disk, the target still fit): what can fail
+        for lack of space fails here, before a caller's transaction commits."""
+        if self.handle.closed:
+            return
         try:
             self.handle.flush()
             os.fsync(self.handle.fileno())
             self.handle.close()
+        except OSError as exc:
+            raise self.failed(exc) from None
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self) -> str:
+        self.ready()
+        try:
             check_target(self.path, what=self.what, fix=self.fix, ours=self.ours)  # still so
             os.replace(self.temp, self.path)  # replaces the name; never follows a link there
         except OSError as exc:

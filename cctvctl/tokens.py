@@ -12,13 +12,16 @@ import fnmatch
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
 from dataclasses import dataclass
 
 from cctvctl.db.database import Database
-from cctvctl.errors import UsageError
+from cctvctl.errors import DatabaseError, UsageError
+
+log = logging.getLogger(__name__)
 
 PREFIX = "cctv_"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -86,7 +89,11 @@ def create_token(db: Database, name: str, cameras: list[str], *, write: bool = T
     patterns = check_patterns(cameras)
     if not (write or read):
         raise UsageError("a token that may neither write nor read is useless (drop --no-write or add --read)")
-    if db.scalar("SELECT COUNT(*) FROM api_tokens WHERE name = ?", (name,)):
+    taken = db.query_one("SELECT revoked_at FROM api_tokens WHERE name = ?", (name,))
+    if taken is not None and taken[0] is not None:  # names stay unique: old log lines keep meaning
+        raise UsageError(f"a revoked token was named {name!r}; names are never reused (the access "
+                         "log still names it): choose another --name")
+    if taken is not None:
         raise UsageError(f"a token named {name!r} exists; revoke it or choose another --name")
     secret = PREFIX + secrets.token_urlsafe(32)
     now = int(time.time())
@@ -126,4 +133,8 @@ def touch(db: Database, token: Token) -> None:
     """Record use (at most once a minute per token: no write per request)."""
     now = int(time.time())
     if token.last_used_at is None or now - token.last_used_at >= 60:
-        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+        try:  # bookkeeping: never hold a request behind an import's write lock
+            with db.waiting_at_most(1):
+                db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+        except DatabaseError:
+            log.debug("token %s: last use not recorded (the database is busy)", token.name)

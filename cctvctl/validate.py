@@ -24,6 +24,9 @@ K_MAX = 100.0
 INTERVAL_MAX = 86_400
 #: random seeds: what numpy's generators take (non-negative), bounded so it stays an integer
 SEED_MAX = 2**64 - 1
+#: row ids and counts of rows (import ids, --limit): what a BIGINT (SQLite's INTEGER) holds;
+#: a larger Python int overflows the driver (SQLite) or the SQL text (LIMIT) instead
+BIGINT_MAX = 2**63 - 1
 
 
 def day_in_range(d: date, flag: str = "date") -> date:
@@ -90,6 +93,11 @@ def interval_seconds(seconds, flag: str = "--interval") -> int:
     if seconds > INTERVAL_MAX:
         raise UsageError(f"{flag} must be at most {INTERVAL_MAX // 60} minutes (one day)")
     return seconds
+
+
+def row_id(value, flag: str = "ID") -> int:
+    """A row id (an import's): 1 to BIGINT_MAX."""
+    return integer(value, flag, low=1, high=BIGINT_MAX)
 
 
 def seed(value, flag: str = "--seed") -> int:

@@ -262,3 +262,117 @@ def test_an_import_stores_exactly_the_rows_read_right(rows, tz):
     expected = {k: int(v) for k, v in expected.items() if v is not None}
     assert got == expected
     assert result.rejected == len(rows) - len(expected)
+
+
+# -- impossible clock times, compact digits, Unix units, UTC columns (adversarial review) --------
+#: how files write a date and a clock (d: the day; c: HH:MM:SS; odd seconds are afternoons)
+CLOCK_SHAPES = {"iso": "{d:%Y-%m-%d} {c}", "isoT": "{d:%Y-%m-%d}T{c}", "slash_ymd": "{d:%Y/%m/%d} {c}",
+                "dayfirst": "{d:%d/%m/%Y} {c}", "compact": "{d:%Y%m%d}{h:02d}{mi:02d}{s:02d}",
+                "compact_space": "{d:%Y%m%d} {h:02d}{mi:02d}", "month_name": "{d:%d-%b-%Y} {c}",
+                "dateutil": "{d.day} {d:%B %Y} {h}:{mi:02d}:{s:02d}",
+                "en": "{d:%Y-%m-%d} {h}:{mi:02d}:{s:02d} {en}", "ko": "{d:%Y-%m-%d} {ko} {h}:{mi:02d}:{s:02d}"}
+
+
+def _clock_text(day: datetime, h: int, mi: int, s: int, shape: str) -> str:
+    return CLOCK_SHAPES[shape].format(d=day, c=f"{h:02d}:{mi:02d}:{s:02d}", h=h, mi=mi, s=s,
+                                      en="PM" if s % 2 else "AM", ko="오후" if s % 2 else "오전")
+
+
+@given(st.dates(min_value=datetime(1971, 1, 1).date(), max_value=datetime(2098, 12, 31).date()),
+       st.integers(0, 99), st.integers(0, 99), st.integers(0, 99), st.sampled_from(sorted(CLOCK_SHAPES)),
+       st.sampled_from(["UTC", "Asia/Seoul", "America/New_York"]))
+@FAST
+def test_impossible_clock_fields_are_refused_in_every_shape_never_rolled_over(day, h, mi, s, shape, tz):
+    """An hour above 23 or a minute or second above 59 was added on (09:60 → 10:00): every shape
+    now reads the clock exactly or refuses the row naming the field."""
+    day = datetime(day.year, day.month, day.day)
+    if shape == "compact_space":
+        s = 0
+    text = _clock_text(day, h, mi, s, shape)
+    zone = ZoneInfo(tz)
+    [(value, reason)] = read([text], zone, dayfirst=shape == "dayfirst")
+    twelve_hour = shape in ("en", "ko")
+    bad = [(name, v, top) for name, v, top in (("hour", h, 23), ("minute", mi, 59), ("second", s, 59))
+           if v > top and not (twelve_hour and name == "hour")]
+    if twelve_hour and not 1 <= h <= 12:
+        assert value is None and ("AM/PM marker" in reason or "is not 0–" in reason), (text, reason)
+    elif bad:
+        name, v, top = bad[0]
+        assert value is None and f"{name} {v} is not 0–{top}" in reason, (text, reason)
+    else:
+        hour = (h % 12 + (12 if s % 2 else 0)) if twelve_hour else h
+        expected = in_range(truth(day.replace(hour=hour, minute=mi, second=s), zone))
+        if expected is None:
+            assert value is None, (text, value)
+        else:
+            assert value == expected, (text, tz, reason)
+
+
+def _compact_truth(text: str) -> datetime | None:
+    """A digit string in the exact compact shapes (8, 12 or 14 digits, sliced by hand), else None."""
+    if not text.isdigit() or len(text) not in (8, 12, 14):
+        return None
+    parts = [int(text[i:i + n]) for i, n in ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2))
+             if i < len(text)]
+    try:
+        return datetime(*parts)
+    except ValueError:
+        return None
+
+
+@st.composite
+def compact_digits(draw):
+    """A wall time written compact (8, 12 or 14 digits), often with a digit dropped or added."""
+    wall = draw(walls).replace(microsecond=0)
+    text = wall.strftime(draw(st.sampled_from(["%Y%m%d", "%Y%m%d%H%M", "%Y%m%d%H%M%S"])))
+    edit = draw(st.sampled_from(["none", "drop", "add"]))
+    at = draw(st.integers(0, len(text) - 1))
+    if edit == "drop":
+        text = text[:at] + text[at + 1:]
+    elif edit == "add":
+        text = text[:at] + draw(st.sampled_from("0123456789")) + text[at:]
+    return text
+
+
+@given(st.one_of(compact_digits(), st.text("0123456789", min_size=5, max_size=16)), zones)
+@FAST
+def test_compact_digits_are_read_in_their_exact_shape_or_refused(text, zone):
+    """`202108011745` was 17:04:05 and `2021111` November 1: fields taking one digit guessed."""
+    for values in ([text], [text, "2021-08-01 09:30"]):  # the fast path and the long way
+        (value, reason), *_ = read(values, zone)
+        wall = _compact_truth(text)
+        expected = in_range(truth(wall, zone)) if wall is not None else None
+        if expected is not None:
+            assert value == expected, (text, zone.key, reason)
+        else:
+            assert value is None, (text, zone.key, value)
+            if wall is None:
+                assert reason.startswith(f"unparseable timestamp {text!r}") or "looks like Unix" in reason or \
+                    "is not 0–" in reason, reason
+
+
+@given(st.integers(0, 10**11 - 1), st.integers(100_000_000, 4_102_444_799))
+@FAST
+def test_epoch_ms_never_stores_seconds_in_1970(seconds_like, instant):
+    [(value, reason)] = read([str(seconds_like)], ZoneInfo("UTC"), time_format="epoch_ms")
+    assert value is None and "read the column with --time-format epoch" in reason
+    [(value, reason)] = read([str(instant * 1000)], ZoneInfo("UTC"), time_format="epoch_ms")
+    assert value == instant, reason
+    [(value, reason)] = read([str(instant * 1000)], ZoneInfo("UTC"), time_format="epoch")
+    assert value is None and "--time-format epoch_ms" in reason
+
+
+@given(st.lists(written_local(), min_size=1, max_size=4), zones)
+@FAST
+def test_a_utc_column_is_its_wall_time_in_utc_whatever_the_zone(cases, zone):
+    """A header saying UTC (`start_utc`): naive values are UTC, not local time in ``--tz``."""
+    parser = TimeParser(zone)
+    got, why = parser.to_epoch(pd.Series([t for t, _ in cases], dtype=object),
+                               pd.Series(["c"] * len(cases), dtype=object), utc=True)
+    for (text, wall), value, reason in zip(cases, got, why):
+        expected = in_range(wall.replace(tzinfo=timezone.utc).timestamp())
+        if expected is None:
+            assert math.isnan(value) and "out of range" in reason
+        else:
+            assert value == expected, (text, reason)
+    assert parser.tally.touched() == 0  # UTC has no DST rule to apply

@@ -7,9 +7,39 @@ backend checks, hand-written savepoint SQL and private attributes of the drivers
 
 from __future__ import annotations
 
+import ast
+import io
+import re
+import tokenize
+from pathlib import Path
+
 import pytest
 
 from cctvctl.errors import DatabaseError
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cctvctl"
+#: where backend differences live
+HOME = {"db/dialect.py", "db/database.py"}
+#: modules that must know a driver or an engine themselves, and why (keep this short)
+ALLOWED = {
+    "db/connect.py": "opens each driver: URLs per scheme, SQLite PRAGMAs at connect, PyMySQL's "
+                     "auth-plugin hooks (_secure, _read_packet) that keep passwords off clear text",
+    "db/local_infile.py": "the fenced patch of PyMySQL's _send_local_file (version-bounded in "
+                          "pyproject.toml, checked by tests/test_fences.py)",
+    "db/lease.py": "Galera run-lock leases: MySQL only, on a raw connection of their own",
+}
+#: what gives backend knowledge away, in code (comments and docstrings may name engines)
+TELLS = {
+    "a backend check": r"\.backend\s*(==|!=|\bin\b)|\bdialect\.name\b|\bis_(mysql|sqlite)\b"
+                       r"|[\"'](sqlite|mysql)[\"']",
+    "savepoint SQL": r"\bSAVEPOINT\b|(?i:\brollback\s+to\b)",
+    "a driver's private attribute": r"\b(conn|cur|cursor|connection|connections)\w*\._[a-z]"
+                                    r"|getattr\(\s*[\w.]*(conn|cur|cursor)\w*\s*,\s*[\"']_",
+    "a driver import": r"^\s*(import|from)\s+(pymysql|sqlite3)\b",
+    "engine-only SQL": r"\b(PRAGMA|LAST_INSERT_ID|last_insert_rowid|INSERT OR IGNORE|INSERT IGNORE"
+                       r"|ON DUPLICATE KEY|ON CONFLICT|json_each|LOAD DATA|(?i:group_concat)"
+                       r"|sqlite_master)\b",
+}
 
 TABLE = "CREATE TABLE sp_probe (k INTEGER NOT NULL PRIMARY KEY)"
 
@@ -100,3 +130,61 @@ def test_packed_concat_joins_every_row_of_a_group(db):
         want = sorted((a, b) for gg, a, b in rows if gg == g)
         values = [int(v) for v in got[g].split(",")]
         assert sorted(zip(values[::2], values[1::2])) == want
+
+
+def _code_lines(path: Path) -> list[str]:
+    """The file's lines with comments and docstrings (any bare string statement) blanked."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+                and isinstance(node.value.value, str):
+            for i in range(node.lineno - 1, node.end_lineno):
+                lines[i] = ""
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            row, col = tok.start
+            lines[row - 1] = lines[row - 1][:col]
+    return lines
+
+
+def _tells(path: Path) -> list[str]:
+    """``file:line: what: code`` of every tell in ``path``."""
+    label = path.relative_to(PACKAGE) if path.is_relative_to(PACKAGE) else path.name
+    found = []
+    for number, line in enumerate(_code_lines(path), 1):
+        for what, pattern in TELLS.items():
+            if re.search(pattern, line):
+                found.append(f"{label}:{number}: {what}: {line.strip()[:90]}")
+    return found
+
+
+def test_backend_knowledge_lives_in_the_dialect_and_the_database_object():
+    """No backend check, savepoint SQL, driver private or engine-only statement outside
+    cctvctl/db/dialect.py and the Database object (but for the short allow-list above)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name not in HOME and name not in ALLOWED:
+            found += _tells(path)
+    assert not found, "move these into cctvctl/db/dialect.py or Database:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("name", sorted(ALLOWED))
+def test_every_allowance_is_still_needed(name):
+    assert _tells(PACKAGE / name), f"{name} no longer needs its place on the allow-list"
+
+
+def test_the_scan_sees_what_it_looks_for(tmp_path):
+    """The tells match the code they were written against, not its comments or docstrings."""
+    sample = tmp_path / "sample.py"
+    sample.write_text('"""SAVEPOINT in a docstring, db.backend == \'mysql\'."""\n'
+                      'x = 1  # ROLLBACK TO SAVEPOINT in a comment\n'
+                      'if db.backend == "sqlite":\n'
+                      '    db.execute("SAVEPOINT chunk1")\n'
+                      'bulk = getattr(db.conn, "_local_infile", False)\n'
+                      'sql = "SELECT LAST_INSERT_ID()"\n')
+    found = [line.split(": ")[1] for line in _tells(sample)]
+    assert found == ["a backend check", "savepoint SQL", "a driver's private attribute",
+                     "engine-only SQL"]
+

@@ -257,3 +257,60 @@ def test_an_import_past_the_write_set_limit_is_refused_before_writing(cluster, d
     with node_db(cluster, dbname, 1) as db:
         assert db.scalar("SELECT COUNT(*) FROM counts") == 0
         assert db.scalar("SELECT COUNT(*) FROM imports") == 0
+
+
+def _ws_rows_limit(cluster, limit: int) -> None:
+    with cluster.admin(0).cursor() as cur:
+        cur.execute(f"SET GLOBAL wsrep_max_ws_rows = {int(limit)}")  # this private node only
+
+
+def test_wide_and_replace_imports_are_estimated_past_the_limit_before_writing(cluster, dbname, tmp_path):
+    """F18: 250 lines of a wide file are 500 rows (lines × cameras), and a --replace import of
+    250 changed rows writes 500 (updates and their revisions): both are refused up front (exit 2),
+    not at commit (exit 1, wsrep_max_ws_rows exceeded). Plain files of 250 lines still fit."""
+    url = cluster.url(dbname, 0)
+    starts = pd.date_range("2021-08-02", periods=250, freq="5min").strftime("%Y-%m-%d %H:%M")
+    wide = tmp_path / "wide.csv"
+    pd.DataFrame({"start": starts, "west": 1, "east": 2}).to_csv(wide, index=False)
+    plain, changed = tmp_path / "plain.csv", tmp_path / "changed.csv"
+    pd.DataFrame({"camera": "gate", "start": starts, "people": 3}).to_csv(plain, index=False)
+    pd.DataFrame({"camera": "gate", "start": starts, "people": 4}).to_csv(changed, index=False)
+    _ws_rows_limit(cluster, 400)
+    try:
+        refused = cctvctl(url, "import", str(wide), "--wide", "west=west", "--wide", "east=east",
+                          "--no-detect", check=False)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.startswith(f"error: {wide}: 500 rows are too many for one transaction")
+        cctvctl(url, "import", str(plain), "--no-detect")
+        replaced = cctvctl(url, "import", str(changed), "--replace", "--no-detect", check=False)
+    finally:
+        _ws_rows_limit(cluster, 0)
+    assert replaced.returncode == 2, replaced.stderr
+    assert "500 rows are too many" in replaced.stderr and "--replace counts each row twice" in replaced.stderr
+    with node_db(cluster, dbname, 1) as db:
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 250
+        assert db.scalar("SELECT SUM(people) FROM counts") == 750
+
+
+def test_an_undo_past_the_write_set_limit_is_refused_before_writing(cluster, dbname, tmp_path):
+    """F18: ``imports undo`` had no pre-check and failed at commit (exit 1); now exit 2, one line."""
+    url = cluster.url(dbname, 0)
+    path, _ = counts_file(tmp_path, cameras=1, days=2)  # 576 rows
+    done = cctvctl(url, "import", str(path), "--na", "", "--no-detect", "--format", "json")
+    import json
+
+    import_id = json.loads(done.stdout)["import_id"]
+    _ws_rows_limit(cluster, 400)
+    try:
+        refused = cctvctl(url, "imports", "undo", str(import_id), check=False)
+    finally:
+        _ws_rows_limit(cluster, 0)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"error: import #{import_id} ({path}): undoing it writes ")
+    assert "wsrep_max_ws_rows 400" in refused.stderr and "nothing was changed" in refused.stderr
+    with node_db(cluster, dbname, 1) as db:
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 576
+    cctvctl(url, "imports", "undo", str(import_id))
+    with node_db(cluster, dbname, 1) as db:
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 0

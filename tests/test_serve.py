@@ -229,6 +229,21 @@ def test_refusals_name_the_query_parameter_that_fixes_them(api):
     assert stored(api.url) == []
 
 
+def test_json_unix_seconds_are_refused_naming_time_format_and_read_with_it(api):
+    """`{"start": 1627776000}` was refused as "out of range (1970–2099)"."""
+    rows = [{"camera": "gate-4", "start": 1627776000 + 300 * i, "people": i} for i in range(3)]
+    refused = httpx.post(f"{api.base}/v1/counts", json=rows, headers=bearer(api.writer), timeout=60)
+    assert refused.status_code == 422
+    error = _says_no_cli_flag(refused)
+    assert error["problems"][0] == (
+        "serve:box-1: row 1: timestamp '1627776000' is no date: it looks like Unix epoch seconds "
+        "(2021-08-01 00:00:00 UTC); read the column with time_format=epoch")
+    ok = httpx.post(f"{api.base}/v1/counts", json=rows, params={"time_format": "epoch"},
+                    headers=bearer(api.writer), timeout=60)
+    assert ok.status_code == 200, ok.text
+    assert [r[1] for r in stored(api.url)] == [1627776000, 1627776300, 1627776600]
+
+
 def test_the_import_layouts_are_query_parameters(api):
     korean = "camera,start,people,memo\ngate-1,2021-08-01 00:00,3,정문\n".encode("cp949")
     ok = httpx.post(f"{api.base}/v1/counts", content=korean, params={"encoding": "cp949"},
@@ -290,6 +305,71 @@ def test_unknown_paths_are_logged_and_intervals_follow_the_cli_rule(api):
     assert stored(api.url) == []
     lines = [json.loads(line) for line in api.log.read_text().splitlines() if line.startswith("{")]
     assert {(x["path"], x["status"]) for x in lines} >= {("/v1/cctv_anything", 404), ("/v1/counts", 405)}
+
+
+def test_the_ledger_short_cut_and_refused_rows_do_not_bypass_the_scope(api):
+    """Adversarial review: the same bytes imported by another token answered "unchanged" to a
+    token outside their cameras (an oracle on others' counts); a refused row was never checked."""
+    lobby = "camera,start,people\nlobby,2021-08-01 09:00,5\n"
+    everything = run(api.url, "token", "create", "--name", "all", "--camera", "*").stdout.strip()
+    assert post_csv(api, lobby, token=everything).status_code == 200
+    assert post_csv(api, lobby, token=everything).json()["status"] == "unchanged"
+    assert post_csv(api, lobby).status_code == 403
+    refused = "camera,start,people\ngate-1,2021-08-01 09:00,5\nlobby,2021-08-01 09:00,x\n"
+    assert post_csv(api, refused).status_code == 403
+    assert post_csv(api, refused, on_error="skip").status_code == 403
+    assert [r[0] for r in stored(api.url)] == ["lobby"]
+
+
+def test_a_batch_waits_briefly_for_another_import_then_gets_503(db_url, tmp_path):
+    token = run(db_url, "token", "create", "--name", "b", "--camera", "*").stdout.strip()
+    path = tmp_path / "cron.csv"
+    path.write_text("camera,start,people\n" + "".join(
+        f"cron-1,2021-08-{d:02d} {m // 60:02d}:{m % 60:02d},1\n" for d in range(1, 8) for m in range(0, 1440, 5)))
+    err = tmp_path / "cron.err"
+    cron = subprocess.Popen([_cctvctl(), "--db", db_url, "import", str(path), "--no-detect"],
+                            stderr=open(err, "w"), env={**os.environ, "CCTV_TZ": TZ, "CCTV_TEST_IMPORT_PAUSE": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while "paused mid-import" not in err.read_text():
+            assert time.monotonic() < deadline and cron.poll() is None, err.read_text()
+            time.sleep(0.05)
+        with serving(db_url, tmp_path, "--lock-wait", "1") as server:
+            busy = post_csv(server, csv_batch(), token=token)
+            assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy", busy.text
+            assert busy.json()["error"]["message"] == "another import is running; retry later"
+            assert int(busy.headers["Retry-After"]) >= 1
+            assert httpx.get(f"{server.base}/healthz").status_code == 200
+    finally:
+        cron.kill()
+        cron.wait()
+
+
+def test_every_skipped_row_is_listed_and_the_zone_follows_set_zone(api):
+    bad = "camera,start,people\n" + "".join(f"gate-1,2021-08-01 {h:02d}:00,x\n" for h in range(24)) \
+        + "".join(f"gate-1,2021-08-02 {h:02d}:00,x\n" for h in range(12)) + "gate-1,2021-08-03 00:00,4\n"
+    answer = post_csv(api, bad, on_error="skip").json()
+    assert answer["rejected"] == 36 and len(answer["problems"]) == 36
+    run(api.url, "db", "set-zone", "Europe/Berlin", "--force")
+    later = post_csv(api, csv_batch(camera="gate-2", day="2021-08-05"))
+    assert later.status_code == 200, later.text
+    report = httpx.get(f"{api.base}/v1/report", params={"day": "2021-08-05"}, headers=bearer(api.reader))
+    assert report.status_code == 200 and report.json()["period"]["tz"] == "Europe/Berlin", report.text[:300]
+
+
+def test_serve_refuses_bad_tls_files_and_a_database_that_is_not_there(tmp_path):
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    run(url, "db", "init")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for files in (["--certfile", "/nonexistent.pem", "--keyfile", "/nonexistent.pem"],
+                  ["--certfile", str(junk), "--keyfile", str(junk)]):
+        refused = run(url, "serve", "--port", "0", *files, check=False)
+        assert refused.returncode == 2 and "listening" not in refused.stderr, refused.stderr
+        assert "--certfile" in refused.stderr and "unexpected" not in refused.stderr
+    typo = tmp_path / "typo" / "cctv.db"
+    missing = run(f"sqlite:///{typo}", "serve", "--port", "0", check=False)
+    assert missing.returncode != 0 and "listening" not in missing.stderr and not typo.exists()
 
 
 def test_a_huge_body_gets_413(db_url, tmp_path):
@@ -359,6 +439,9 @@ def test_token_create_json_and_refusals(sqlite_url):
     assert made["name"] == "j" and made["token"].startswith("cctv_") and made["cameras"] == ["a*"]
     again = run(sqlite_url, "token", "create", "--name", "j", "--camera", "a*", check=False)
     assert again.returncode == 2 and "exists" in again.stderr
+    run(sqlite_url, "token", "revoke", "j")
+    reused = run(sqlite_url, "token", "create", "--name", "j", "--camera", "a*", check=False)
+    assert reused.returncode == 2 and "revoked" in reused.stderr and "revoke it" not in reused.stderr
     bad = run(sqlite_url, "token", "create", "--name", "x y", "--camera", "a", check=False)
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
     gone = run(sqlite_url, "token", "revoke", "nobody", check=False)
@@ -396,6 +479,7 @@ def test_outliers_alerts_and_ack_follow_the_token_scope(api):
 
 
 def test_sigterm_stops_cleanly_with_exit_0(sqlite_url, tmp_path):
+    run(sqlite_url, "db", "init")
     with serving(sqlite_url, tmp_path) as server:
         assert httpx.get(f"{server.base}/healthz").status_code == 200
         assert server.stop(signal.SIGTERM) == 0

@@ -293,3 +293,100 @@ def test_fractions_of_a_second_are_refused_not_truncated(fresh_url, tmp_path):
     assert rejected_reasons(tmp_path) == {3: f"timestamp '2021-08-01 09:34:59.999' {reason}",
                                           4: f"timestamp '2021-08-01T09:40:00.5+09:00' {reason}"}
     assert starts(fresh_url) == [at(2021, 8, 1, 9, 30), at(2021, 8, 1, 9, 45)]
+
+
+# -- adversarial review: impossible clocks, compact shapes, Unix time, UTC headers ---------------
+def test_impossible_clock_times_are_refused_not_rolled_over(fresh_url, tmp_path):
+    """`09:60` was stored as 10:00 and reported as a duplicate of the real 10:00 row (blaming it);
+    `99:99:99` moved four days on, `오후 12:75` became 13:15."""
+    lines = ["gate,2021-08-01 09:60,1", "gate,2021-08-01 10:00,2"]
+    path = write(tmp_path, lines)
+    proc = cctvctl(fresh_url, str(path), "--interval", "5", cwd=tmp_path, installed=True)
+    assert proc.returncode == 2 and count_rows(fresh_url) == 0
+    assert proc.stderr.splitlines()[0] == f"{path}:2: timestamp '2021-08-01 09:60': minute 60 is not 0–59"
+    others = ["2021-08-01 99:99:99", "2021-08-01 25:00", "2021/08/01 47:00", "13/08/2021 30:00",
+              "2021-08-01 23:60", "2021-08-01 09:00:60", "2021-08-01 오후 12:75", "2021-08-01 24:00",
+              "202108012500"]
+    path = write(tmp_path, lines + [f"cam{i},{t},{i}" for i, t in enumerate(others)])
+    proc = cctvctl(fresh_url, str(path), "--interval", "5", "--on-error", "skip", cwd=tmp_path)
+    assert proc.returncode == 0 and f"rejected {len(others) + 1}" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 10)]
+    why = rejected_reasons(tmp_path)
+    assert why[2] == "timestamp '2021-08-01 09:60': minute 60 is not 0–59"
+    assert why[4] == "timestamp '2021-08-01 99:99:99': hour 99 is not 0–23"
+    assert why[10] == "timestamp '2021-08-01 오후 12:75': minute 75 is not 0–59"
+    assert why[11] == ("timestamp '2021-08-01 24:00': hour 24 is not 0–23 (24:00 is not read: "
+                       "write 00:00 of the next day)")
+    assert sorted(why) == [2, *range(4, 4 + len(others))]
+
+
+def test_compact_timestamps_are_read_exactly_or_refused(fresh_url, tmp_path):
+    """`202108011745` was stored at 17:04:05, `20210801093` at 00:09:03, `20210801 123` at 12:03."""
+    good = [("202108011745", (1, 17, 45)), ("202108010930", (1, 9, 30)), ("20210802093000", (2, 9, 30)),
+            ("20210802 0935", (2, 9, 35)), ("20210803", (3, 0, 0))]
+    bad = ["20210801093", "20210801 123", "20210801 930", "2021111", "202181", "2021111093000"]
+    lines = [f"c{i},{t},1" for i, (t, _) in enumerate(good)] + [f"x{i},{t},1" for i, t in enumerate(bad)]
+    proc = cctvctl(fresh_url, str(write(tmp_path, lines)), "--interval", "5", "--on-error", "skip",
+                   cwd=tmp_path)
+    assert proc.returncode == 0 and f"rejected {len(bad)}" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, *when) for _, when in good]  # by camera c0…c4
+    assert rejected_reasons(tmp_path) == {2 + len(good) + i: f"unparseable timestamp {t!r}"
+                                          for i, t in enumerate(bad)}
+
+
+def test_unix_time_in_the_wrong_unit_or_without_the_flag_is_refused_naming_the_flag(fresh_url, tmp_path):
+    """Seconds under epoch_ms were stored in January 1970; seconds without a flag were refused
+    as out of range (1970–2099)."""
+    path = write(tmp_path, ["gate,1627776000,1", "gate,1627776300,2"])
+    proc = cctvctl(fresh_url, str(path), "--time-format", "epoch_ms", cwd=tmp_path, installed=True)
+    assert proc.returncode == 2 and count_rows(fresh_url) == 0
+    assert proc.stderr.splitlines()[0] == (
+        f"{path}:2: timestamp '1627776000' is before 1973 as Unix milliseconds: it looks like "
+        "Unix seconds; read the column with --time-format epoch")
+    proc = cctvctl(fresh_url, str(path), cwd=tmp_path)
+    assert proc.returncode == 2 and count_rows(fresh_url) == 0
+    assert proc.stderr.splitlines()[0] == (
+        f"{path}:2: timestamp '1627776000' is no date: it looks like Unix epoch seconds "
+        "(2021-08-01 00:00:00 UTC); read the column with --time-format epoch")
+    proc = cctvctl(fresh_url, str(path), "--time-format", "epoch", cwd=tmp_path)
+    assert proc.returncode == 0, proc.output
+    assert starts(fresh_url) == [1627776000, 1627776300]
+
+
+@pytest.mark.parametrize("header", ["camera,start_utc,end_utc,people", "camera,StartUTC,end,people"])
+def test_a_column_whose_header_says_utc_is_read_as_utc(fresh_url, tmp_path, header):
+    """`start_utc` holding naive values was read in --tz (Asia/Seoul: nine hours off)."""
+    lines = ["gate,2021-08-01 00:00,2021-08-01 00:05,1", "gate,2021-08-01 00:05,2021-08-01 00:10,2"]
+    if "end," in header:  # a local end beside a UTC start: each column by its own header
+        lines = ["gate,2021-08-01 00:00,2021-08-01 09:05,1", "gate,2021-08-01 00:05,2021-08-01 09:10,2"]
+    proc = cctvctl(fresh_url, str(write(tmp_path, lines, header=header)), cwd=tmp_path)
+    assert proc.returncode == 0, proc.output
+    utc = timezone.utc
+    assert stored(fresh_url, ("start_utc", "end_utc")) == [
+        (at(2021, 8, 1, 0, 0, tz=utc), at(2021, 8, 1, 0, 5, tz=utc)),
+        (at(2021, 8, 1, 0, 5, tz=utc), at(2021, 8, 1, 0, 10, tz=utc))]
+
+
+def test_a_plain_start_column_stays_local_time(fresh_url, tmp_path):
+    proc = cctvctl(fresh_url, str(write(tmp_path, ["gate,2021-08-01 09:00,1"])), cwd=tmp_path)
+    assert proc.returncode == 0, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 9)]
+
+
+def test_a_date_column_holding_a_time_is_never_added_to_the_time(fresh_url, tmp_path):
+    """A date column exported as a datetime (`2021-08-01 00:00:00`) beside a time column is read;
+    one holding another time of day was silently replaced (date + time) or added (date + hour)."""
+    path = write(tmp_path, ["gate,2021-08-01 00:00:00,09:30,1", "gate,2021-08-01 10:00,09:35,2"],
+                 header="camera,date,time,people")
+    proc = cctvctl(fresh_url, str(path), "--interval", "5", "--on-error", "skip", cwd=tmp_path)
+    assert proc.returncode == 0 and "rejected 1" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 9, 30)]
+    assert rejected_reasons(tmp_path) == {3: "timestamp '2021-08-01 10:00 09:35' has two times of day "
+                                             "(10:00, 09:35)"}
+    path = write(tmp_path, ["gate,2021-08-02 10:00,1,1", "gate,2021-08-02,2,2"], name="hours.csv",
+                 header="camera,date,hour,people")
+    proc = cctvctl(fresh_url, str(path), "--interval", "60", "--on-error", "skip", cwd=tmp_path)
+    assert proc.returncode == 0 and "rejected 1" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 9, 30), at(2021, 8, 2, 2)]
+    assert rejected_reasons(tmp_path, "hours.csv") == {
+        2: "date '2021-08-02 10:00' has a time of day; the hour column gives the hour"}

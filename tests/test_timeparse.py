@@ -217,3 +217,126 @@ def test_a_file_of_one_order_decided_late_asks_for_a_second_reading():
     undecided.to_epoch(pd.Series(["01/02/2021 10:00", "03/03/2021 10:00"]), None)
     with pytest.raises(CountFileError, match="cannot tell the date order"):
         undecided.finish_file("f.csv")
+
+
+# -- impossible clock times, compact shapes, Unix time in the wrong unit (adversarial review) -----
+@pytest.mark.parametrize("text,field", [
+    ("2021-08-01 99:99:99", "hour 99 is not 0–23"),
+    ("2021-08-01 09:60:00", "minute 60 is not 0–59"),
+    ("2021-08-01 25:00", "hour 25 is not 0–23"),
+    ("2021/08/01 47:00", "hour 47 is not 0–23"),
+    ("13/08/2021 30:00", "hour 30 is not 0–23"),
+    ("2021-08-01 23:60", "minute 60 is not 0–59"),
+    ("2021-08-01 09:00:60", "second 60 is not 0–59"),
+    ("2021-08-01 오후 12:75", "minute 75 is not 0–59"),
+    ("2021-08-01 11:75 PM", "minute 75 is not 0–59"),
+    ("2021-08-01T09:30:00+09:00".replace("09:30", "09:61"), "minute 61 is not 0–59"),
+    ("2021-08-01 24:00", "hour 24 is not 0–23 (24:00 is not read: write 00:00 of the next day)"),
+    ("2021-08-01T24:00:00", "hour 24 is not 0–23 (24:00 is not read: write 00:00 of the next day)"),
+    ("01-Jan-2012 25:00", "hour 25 is not 0–23"),          # a named format
+    ("1 August 2021 9:60", "minute 60 is not 0–59"),       # dateutil's shapes
+    ("202108012500", "hour 25 is not 0–23"),               # compact
+    ("20210801 09:60", "minute 60 is not 0–59"),
+])
+def test_impossible_clock_times_are_refused_naming_the_field(text, field):
+    """They rolled over (09:60 → 10:00, 99:99:99 → four days later) and collided with real rows."""
+    got, why, _ = parse([text])
+    assert (got, why) == ([None], [f"timestamp {text!r}: {field}"])
+
+
+def test_the_clock_limits_themselves_are_read():
+    got, why, _ = parse(["2021-08-01 23:59:59", "2021-08-01 00:00:00", "2021-08-01 11:59:59 PM",
+                         "202108012359", "20210801235959"])
+    assert why == [None] * 5
+    assert got == [epoch(2021, 8, 1, 23, 59, 59), epoch(2021, 8, 1), epoch(2021, 8, 1, 23, 59, 59),
+                   epoch(2021, 8, 1, 23, 59), epoch(2021, 8, 1, 23, 59, 59)]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("20210801", epoch(2021, 8, 1)),
+    ("202108011745", epoch(2021, 8, 1, 17, 45)),         # was 17:04:05
+    ("202108010930", epoch(2021, 8, 1, 9, 30)),          # was 09:03:00
+    ("20210801093000", epoch(2021, 8, 1, 9, 30)),
+    ("20210801 0930", epoch(2021, 8, 1, 9, 30)),
+    ("20210801T0930", epoch(2021, 8, 1, 9, 30)),
+    ("20210801T093015", epoch(2021, 8, 1, 9, 30, 15)),
+    ("20210801 09:30", epoch(2021, 8, 1, 9, 30)),
+    ("20210801 9:30 PM", epoch(2021, 8, 1, 21, 30)),
+])
+def test_compact_shapes_are_read_exactly(text, expected):
+    got, why, _ = parse([text])
+    assert (got, why) == ([expected], [None])
+
+
+@pytest.mark.parametrize("text", ["20210801093", "20210801 123", "20210801 930", "2021111",
+                                  "202181", "2021080", "20210801 09", "20210801T09", "2021080109300",
+                                  "202108010930001", "20211301", "20210230 0930", "2021", "2021-08"])
+def test_compact_values_of_no_exact_shape_are_refused(text):
+    """A digit too few or too many was guessed (``2021111`` → Nov 1, ``20210801093`` → 00:09:03)."""
+    for values in ([text], [text, "2021-08-01 09:30"]):  # alone (the fast path) and mixed
+        got, why, _ = parse(values)
+        assert (got[0], why[0]) == (None, f"unparseable timestamp {text!r}")
+
+
+def test_compact_dates_in_a_date_column_are_read_exactly():
+    parser = TimeParser(SEOUL)
+    got, why = parser.date_hour(pd.Series(["20210801", "2021111", "202181", "202108011745"]),
+                                pd.Series(["9"] * 4), pd.Series(["c"] * 4))
+    assert got[0] == epoch(2021, 8, 1, 9)
+    assert reasons(why)[1:] == ["unparseable date '2021111'", "unparseable date '202181'",
+                                "unparseable date '202108011745'"]
+
+
+@pytest.mark.parametrize("text,unit,fmt,when", [
+    ("1627776000", "seconds", "epoch", "2021-08-01 00:00:00"),
+    ("1627776000.0", "seconds", "epoch", "2021-08-01 00:00:00"),   # a JSON float
+    ("999999999", "seconds", "epoch", "2001-09-09 01:46:39"),
+    ("1627776000000", "milliseconds", "epoch_ms", "2021-08-01 00:00:00"),
+])
+def test_unix_time_without_a_flag_is_refused_naming_the_flag(text, unit, fmt, when):
+    """It was refused as 'out of range (1970–2099)', which sent people looking at their clock."""
+    got, why, _ = parse([text])
+    assert (got, why) == ([None], [f"timestamp {text!r} is no date: it looks like Unix epoch {unit} "
+                                   f"({when} UTC); read the column with --time-format {fmt}"])
+
+
+def test_seconds_under_epoch_ms_and_milliseconds_under_epoch_are_refused():
+    got, why, _ = parse(["1627776000", "1627776123", "99999999999", "100000000000", "1627776000000"],
+                        time_format="epoch_ms")
+    assert got == [None, None, None, 100_000_000, 1627776000]
+    assert why[:3] == [f"timestamp {v!r} is before 1973 as Unix milliseconds: it looks like Unix "
+                       "seconds; read the column with --time-format epoch"
+                       for v in ("1627776000", "1627776123", "99999999999")]
+    got, why, _ = parse(["1627776000000", "4102444799"], time_format="epoch")
+    assert got == [None, 4102444799]
+    assert why[0] == ("timestamp '1627776000000' is after 2099 as Unix seconds: it looks like Unix "
+                      "milliseconds; read the column with --time-format epoch_ms")
+
+
+@pytest.mark.parametrize("values", [["2021-08-01 09:30", "2021-08-01 10:00"],     # the fast path
+                                    ["2021/08/01 09:30", "2021-08-01 10:00"],     # the long path
+                                    ["20210801 0930", "2021-08-01T10:00:00"]])
+def test_a_utc_column_reads_naive_values_as_utc(values):
+    parser = TimeParser(SEOUL)
+    got, why = parser.to_epoch(pd.Series(values), pd.Series(["c", "c"]), utc=True)
+    assert reasons(why) == [None, None]
+    assert list(got) == [epoch(2021, 8, 1, 9, 30, tz=timezone.utc), epoch(2021, 8, 1, 10, tz=timezone.utc)]
+    zoned, _ = parser.to_epoch(pd.Series(["2021-08-01 09:30+09:00"]), pd.Series(["c"]), utc=True)
+    assert zoned[0] == epoch(2021, 8, 1, 9, 30)  # an offset in the text still wins
+    hours, _ = parser.date_hour(pd.Series(["2021-08-01"]), pd.Series(["9"]), pd.Series(["c"]), utc=True)
+    assert hours[0] == epoch(2021, 8, 1, 9, tz=timezone.utc)
+
+
+def test_a_date_holding_a_time_is_not_added_to_the_hour_or_time_column():
+    """dateutil read `2021-08-01 10:00` in a date column, and the hour column was added on
+    (hour 1 → 11:00); a date and a time column giving two clocks kept the last one."""
+    parser = TimeParser(SEOUL)
+    dates = pd.Series(["2021-08-01 10:00", "1 August 2021 10:00", "2021-08-01 00:00:00", "2021-08-01 25:00"])
+    got, why = parser.date_hour(dates, pd.Series(["1"] * 4), pd.Series(["c"] * 4))
+    assert reasons(why) == ["date '2021-08-01 10:00' has a time of day; the hour column gives the hour",
+                            "date '1 August 2021 10:00' has a time of day; the hour column gives the hour",
+                            None, "timestamp '2021-08-01 25:00': hour 25 is not 0–23"]
+    assert got[2] == epoch(2021, 8, 1, 1)
+    got, why, _ = parse(["2021-08-01 00:00:00 09:30", "2021-08-01 10:00 09:30", "01-Jan-2012 0:00 09:30"])
+    assert got[0] == epoch(2021, 8, 1, 9, 30) and got[2] == epoch(2012, 1, 1, 9, 30)
+    assert why[1] == "timestamp '2021-08-01 10:00 09:30' has two times of day (10:00, 09:30)"

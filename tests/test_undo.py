@@ -233,6 +233,28 @@ def test_undo_refusals_are_one_clear_line(fresh_url, runner, tmp_path):
     assert "inserted 3" in again.stdout, again.output
 
 
+def test_ids_and_limits_past_a_bigint_are_refused_with_the_bound(fresh_url, runner, tmp_path):
+    """F17: an id or --limit no BIGINT holds was an OverflowError (SQLite) or an SQL error
+    (LIMIT formatted into the SQL), exit 1; now exit 2 naming the bound. The bound itself works."""
+    cli(runner, fresh_url, "import", str(write(tmp_path / "base.csv", BASE)), "--no-detect")
+    huge, top = "99999999999999999999999", str(2**63 - 1)
+    r = cli(runner, fresh_url, "imports", "undo", huge)
+    assert (r.exit_code, r.stderr) == (2, "error: import ID must be a whole number from 1 to "
+                                          f"9,223,372,036,854,775,807, not {huge}\n"), r.output
+    r = cli(runner, fresh_url, "imports", "list", "--limit", huge)
+    assert (r.exit_code, r.stderr) == (2, "error: --limit must be a whole number from 0 to "
+                                          f"9,223,372,036,854,775,807, not {huge}\n"), r.output
+    assert len(imports(runner, fresh_url, "--limit", top)) == 1
+    r = cli(runner, fresh_url, "imports", "undo", top)
+    assert (r.exit_code, r.stderr) == (2, f"error: there is no import #{top} (cctvctl imports list "
+                                          "shows them)\n"), r.output
+    from cctvctl import api
+    from cctvctl.errors import UsageError
+
+    with pytest.raises(UsageError, match="--limit must be a whole number from 1 to"):
+        api.list_imports(db=fresh_url, limit=2**64)
+
+
 def test_undo_in_order_when_later_imports_replaced_the_rows(fresh_url, runner, tmp_path):
     """A chain base → fix1 → fix2 on the same keys: fix1 waits for fix2; newest first restores
     each earlier state."""

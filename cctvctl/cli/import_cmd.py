@@ -100,6 +100,8 @@ def import_command(
                     _json_line(exc.result.as_dict())
                 continue
             outcome.committed.append(result)
+            for line in result.warnings:
+                sys.stderr.write(shown(f"warning: {line}") + "\n")
             if fmt == "json":
                 _json_line({**result.as_dict(), "database": database.url.display(), "zone": zone.key})
             elif not settings.quiet:

@@ -46,6 +46,9 @@ def list_command(
     fmt = _format(fmt)
     if limit < 0:
         raise UsageError("--limit must be 0 (every import) or a positive number")
+    from cctvctl import validate
+
+    validate.integer(limit, "--limit", low=0, high=validate.BIGINT_MAX)
     settings = Settings.from_options(ctx, db, None, verbose)
     with open_database(settings.db_url, create=False) as database:
         records = list_imports(database, limit=limit or None, status=status)

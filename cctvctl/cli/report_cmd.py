@@ -44,8 +44,8 @@ def report_command(
         cctvctl report --month 2021-08 --format csv --section breakdown --plot aug.png
     """
     from cctvctl import api
-    from cctvctl.render import (FORMATS, check_plot, check_sections, print_table, to_csv,
-                                to_markdown, write_json, write_plot)
+    from cctvctl.render import (FORMATS, check_plot, check_sections, print_table, to_markdown,
+                                write_csv, write_json, write_plot)
     from cctvctl.report.model import CHART_CAMERAS
 
     if fmt not in FORMATS:
@@ -67,6 +67,6 @@ def report_command(
     elif fmt == "markdown":
         sys.stdout.write(to_markdown(report, sections))
     elif fmt == "csv":
-        sys.stdout.write(to_csv(report, sections))
+        write_csv(report, sys.stdout, sections)
     else:
         write_json(report, sys.stdout)

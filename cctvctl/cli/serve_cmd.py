@@ -28,6 +28,7 @@ def serve_command(
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes (413 above).")] = 10 * 1024 * 1024,
     body_timeout: Annotated[float, typer.Option(help="Seconds a client may take to send its body (408 after).")] = 30.0,
     rate: Annotated[float, typer.Option(help="Requests per second per token (429 with Retry-After above; bursts of 2×).")] = 10.0,
+    lock_wait: Annotated[float, typer.Option(help="Seconds a batch waits for another import (a cron job) before 503 busy with Retry-After.")] = 10.0,
     db: DbOpt = None, tz: TzOpt = None, verbose: VerboseOpt = False,
 ) -> None:
     """Serve the HTTP API: detector boxes post counts with a device token.
@@ -48,6 +49,8 @@ def serve_command(
         raise UsageError("--max-body must be between 1024 bytes and 1 GiB")
     if not (0 < body_timeout <= 3600):
         raise UsageError("--body-timeout must be between 0 and 3600 seconds")
+    if not (0 < lock_wait <= 600):
+        raise UsageError("--lock-wait must be between 0 and 600 seconds")
     if not (0 < rate <= 10000):
         raise UsageError("--rate must be between 0 and 10000 requests per second")
     settings = Settings.from_options(ctx, db, tz, verbose)
@@ -59,10 +62,11 @@ def serve_command(
         raise UsageError("cctvctl serve needs its extra: pip install 'cctvctl[serve]'") from None
     from cctvctl.api import open_database
 
-    with open_database(settings.db_url) as database:  # migrates; the database's zone applies
+    # never create a database here: a mistyped path would serve an empty one (every token 401)
+    with open_database(settings.db_url, create=False) as database:  # migrates; its zone applies
         zone = settings.zone(database).tz
     config = ServeConfig(db_url=settings.db_url, tz=zone, max_body=max_body, rate=rate, body_timeout=body_timeout,
-                         burst=max(1, int(rate * 2)), access_log=AccessLog(sys.stderr))
+                         burst=max(1, int(rate * 2)), access_log=AccessLog(sys.stderr), lock_wait=lock_wait)
     serve(config, host, port, certfile, keyfile)
 
 

@@ -206,10 +206,7 @@ class Database:
             yield self
         except BaseException:
             self._depth = 0
-            try:
-                self.conn.rollback()
-            except Exception:
-                pass
+            self._rollback_quietly()
             raise
         else:
             self._depth = 0
@@ -217,18 +214,40 @@ class Database:
                 for held in list(self._locks.values()):
                     if hasattr(held, "fence"):  # a cluster lease: still ours, in this transaction
                         held.fence(self)
-            except BaseException:
-                try:
-                    self.conn.rollback()
-                except Exception:
-                    pass
+                with self._errors():
+                    self.conn.commit()
+            except BaseException:  # also a failed COMMIT: SQLite keeps the transaction open
+                self._rollback_quietly()  # after one (a deferred constraint); end it
                 raise
-            with self._errors():
-                self.conn.commit()
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.conn.rollback()
+        except Exception:
+            pass
 
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    @contextmanager
+    def waiting_at_most(self, seconds: int) -> Iterator[None]:
+        """Statements in the block wait at most ``seconds`` for another writer's lock (SQLite's
+        busy timeout, InnoDB's lock wait), then fail: for writes that may be skipped when busy."""
+        if self.backend == "sqlite":
+            self.conn.execute(f"PRAGMA busy_timeout = {int(seconds) * 1000}")
+            restore = "PRAGMA busy_timeout = 60000"
+        else:
+            old = self.scalar("SELECT @@SESSION.innodb_lock_wait_timeout")
+            self.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(seconds))}")
+            restore = f"SET SESSION innodb_lock_wait_timeout = {int(old)}"
+        try:
+            yield
+        finally:
+            try:
+                self.execute(restore)
+            except Exception:
+                pass
 
     @contextmanager
     def savepoint(self, name: str) -> Iterator["Savepoint"]:

@@ -75,11 +75,12 @@ def make_params(method: str | None = None, k: float | None = None, weeks: int | 
 def detect_range(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
                  cameras: list[str] | None = None, method: str | None = None,
                  k: float | None = None, *, weeks: int | None = None, slot: str | None = None,
-                 floor: str | None = None, store: bool = True) -> DetectResult:
+                 floor: str | None = None, store: bool = True, prescreen: bool = True) -> DetectResult:
     """Judge every stored interval starting in ``[start_utc, end_utc)``; replace its flags.
 
     Idempotent: the method's flags in the range are deleted and the new ones written in one
     transaction (``store=False`` only computes). Returns the flags, sorted and labelled.
+    ``prescreen=False`` reads and judges every row (the plain path; same flags, slower).
     """
     if end_utc <= start_utc:
         raise UsageError("the range is empty: --until must not be before --since")
@@ -87,19 +88,20 @@ def detect_range(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int,
     params = make_params(method, k, weeks, slot, floor)
     if store:
         with db.lock(LOCK_NAME, LOCK_TIMEOUT), db.atomic():
-            return _run_range(db, tz, start_utc, end_utc, cameras, method, params, store)
-    return _run_range(db, tz, start_utc, end_utc, cameras, method, params, store)
+            return _run_range(db, tz, start_utc, end_utc, cameras, method, params, store, prescreen)
+    return _run_range(db, tz, start_utc, end_utc, cameras, method, params, store, prescreen)
 
 
-def _run_range(db, tz, start_utc, end_utc, cameras, method, params, store) -> DetectResult:
+def _run_range(db, tz, start_utc, end_utc, cameras, method, params, store, prescreen=True) -> DetectResult:
     chosen = sorted(set(cameras)) if cameras else cameras_between(db, start_utc, end_utc)
-    run = _judge_spans(db, tz, [Span(c, start_utc, end_utc) for c in chosen], method, params, store)
+    run = _judge_spans(db, tz, [Span(c, start_utc, end_utc) for c in chosen], method, params, store,
+                       prescreen=prescreen)
     return DetectResult(method=method, params=params.as_dict(), start_utc=start_utc,
                         end_utc=end_utc, cameras=chosen, evaluated=run.evaluated,
                         fallback=run.fallback, unjudged=run.unjudged, flags=run.flags, stored=store)
 
 
-def detect_import(db: Database, import_id: int, tz: ZoneInfo) -> int:
+def detect_import(db: Database, import_id: int, tz: ZoneInfo, prescreen: bool = True) -> int:
     """Judge the rows an import wrote (inside its transaction); returns intervals flagged.
 
     Uses the default method and parameters. Rows of the same cameras in the window after the
@@ -107,11 +109,11 @@ def detect_import(db: Database, import_id: int, tz: ZoneInfo) -> int:
     robust method, one day more: a verdict looks back a few hours into the day before); the
     count returned is of this import's own intervals.
     """
-    return detect_days(db, import_days(db, import_id), tz, own_import=import_id)
+    return detect_days(db, import_days(db, import_id), tz, own_import=import_id, prescreen=prescreen)
 
 
 def detect_days(db: Database, touched: list[tuple[str, int]], tz: ZoneInfo,
-                own_import: int | None = None) -> int:
+                own_import: int | None = None, prescreen: bool = True) -> int:
     """Re-judge the (camera, UTC day) pairs and the window after them with the default method,
     replacing its flags there (what an import does for its own days; ``imports undo``
     does it for the days it gave back). Returns intervals flagged among ``own_import``'s rows."""
@@ -123,7 +125,8 @@ def detect_days(db: Database, touched: list[tuple[str, int]], tz: ZoneInfo,
     last = {c: _next_midnight(t, tz) for c, t in last_starts(db, sorted({s.camera for s in spans})).items()}
     spans = [Span(s.camera, s.start_utc, min(s.end_utc, last[s.camera])) for s in spans
              if s.camera in last and s.start_utc < last[s.camera]]
-    return _judge_spans(db, tz, spans, DEFAULT_METHOD, params, True, own_import=own_import).own
+    return _judge_spans(db, tz, spans, DEFAULT_METHOD, params, True, own_import=own_import,
+                        prescreen=prescreen).own
 
 
 @dataclass
@@ -136,17 +139,17 @@ class _Run:
 
 
 def _judge_spans(db: Database, tz: ZoneInfo, spans: list[Span], method: str, params, store: bool,
-                 own_import: int | None = None) -> _Run:
+                 own_import: int | None = None, prescreen: bool = True) -> _Run:
     """Judge the spans a time chunk at a time (bounded memory); replace their flags if ``store``."""
     run = _Run()
     cameras = len({s.camera for s in spans})
     chunk_days = max(7, min(366, CHUNK_INTERVALS // (max(cameras, 1) * 288)))
     for chunk in time_chunks(spans, chunk_days, tz):
-        judged = judge_chunk(db, tz, chunk, method, params)
+        judged = judge_chunk(db, tz, chunk, method, params, prescreen)
         details = interval_details(db, {(f.camera, f.start_utc) for f in judged.flags})
         flags = with_labels(judged.flags, {key: d.end_utc for key, d in details.items()})
         if store:
-            replace_flags(db, chunk, method, flags)
+            replace_flags(db, chunk, method, flags, own_import)
         run.flags += flags
         run.evaluated += judged.evaluated
         run.fallback += judged.fallback

@@ -90,17 +90,23 @@ class RobustParams:
 CLASS_DAYS = {"week4": (4, 1, 1, 1), "daytype": (5, 2)}
 
 
-def needed_days(first: int, last: int, params: RobustParams) -> tuple[list[int], list[int]]:
-    """Calendar days whose hours the references of days ``first..last`` use: for hours from
-    ``day_start`` on, and for the hours before it (which belong to the day before)."""
+def needed_hours(day: np.ndarray, hour: np.ndarray, params: RobustParams) -> list[tuple[int, int, list[int]]]:
+    """``(first hour, last hour, calendar days)`` clauses naming the stored hour rows the
+    references of the (local day, hour) pairs given use: per judged day, its hours from
+    ``day_start`` on and those before it (which belong to the day before). A day judged only
+    from 18:00 on (the look-back into the day before) needs only those hours of its like days."""
     windows = params.class_windows()
-    late, early = set(), set()
-    for day in range(first, last + 1):
-        for hour, bucket in ((params.day_start, late), (0, early)):
-            cls = like_class(np.array([day]), np.array([hour]), params)[0]
-            back = np.arange(day - windows[cls], day)
-            bucket.update(back[like_class(back, np.full(len(back), hour), params) == cls].tolist())
-    return sorted(late), sorted(early)
+    clauses: dict[tuple[int, int], set[int]] = {}
+    frame = pd.DataFrame({"day": np.asarray(day, dtype=np.int64), "hour": np.asarray(hour, dtype=np.int64)})
+    for d, (h_min, h_max) in frame.groupby("day")["hour"].agg(["min", "max"]).iterrows():
+        for lo, hi in ((max(h_min, params.day_start), h_max), (h_min, min(h_max, params.day_start - 1))):
+            if lo > hi:
+                continue
+            cls = like_class(np.array([d]), np.array([lo]), params)[0]
+            back = np.arange(d - windows[cls], d)
+            like = back[like_class(back, np.full(len(back), lo), params) == cls]
+            clauses.setdefault((int(lo), int(hi)), set()).update(like.tolist())
+    return [(lo, hi, sorted(days)) for (lo, hi), days in sorted(clauses.items())]
 
 
 def like_class(day: np.ndarray, hour: np.ndarray, params: RobustParams) -> np.ndarray:

@@ -66,11 +66,11 @@ class DbMoments:
     # -- hourly ---------------------------------------------------------------------------
     def hourly(self, start_utc: int, end_utc: int, cameras: list[str],
                collapse: tuple[int, int] | None = None,
-               only_days: tuple[int, list[int], list[int]] | None = None) -> pd.DataFrame:
+               only_days: list[tuple[int, int, list[int]]] | None = None) -> pd.DataFrame:
         """Columns of :func:`~cctvctl.stats.moments.hourly_moments`, ``day`` as a date ordinal.
 
-        ``only_days = (h, late, early)``: only hours from ``h`` on of the days ``late`` and the
-        hours before ``h`` of the days ``early`` are needed (others may be left out).
+        ``only_days = [(first hour, last hour, days), …]``: only those hours of those days
+        (ordinals) are needed (others may be left out; see :func:`~cctvctl.detect.robust.needed_hours`).
 
         ``collapse = (lo, hi)`` (ordinals) allows stored days ``[lo, hi)`` to come back summed
         into one row per camera and hour, dated ``hi - 1``, with ``{metric}_days`` saying how
@@ -159,12 +159,11 @@ class DbMoments:
         only = getattr(self, "_only_days", None)
         if only is None:
             return "", []
-        hour, late, early = only
         clauses, values = [], []
-        for cmp, days in ((">=", late), ("<", early)):
+        for lo, hi, days in only:
             if days:
-                clauses.append(f"(hour {cmp} ? AND period_start IN ({', '.join('?' for _ in days)}))")
-                values += [hour] + [date.fromordinal(d).isoformat() for d in days]
+                clauses.append(f"(hour >= ? AND hour <= ? AND period_start IN ({', '.join('?' for _ in days)}))")
+                values += [lo, hi] + [date.fromordinal(d).isoformat() for d in days]
         return (" AND (" + " OR ".join(clauses) + ")", values) if clauses else (" AND 0 = 1", [])
 
     def _plain(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame | None:
@@ -276,10 +275,11 @@ def _only(frame: pd.DataFrame, only_days) -> pd.DataFrame:
     """The rows of ``frame`` that ``only_days`` (see :meth:`DbMoments.hourly`) asks for."""
     if only_days is None or frame.empty:
         return frame
-    hour, late, early = only_days
     h = frame["hour"].to_numpy(np.int64)
     day = frame["day"].to_numpy(np.int64)
-    keep = np.where(h >= hour, np.isin(day, late), np.isin(day, early))
+    keep = np.zeros(len(frame), dtype=bool)
+    for lo, hi, days in only_days:
+        keep |= (h >= lo) & (h <= hi) & np.isin(day, days)
     return frame[keep].reset_index(drop=True)
 
 

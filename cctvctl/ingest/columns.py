@@ -120,6 +120,11 @@ def find_column(header: list[str], col: str) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
+#: a header naming UTC: the word ``utc`` (any case) between non-letters, or a camel-case part
+#: ``UTC``/``Utc`` (``StartUTC``, ``StartUtc``)
+_UTC_HEADER = re.compile(r"(?i:(?<![a-z])utc(?![a-z]))|UTC|Utc(?![a-z])")
+
+
 @dataclass
 class Layout:
     """Column index of each field present in the file (header order); for a wide file, the
@@ -138,6 +143,12 @@ class Layout:
 
     def has(self, fld: str) -> bool:
         return fld in self.index
+
+    def says_utc(self, *fields: str) -> bool:
+        """Whether the header of one of ``fields`` says UTC (``start_utc``, ``Time (UTC)``,
+        ``StartUTC``): its naive values are then UTC, whatever ``--tz`` says."""
+        return any(fld in self.index and _UTC_HEADER.search(self.header[self.index[fld]])
+                   for fld in fields)
 
     @property
     def metrics(self) -> list[str]:

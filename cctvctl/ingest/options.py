@@ -65,6 +65,14 @@ class ImportOptions:
     #: the exact csv-module one — the plain path the fast one is checked against
     #: (tests/test_reader_differential.py). Same rows either way, so not in the fingerprint.
     fast_reader: bool = True
+    #: who may take the "already imported" short-cut: the same bytes imported under another
+    #: scope are read in full (so ``camera_check`` sees them) instead of answered from the
+    #: ledger — a device token must not learn whether other cameras' counts were imported
+    ledger_scope: str | None = None
+    #: refused rows listed in the result (a server lists every one: its client has no side file)
+    shown_problems: int = field(default=20, compare=False)
+    #: seconds to wait for another import to finish (a server answers "busy" sooner than cron)
+    lock_timeout: float = field(default=600, compare=False)
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "skip"):
@@ -114,6 +122,8 @@ class ImportOptions:
             meaning["monthfirst"] = True
         if self.replace:  # only when set: earlier ledgers' fingerprints stay valid
             meaning["replace"] = True
+        if self.ledger_scope is not None:
+            meaning["ledger_scope"] = self.ledger_scope
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
@@ -149,6 +159,8 @@ class ImportResult:
     interval: int | None = None  # seconds, where the file has no end column
     interval_source: str | None = None  # option, file (inferred), default, end column
     previous_import: int | None = None
+    #: one line each: a new camera named like another but for case, spaces or Unicode form
+    warnings: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:

@@ -26,7 +26,7 @@ from typing import IO, Callable
 from cctvctl import safefile
 from cctvctl.db.database import Database
 from cctvctl.db.retry import retrying_conflicts
-from cctvctl.db.writeset import check_import_size
+from cctvctl.db.writeset import check_import_size, import_rows
 from cctvctl.errors import CountFileError
 from cctvctl.ingest.dateorder import DateOrderChanged
 from cctvctl.ingest.dst import DstTally
@@ -37,10 +37,11 @@ from cctvctl.ingest.records import stream_newline
 from cctvctl.ingest.rejected import BadRows
 from cctvctl.ingest.scan import scan_file
 from cctvctl.ingest.timeparse import TimeParser
+from cctvctl.ingest.twins import lookalike_warnings
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.zone import check_zone, resolve_zone
 
-SHOWN_PROBLEMS = 20
+SHOWN_PROBLEMS = 20  # the default of ImportOptions.shown_problems
 
 INSERT_IMPORT = ("INSERT INTO imports (source, sha256, options_sha256, tz, status, started_at) "
                  "VALUES (?, ?, ?, ?, ?, ?)")
@@ -79,8 +80,10 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
     fingerprint = options.fingerprint()
     scan = scan_file(raw, options.encoding, options.delimiter, header=options.columns is None)
     result = ImportResult(source=source, status="ok", sha256=scan.sha256)
-    check_import_size(db, source, scan.lines)
-    with db.lock("import", timeout=600):
+    check_import_size(db, source, import_rows(scan.lines, header=options.columns is None,
+                                              cameras=len(options.wide), replace=options.replace),
+                      replace=options.replace)
+    with db.lock("import", timeout=options.lock_timeout):
         # --replace always compares with what is stored now: a later import (or an undo) may
         # have changed the rows since these bytes were last imported
         previous = None if options.replace else db.query_one(FIND_IMPORT, (scan.sha256, fingerprint))
@@ -98,15 +101,16 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 check_zone(db, options.tz)  # another zone is refused; this ledger row records it
                 db.execute(INSERT_IMPORT, (source[:1024], scan.sha256, fingerprint, options.tz.key,
                                            "running", int(started)))
-                import_id = _last_id(db)
+                import_id = db.last_insert_id()
                 result.import_id = import_id
-                db.execute("SAVEPOINT import_rows")
+                known = [name for (name,) in db.query(db.dialect.cameras_sql)]  # for look-alikes
                 fast, order = options.fast_reader, None
                 while True:
-                    try:
-                        reader, writer, done = _read_and_write(db, raw, source, scan, options,
-                                                               import_id, bad_rows, progress, size,
-                                                               fast=fast, order=order)
+                    try:  # a reading that must start over leaves nothing behind
+                        with db.savepoint("import_rows"):
+                            reader, writer, done = _read_and_write(
+                                db, raw, source, scan, options, import_id, bad_rows, progress,
+                                size, fast=fast, order=order)
                         break
                     except NeedExactReader:  # rare: the C parser objected; read it again exactly
                         fast = False
@@ -114,7 +118,6 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                         if order is not None:
                             raise  # a reading with the order fixed never asks again
                         order = changed
-                    db.execute("ROLLBACK TO SAVEPOINT import_rows")
                     bad_rows.reset()
                     raw.seek(0)
                 spacing = reader.spacing_problem()
@@ -131,6 +134,8 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 result.problems = done.problems
                 if done.total_problems and options.on_error == "reject":
                     raise _Rejected()
+                result.warnings = lookalike_warnings(
+                    source, {c for c, _ in writer.days} - set(known), known)
                 writer.finish()
                 if done.total_problems:
                     pending = bad_rows.write(options, raw, source, reader)
@@ -140,7 +145,13 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                                            result.replaced, result.rejected, "ok", int(time.time()),
                                            import_id))
                 if pending is not None:
-                    result.rejected_file = pending.commit()
+                    pending.ready()  # a full disk fails here, before the COMMIT
+            # renamed in only once the COMMIT returned: a failing COMMIT (a certification
+            # conflict, a lost connection) must leave the previous file where it was
+            if pending is not None:
+                pending.on_failure = (f"the import itself committed (import {import_id}; "
+                                      "`cctvctl imports undo` takes it back)")
+                result.rejected_file = pending.commit()
         except _Rejected:
             result.status = "rejected"
             result.import_id = None
@@ -163,11 +174,8 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
             raise
         finally:
             bad_rows.close()
-        if db.backend == "sqlite" and (result.inserted or result.replaced):
-            # fresh planner statistics (DESIGN §3: a one-day scan 66 ms → 15 ms); sampled, so
-            # milliseconds even on a large table
-            db.execute("PRAGMA analysis_limit = 1000")
-            db.execute("ANALYZE")
+        if result.inserted or result.replaced:
+            db.refresh_planner_statistics()  # SQLite: a one-day scan 66 ms → 15 ms (DESIGN §3)
     result.seconds = time.monotonic() - clock
     return result
 
@@ -215,7 +223,7 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
             problems.sort(key=lambda p: p.line)
             done.total_problems += len(problems)
             bad_rows.add(problems)
-            done.problems.extend(problems[: max(0, SHOWN_PROBLEMS - len(done.problems))])
+            done.problems.extend(problems[: max(0, options.shown_problems - len(done.problems))])
 
     # The database writes chunk k (one thread, in order) while this thread parses chunk k+1.
     # This thread also formats each chunk for the bulk path (writer.stage), so the writer
@@ -230,8 +238,8 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
             for chunk in reader.chunks():
                 done.read += chunk.read
                 done.unknown += chunk.unknown
-                if options.camera_check is not None and len(chunk.rows):
-                    options.camera_check(sorted(set(chunk.rows["camera"])))
+                if options.camera_check is not None and chunk.cameras:
+                    options.camera_check(chunk.cameras)
                 staged = writer.stage(chunk.rows)
                 if pending is not None:
                     collect(*pending[0], pending[1].result())
@@ -275,11 +283,6 @@ def _pause_point(written: int) -> None:
 
 class _Rejected(Exception):
     """Internal: leave the transaction (rolling it back) because the file is refused."""
-
-
-def _last_id(db: Database) -> int:
-    sql = "SELECT last_insert_rowid()" if db.backend == "sqlite" else "SELECT LAST_INSERT_ID()"
-    return int(db.scalar(sql))
 
 
 _NEGATIVE = re.compile(r"negative \w+ count '(-[0-9]+)'")

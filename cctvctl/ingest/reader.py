@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Iterator
 
 import numpy as np
@@ -51,6 +51,8 @@ class Chunk:
     problems: list[Problem]
     read: int
     unknown: int = 0  # rows with no known count, not stored
+    #: every valid camera name of the chunk, refused rows' too (a scope check sees them all)
+    cameras: list[str] = field(default_factory=list)
 
 
 class CountReader:
@@ -269,16 +271,22 @@ class CountReader:
         timed_lines = lines if timed is None else lines[timed.to_numpy()]
 
         # time
+        # a column whose header says UTC (start_utc) holds UTC, not --tz local time
+        utc = layout.says_utc(*(("start",) if layout.has("start") else
+                                ("date", "hour") if layout.has("hour") else ("date", "time")))
         if layout.has("start"):
-            start, why = self.parser.to_epoch(column("start"), timed_cameras, lines=timed_lines)
+            start, why = self.parser.to_epoch(column("start"), timed_cameras, lines=timed_lines,
+                                              utc=utc)
         elif layout.has("hour"):
-            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras, lines=timed_lines)
+            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras,
+                                               lines=timed_lines, utc=utc)
         else:
             start, why = self.parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
-                                              timed_cameras, lines=timed_lines)
+                                              timed_cameras, lines=timed_lines, utc=utc)
         note(why.notna(), why)
         if layout.has("end"):
-            end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start, lines=timed_lines)
+            end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start,
+                                                lines=timed_lines, utc=layout.says_utc("end"))
             bad_end = why_end.notna()
             if bad_end.any():
                 note(bad_end, "end: " + why_end[bad_end])
@@ -346,6 +354,15 @@ class CountReader:
                     note(mismatch, pd.Series([f"vehicle {int(v)} is not the sum of the classes ({int(s)})"
                                               for v, s in zip(values["vehicle"][where], class_sum[where])],
                                              index=index[where]))
+                # some class unknown: the known ones alone may not exceed the total
+                known = sum(values[c].fillna(0) for c in classes)
+                exceeds = values["vehicle"].notna() & class_sum.isna() & (known > values["vehicle"])
+                if exceeds.any():
+                    where = exceeds.to_numpy()
+                    note(exceeds, pd.Series([f"vehicle {int(v)} is less than its known classes "
+                                             f"({int(k)}; the others unknown)"
+                                             for v, k in zip(values["vehicle"][where], known[where])],
+                                            index=index[where]))
             else:
                 values["vehicle"] = class_sum
 
@@ -383,7 +400,9 @@ class CountReader:
                 good[fld] = good[fld].astype("int64")
         skipped = int(nothing.sum())
         self.unknown += skipped
-        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped)
+        named = sorted(set(cameras.dropna()) - {""})
+        return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped,
+                     cameras=named)
 
 
 def _blank_rows(layout: Layout, cols: dict, na: tuple[str, ...], n: int) -> pd.Series | None:

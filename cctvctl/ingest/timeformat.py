@@ -1,6 +1,10 @@
 """``--time-format``: Unix seconds or milliseconds, or a strptime format; and the whole-second
 rule every reading of a timestamp shares.
 
+A value clearly in the other unit is refused naming the flag that reads it: under ``epoch_ms``
+anything below 10^11 (before 1973 — ``1627776000`` was stored as 1970-01-19), under ``epoch``
+a millisecond count of 1973–2099 (after 2099 as seconds).
+
 A fraction of a second is kept when it is zero (``09:30:00.000``) and otherwise refused: rows are
 stored at whole seconds, and silently flooring ``09:29:59.999`` would move it to another
 interval. Kept apart from the shapes read without a flag: an explicit format replaces them
@@ -26,13 +30,39 @@ def read_unix(fmt: str, todo: pd.Series, epoch: pd.Series, reasons: pd.Series) -
     reasons[todo.index[bad]] = [f"timestamp {v!r} is not Unix {unit} (--time-format "
                                 f"{fmt})" for v in todo[bad]]
     whole = parts[0][ok].astype("int64")
-    frac = parts[1][ok].fillna("").str.rstrip("0") != ""
+    other = _other_unit(fmt, whole)  # before the fraction: 1627776123 ms is no fraction issue
+    if other.any():
+        reasons[other.index[other]] = [_other_unit_reason(fmt, v) for v in todo[other.index[other]]]
+    whole = whole[~other]
+    frac = parts[1][whole.index].fillna("").str.rstrip("0") != ""
     if scale > 1:
         frac |= (whole % scale) != 0
     if frac.any():
         reasons[frac.index[frac]] = [fraction_reason(v) for v in todo[frac.index[frac]]]
     keep = whole[~frac] // scale
     epoch[keep.index] = keep.astype("float64")
+
+
+#: below this many milliseconds (1973-03-03) an ``epoch_ms`` value is seconds written by mistake
+MS_FLOOR = 100_000_000_000
+#: above this many seconds (2100-01-01) an ``epoch`` value may be milliseconds
+_S_CEILING = 4_102_444_800
+
+
+def _other_unit(fmt: str, whole: pd.Series) -> pd.Series:
+    """Values that are clearly the other unit: seconds under ``epoch_ms`` (they would fall
+    in 1970–1973), milliseconds under ``epoch`` (they would fall after 2099)."""
+    if fmt == "epoch_ms":
+        return whole < MS_FLOOR
+    return (whole >= _S_CEILING) & (whole // 1000 >= MS_FLOOR // 1000) & (whole // 1000 < _S_CEILING)
+
+
+def _other_unit_reason(fmt: str, value: str) -> str:
+    if fmt == "epoch_ms":
+        return (f"timestamp {value!r} is before 1973 as Unix milliseconds: it looks like Unix "
+                "seconds; read the column with --time-format epoch")
+    return (f"timestamp {value!r} is after 2099 as Unix seconds: it looks like Unix "
+            "milliseconds; read the column with --time-format epoch_ms")
 
 
 def read_explicit(fmt: str, todo: pd.Series, epoch: pd.Series, reasons: pd.Series) -> pd.Series:

@@ -16,7 +16,8 @@ their own, each with its rules in its docstring:
 
 :class:`TimeParser` holds one import's settings and state and runs the parts in order; the
 usual case (every value naive ISO 8601 to the whole second) is one C call. Values outside
-1970–2099 are refused.
+1970–2099 are refused. A column whose header says UTC (``start_utc``) is read as UTC, not in
+the import's zone.
 """
 
 from __future__ import annotations
@@ -83,15 +84,16 @@ class TimeParser:
     # -- public -----------------------------------------------------------------------------
     def to_epoch(self, text: pd.Series, cameras: pd.Series | None,
                  after: pd.Series | None = None,
-                 lines: np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
+                 lines: np.ndarray | None = None, utc: bool = False) -> tuple[pd.Series, pd.Series]:
         """Strings → (epoch seconds as float with NaN where bad, reason per bad row).
 
         ``after`` (the rows' start epochs) marks an end column: DST cases are then resolved
         relative to the start instead of by the ambiguity policy (see :mod:`cctvctl.ingest.dst`).
         ``lines`` (the file line of each value) lets date-order messages cite an example.
+        ``utc``: the column's header says UTC, so naive values are UTC, not local time.
         """
         if not self.time_format:
-            quick = self._all_plain_iso(text, cameras, after)
+            quick = self._all_plain_iso(text, cameras, after, utc)
             if quick is not None:
                 return quick
         reasons = pd.Series(None, index=text.index, dtype=object)
@@ -122,7 +124,7 @@ class TimeParser:
                 epoch[at.index] = epoch_seconds(at) - offset[at.index]
             good = good[~zoned]
             if len(good):
-                self.dst.localize(good, cameras, epoch, reasons, after)
+                self._localize(good, cameras, epoch, reasons, after, utc)
         out_of_range = epoch.notna() & ((epoch < MIN_EPOCH) | (epoch >= MAX_EPOCH))
         if out_of_range.any():
             reasons[out_of_range] = ["timestamp " + repr(v) + " is out of range (1970–2099)"
@@ -130,9 +132,25 @@ class TimeParser:
             epoch[out_of_range] = np.nan
         return epoch, reasons
 
-    def _all_plain_iso(self, text: pd.Series, cameras, after) -> tuple[pd.Series, pd.Series] | None:
-        """The usual case in one C call: every value naive ISO 8601 to the whole second.
-        None sends it the long way."""
+    def _localize(self, naive: pd.Series, cameras, epoch: pd.Series, reasons: pd.Series,
+                  after, utc: bool) -> None:
+        """Naive wall times → instants: UTC as they are, else local under the DST rules."""
+        if utc:
+            epoch[naive.index] = epoch_seconds(naive)
+        else:
+            self.dst.localize(naive, cameras, epoch, reasons, after)
+
+    def _all_plain_iso(self, text: pd.Series, cameras, after,
+                       utc: bool = False) -> tuple[pd.Series, pd.Series] | None:
+        """The usual case in one C call: every value naive ISO 8601 to the whole second, with
+        a full date (``YYYY-``…, 10 characters at least). None sends it the long way: pandas'
+        ISO reading takes ``2021`` for January 1 and ``20210801 09`` for 09:00, which the long
+        way refuses."""
+        try:
+            if not ((text.str.slice(4, 5) == "-").all() and (text.str.len() >= 10).all()):
+                return None
+        except (AttributeError, TypeError):
+            return None
         try:
             parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
         except (ValueError, TypeError, OverflowError):
@@ -146,12 +164,13 @@ class TimeParser:
             return None  # a fraction of a second: the long way refuses those rows
         reasons = pd.Series(None, index=text.index, dtype=object)
         epoch = pd.Series(np.nan, index=text.index, dtype="float64")
-        self.dst.localize(parsed, cameras, epoch, reasons, after)
+        self._localize(parsed, cameras, epoch, reasons, after, utc)
         return epoch, reasons
 
     def date_hour(self, dates: pd.Series, hours: pd.Series, cameras,
-                  lines: np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
-        """A date column plus an hour (0–23) column → epoch seconds of the hour's start."""
+                  lines: np.ndarray | None = None, utc: bool = False) -> tuple[pd.Series, pd.Series]:
+        """A date column plus an hour (0–23) column → epoch seconds of the hour's start
+        (``utc``: a header says UTC, see :meth:`to_epoch`)."""
         reasons = pd.Series(None, index=dates.index, dtype=object)
         d = dates.fillna("").astype(str).str.strip()
         h = hours.fillna("").astype(str).str.strip()
@@ -165,9 +184,14 @@ class TimeParser:
         reasons[day.index[bad_day]] = ["unparseable date " + repr(v) for v in d[day.index[bad_day]]]
         epoch = pd.Series(np.nan, index=dates.index, dtype="float64")
         day = day[day.notna()]
+        timed = day != day.dt.normalize()  # "2021-08-01 10:00" plus hour 1 was 11:00
+        if timed.any():
+            reasons[day.index[timed]] = [f"date {v!r} has a time of day; the hour column gives "
+                                         "the hour" for v in d[day.index[timed]]]
+            day = day[~timed]
         good = day + pd.to_timedelta(hour_num[day.index], unit="h")
         if len(good):
-            self.dst.localize(good, cameras, epoch, reasons)
+            self._localize(good, cameras, epoch, reasons, None, utc)
         return epoch, reasons
 
     def finish_file(self, source: str) -> None:

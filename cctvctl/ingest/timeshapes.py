@@ -6,6 +6,17 @@ order, see :mod:`cctvctl.ingest.dateorder`), then optionally a time with a 12-ho
 seconds, a fraction and a zone (:mod:`cctvctl.ingest.zonenames`). 12-hour clocks are recognised
 in English (``1:05 PM``, ``1:05:00 p.m.``) and Korean (``오후 1:05:00``, ``오전``), before or
 after the time: 12 AM is 00:00, 12 PM is noon, an hour outside 1–12 with a marker is refused.
+A clock time is read only when it exists: an hour above 23 or a minute or second above 59 is
+refused in every shape, naming the field (``09:60`` is not 10:00, ``25:00`` not the next day's
+01:00 — rolling over made a bad row collide with a real one); ``24:00`` too.
+
+Compact values (a value beginning with five digits) are read only in their exact shapes:
+``YYYYMMDD``, ``YYYYMMDDHHMM``, ``YYYYMMDDHHMMSS``, the time optionally after ``T`` or a space,
+or ``YYYYMMDD`` and a clock time with colons. Any other count of digits is refused, never
+guessed by a parser whose fields take one digit (``202108011745`` was 17:04:05, ``2021111``
+Nov 1); a bare number of 9–10 or 13 digits that does not begin with a date is refused as
+what it looks like, Unix seconds or milliseconds, naming ``--time-format``.
+
 Other ISO shapes, a few named formats and finally dateutil read the rest — never a numeric
 year-last date, which only the file's order may read. Kept apart from the DST rules: this
 module says what wall time a text means, not which instant that wall time is.
@@ -28,8 +39,8 @@ from cctvctl.ingest.zonenames import abbreviation_offset, zone_offsets
 OrderFn = Callable[..., tuple[pd.Series, pd.Series]]
 
 #: shapes the regular expression below does not cover (tried in order, then dateutil)
-_DATETIME_FORMATS = ("%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M", "%Y%m%d%H%M%S", "%Y%m%d %H%M")
-_DATE_FORMATS = ("%d-%b-%Y", "%Y%m%d", "%d-%B-%Y")
+_DATETIME_FORMATS = ("%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M")
+_DATE_FORMATS = ("%d-%b-%Y", "%d-%B-%Y")
 _DEFAULT_A = datetime(2001, 1, 1)
 _DEFAULT_B = datetime(2002, 2, 2)
 _ISO = r"^\d{4}-\d{1,2}-\d{1,2}"
@@ -48,15 +59,32 @@ _GENERAL = (
 _GENERAL_RX = re.compile(_GENERAL, re.IGNORECASE)
 _GROUPS = list(_GENERAL_RX.groupindex)
 _NO_MATCH = (None,) * _GENERAL_RX.groups
+#: the largest value of each clock field (24:00 is refused too: write 00:00 of the next day)
+_CLOCK = (("h", "hour", 23), ("mi", "minute", 59), ("sec", "second", 59))
+#: a clock time anywhere in a value the regular shapes did not read
+_ANY_CLOCK = re.compile(r"(?<![\d:])(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<sec>\d{2}))?(?![\d:])")
+
+#: a value beginning with five digits is compact: read only in the exact shapes below
+_COMPACT_LIKE = r"\d{5}"
+#: YYYYMMDD, then optionally HHMM or HHMMSS (after T, spaces or nothing)
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:(?:T|\s+)?(\d{2})(\d{2})(\d{2})?)?")
+#: YYYYMMDD, then a clock time with colons (the rest is read as in the regular shapes)
+_COMPACT_CLOCK = re.compile(r"(\d{4})(\d{2})(\d{2})((?:T|\s+)\d{1,2}:.*)", re.DOTALL)
+#: bare numbers that look like Unix time: (pattern, unit, --time-format, per second)
+_EPOCH_LIKE = ((re.compile(r"\d{9,10}(?:\.\d*)?"), "seconds", "epoch", 1),
+               (re.compile(r"\d{13}(?:\.\d*)?"), "milliseconds", "epoch_ms", 1000))
 
 
 def parse_naive(s: pd.Series, reasons: pd.Series, lines: pd.Series | None, *, tz: ZoneInfo,
                 order: OrderFn) -> tuple[pd.Series, pd.Series]:
     """→ (naive datetimes, offset seconds where the value names its zone, else NaN)."""
-    naive, offset, matched = _general(s, reasons, lines, tz=tz, order=order, date_only=False)
-    rest = s[~matched & reasons[s.index].isna()]
+    canon, compact = _compact(s, reasons)
+    naive, offset, matched = _general(canon, reasons, lines, tz=tz, order=order, date_only=False,
+                                      shown=s)
+    rest = s[~matched & ~compact & reasons[s.index].isna()]
     if rest.empty:
         return naive, offset
+    rest = rest[_clock_in_range(rest, reasons)]
     iso = rest.str.match(_ISO)
     if iso.any():
         naive[rest.index[iso]] = _iso_naive(rest[iso])
@@ -66,16 +94,81 @@ def parse_naive(s: pd.Series, reasons: pd.Series, lines: pd.Series | None, *, tz
 def parse_dates(s: pd.Series, reasons: pd.Series, lines: pd.Series | None, *, tz: ZoneInfo,
                 order: OrderFn) -> pd.Series:
     """Dates without a time → naive midnights."""
-    naive, _, matched = _general(s, reasons, lines, tz=tz, order=order, date_only=True)
-    rest = s[~matched & reasons[s.index].isna()]
-    return _other_formats(rest, naive, _DATE_FORMATS)
+    canon, compact = _compact(s, reasons)
+    naive, _, matched = _general(canon, reasons, lines, tz=tz, order=order, date_only=True,
+                                 shown=s)
+    rest = s[~matched & ~compact & reasons[s.index].isna()]
+    return _other_formats(rest[_clock_in_range(rest, reasons)], naive, _DATE_FORMATS)
+
+
+def _compact(s: pd.Series, reasons: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Compact values rewritten in the regular shapes (``202108011745`` → ``2021-08-01 17:45``),
+    and which values are compact. A compact value no exact shape reads becomes "" (it stays
+    unparseable); one that looks like Unix time gets that reason here."""
+    compact = s.str.match(_COMPACT_LIKE)
+    if not compact.any():
+        return s, compact
+    canon = s.copy()
+    for label, value in s[compact].items():
+        if m := _COMPACT.fullmatch(value):
+            y, mo, d, h, mi, sec = m.groups()
+            canon[label] = f"{y}-{mo}-{d}" + (f" {h}:{mi}" if h else "") + (f":{sec}" if sec else "")
+        elif m := _COMPACT_CLOCK.fullmatch(value):
+            canon[label] = f"{m[1]}-{m[2]}-{m[3]}{m[4]}"
+        else:
+            canon[label] = ""
+            if _dated(value):
+                continue  # a compact date with a digit too many or too few: unparseable
+            for pattern, unit, fmt, scale in _EPOCH_LIKE:
+                if pattern.fullmatch(value):
+                    when = pd.Timestamp(int(float(value)) // scale, unit="s")
+                    reasons[label] = (f"timestamp {value!r} is no date: it looks like Unix "
+                                      f"epoch {unit} ({when} UTC); read the column with "
+                                      f"--time-format {fmt}")
+    return canon, compact
+
+
+def _dated(value: str) -> bool:
+    """Whether a value begins with a compact date of 1970–2099 (``20210801…``)."""
+    try:
+        return 1970 <= datetime.strptime(value[:8], "%Y%m%d").year < 2100 and value[:8].isdigit()
+    except ValueError:
+        return False
+
+
+def clock_reason(value: str, name: str, number: int, top: int) -> str:
+    """Why a clock field is refused: it names the field and its value."""
+    hint = " (24:00 is not read: write 00:00 of the next day)" if name == "hour" and number == 24 else ""
+    return f"timestamp {value!r}: {name} {number} is not 0–{top}{hint}"
+
+
+def _clock_in_range(rest: pd.Series, reasons: pd.Series) -> pd.Series:
+    """True for values whose clock time (if any) exists; the others get their reason. For the
+    shapes the regular expression does not read (month names, dateutil's)."""
+    ok = pd.Series(True, index=rest.index)
+    for label, value in rest.items():
+        clocks = list(_ANY_CLOCK.finditer(value))
+        for m in clocks:
+            for col, name, top in _CLOCK:
+                if ok[label] and m[col] is not None and int(m[col]) > top:
+                    reasons[label] = clock_reason(value, name, int(m[col]), top)
+                    ok[label] = False
+        if ok[label] and any(int(m["h"]) or int(m["mi"]) or int(m["sec"] or 0) for m in clocks[:-1]):
+            # dateutil keeps the last one: "2021-08-01 10:00 09:30" (a date column holding a
+            # time, then the time column) was 09:30; a midnight before the time is a date's
+            reasons[label] = (f"timestamp {value!r} has two times of day "
+                              f"({', '.join(m[0] for m in clocks)})")
+            ok[label] = False
+    return ok
 
 
 def _general(s: pd.Series, reasons: pd.Series, lines: pd.Series | None, *, tz: ZoneInfo,
-             order: OrderFn, date_only: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
+             order: OrderFn, date_only: bool,
+             shown: pd.Series | None = None) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The common shapes in one regular expression: (naive, offset, matched).
 
-    Rows it matched but refuses get their reason here (their naive value stays NaT).
+    Rows it matched but refuses get their reason here (their naive value stays NaT); the
+    reasons quote ``shown`` (the text as written, where ``s`` is a rewritten compact value).
     """
     naive = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     offset = pd.Series(np.nan, index=s.index, dtype="float64")
@@ -90,7 +183,7 @@ def _general(s: pd.Series, reasons: pd.Series, lines: pd.Series | None, *, tz: Z
     if not matched.any():
         return naive, offset, matched
     e = ex[matched]
-    text = s[matched]
+    text = (s if shown is None else shown)[matched]
     refused = pd.Series(None, index=e.index, dtype=object)
 
     def refuse(mask: pd.Series, message) -> None:
@@ -112,6 +205,13 @@ def _general(s: pd.Series, reasons: pd.Series, lines: pd.Series | None, *, tz: Z
     hour, minute, second = num("h").fillna(0), num("mi").fillna(0), num("sec").fillna(0)
 
     mark = e["m1"].fillna(e["m2"])
+    for col, name, top in _CLOCK:  # to_datetime would roll 09:60 over to 10:00
+        value = num(col)
+        over = (value > top) & (mark.isna() if col == "h" else True)  # a marker: 1–12, below
+        target = over & refused.isna()
+        if target.any():
+            refused[target] = [clock_reason(v, name, int(x), top)
+                               for v, x in zip(text[target], value[target])]
     if mark.notna().any():
         refuse(e["m1"].notna() & e["m2"].notna(), lambda v: f"timestamp {v!r} has two AM/PM markers")
         twelve = mark.notna()

@@ -57,17 +57,22 @@ def _write_section(writer, section: Section, report: Report) -> None:
 
 def to_csv(report: Report, names: list[str] | None = None) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    write_csv(report, buf, names)
+    return buf.getvalue()
+
+
+def write_csv(report: Report, out, names: list[str] | None = None) -> None:
+    """:func:`to_csv`'s text, written row by row (every camera, none held)."""
+    writer = csv.writer(out, lineterminator="\n")
     chosen = sections(report, names)
     if len(chosen) == 1:
         _write_section(writer, chosen[0], report)
-        return buf.getvalue()
+        return
     for i, section in enumerate(chosen):
         if i:
-            buf.write("\n")
-        buf.write(f"# {section.name}\n")
+            out.write("\n")
+        out.write(f"# {section.name}\n")
         _write_section(writer, section, report)
-    return buf.getvalue()
 
 
 def to_json(report: Report) -> str:
@@ -102,4 +107,4 @@ def check_plot(path: str) -> None:
 
 
 __all__ = ["FORMATS", "SECTIONS", "check_plot", "check_sections", "print_table",
-           "report_dict", "to_csv", "to_json", "to_markdown", "write_plot"]
+           "report_dict", "to_csv", "to_json", "to_markdown", "write_csv", "write_json", "write_plot"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cctvctl.db.schema import METRICS
 from cctvctl.periods import local_iso
 from cctvctl.report.model import COMPARE_MIN_COVERAGE, Report, Stat
 
@@ -32,7 +33,27 @@ class Section:
     name: str
     title: str
     columns: list[Column]
+    #: a list, or for the per-camera sections an iterable read once (csv streams it)
     rows: list[list] = field(default_factory=list)
+    #: cameras left out on screen (the table and markdown list the first SCREEN_CAMERAS)
+    more: int = 0
+
+
+class LazyList(list):
+    """A list that ``json`` encodes from an iterable without holding it (``len`` known)."""
+
+    def __init__(self, items, length: int) -> None:
+        super().__init__()
+        self._items, self._length = items, length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __bool__(self) -> bool:
+        return self._length > 0
+
+    def __iter__(self):
+        return iter(self._items())
 
 
 def _r(value, digits: int = JSON_DIGITS):
@@ -63,15 +84,17 @@ def period_section(r: Report) -> Section:
     return Section("period", "Period", [Column("field", "field"), Column("value", "value")], rows)
 
 
-def cameras_section(r: Report) -> Section:
+def cameras_section(r: Report, cams=None) -> Section:
+    cams = r.cameras if cams is None else cams
     cols = [Column("camera", "camera"), Column("intervals", "intervals", "int"),
             Column("expected", "expected", "int"), Column("coverage", "coverage", "pct"),
             Column("outliers", "outliers", "int")]
-    rows = [[c.camera, c.intervals, c.expected, c.coverage, c.outliers] for c in r.cameras]
+    rows = ([c.camera, c.intervals, c.expected, c.coverage, c.outliers] for c in cams)
     return Section("cameras", "Cameras", cols, rows)
 
 
-def summary_section(r: Report) -> Section:
+def summary_section(r: Report, cams=None) -> Section:
+    cams = r.cameras if cams is None else cams
     versus = f"vs {r.compare.period.label}" if r.compare else "change"
     cols = [Column("camera", "camera"), Column("metric", "metric"),
             Column("n", "n", "int", text=False), Column("total", "total", "int"),
@@ -84,26 +107,29 @@ def summary_section(r: Report) -> Section:
             Column("change_note", "why no change", text=False),
             # on screen: the change, or why it is not shown (a low-coverage period)
             Column("change_shown", versus, "change", csv=False, text=r.compare is not None)]
-    rows = []
-    for c in r.cameras:
-        for metric, m in c.metrics.items():
-            if m is None:
-                if r.known(metric):
-                    rows.append([c.camera, metric] + [None] * (len(cols) - 2))
-                continue
-            rows.append([c.camera, metric, m.n, m.total, m.stat.mean, m.stat.std, m.stat.ref,
-                         m.peak.value if m.peak else None, m.peak.start_utc if m.peak else None,
-                         m.compare_mean, m.change, _r(m.coverage), _r(m.compare_coverage),
-                         m.change_note, m.change_note or m.change])
-    return Section("summary", "Per camera (mean, std and ref per interval)", cols, rows)
+    known = {m: r.known(m) for m in METRICS}
+
+    def rows():
+        for c in cams:
+            for metric, m in c.metrics.items():
+                if m is None:
+                    if known[metric]:
+                        yield [c.camera, metric] + [None] * (len(cols) - 2)
+                    continue
+                yield [c.camera, metric, m.n, m.total, m.stat.mean, m.stat.std, m.stat.ref,
+                       m.peak.value if m.peak else None, m.peak.start_utc if m.peak else None,
+                       m.compare_mean, m.change, _r(m.coverage), _r(m.compare_coverage),
+                       m.change_note, m.change_note or m.change]
+    return Section("summary", "Per camera (mean, std and ref per interval)", cols, rows())
 
 
-def classes_section(r: Report) -> Section:
+def classes_section(r: Report, cams=None) -> Section:
+    cams = r.cameras if cams is None else cams
     classes = r.classes
     cols = ([Column("camera", "camera"), Column("intervals", "intervals", "int")]
             + [Column(k, k, "int") for k in classes])
-    rows = [[c.camera, c.class_intervals if c.classes else None] + [(c.classes or {}).get(k) for k in classes]
-            for c in r.cameras]
+    rows = ([c.camera, c.class_intervals if c.classes else None] + [(c.classes or {}).get(k) for k in classes]
+            for c in cams)
     return Section("classes", "Vehicle classes (totals over the intervals that have them)", cols,
                    rows if classes else [])
 
@@ -204,10 +230,28 @@ BUILDERS = {"period": period_section, "cameras": cameras_section, "summary": sum
             "hour": hour_section, "outliers": outliers_section}
 
 
+#: the sections with one row (or two) per camera: csv streams them, the screen shows the first
+#: SCREEN_CAMERAS cameras
+PER_CAMERA = ("cameras", "summary", "classes")
+
+
 def sections(report: Report, names: list[str] | None = None, *, screen: bool = False) -> list[Section]:
-    """The sections ``names`` (default all); on ``screen`` outliers are grouped into episodes."""
+    """The sections ``names`` (default all); on ``screen`` outliers are grouped into episodes
+    and the per-camera sections hold the first SCREEN_CAMERAS cameras (as lists; csv gets
+    every camera as an iterable read once)."""
+    from cctvctl.report.cameras import SCREEN_CAMERAS
+
     builders = dict(BUILDERS, outliers=episodes_section) if screen else BUILDERS
-    return [builders[n](report) for n in (names or SECTIONS)]
+    out = []
+    for n in names or SECTIONS:
+        if screen and n in PER_CAMERA:
+            section = builders[n](report, report.cameras[:SCREEN_CAMERAS])
+            section.rows = list(section.rows)
+            section.more = max(0, len(report.cameras) - SCREEN_CAMERAS)
+        else:
+            section = builders[n](report)
+        out.append(section)
+    return out
 
 
 # -- json -------------------------------------------------------------------------------------
@@ -218,21 +262,28 @@ def _stat_json(stat: Stat | None) -> dict | None:
 def report_dict(r: Report) -> dict:
     """The documented ``--format json`` object (stable keys, numbers as numbers, null = missing)."""
     start, end = r.period.utc_range(r.tz)
-    cameras = []
-    for c in r.cameras:
-        obj = {"camera": c.camera, "intervals": c.intervals, "expected": c.expected,
-               "coverage": _r(c.coverage), "outliers": c.outliers}
-        for metric, m in c.metrics.items():
-            obj[metric] = None if m is None else {
-                "n": m.n, "total": m.total, "mean": _r(m.stat.mean), "std": _r(m.stat.std),
-                "ref": _r(m.stat.ref),
-                "peak": {"start": local_iso(m.peak.start_utc, r.tz), "value": m.peak.value} if m.peak else None,
-                "compare_mean": _r(m.compare_mean), "change": _r(m.change),
-                "coverage": _r(m.coverage), "compare_coverage": _r(m.compare_coverage),
-                "change_note": m.change_note}
-        obj["classes"] = c.classes
-        obj["class_intervals"] = c.class_intervals if c.classes else None
-        cameras.append(obj)
+    return {**_head(r, start, end), "cameras": LazyList(lambda: (_camera_json(r, c) for c in r.cameras),
+                                                        len(r.cameras)),
+            **_tail(r)}
+
+
+def _camera_json(r: Report, c) -> dict:
+    obj = {"camera": c.camera, "intervals": c.intervals, "expected": c.expected,
+           "coverage": _r(c.coverage), "outliers": c.outliers}
+    for metric, m in c.metrics.items():
+        obj[metric] = None if m is None else {
+            "n": m.n, "total": m.total, "mean": _r(m.stat.mean), "std": _r(m.stat.std),
+            "ref": _r(m.stat.ref),
+            "peak": {"start": local_iso(m.peak.start_utc, r.tz), "value": m.peak.value} if m.peak else None,
+            "compare_mean": _r(m.compare_mean), "change": _r(m.change),
+            "coverage": _r(m.coverage), "compare_coverage": _r(m.compare_coverage),
+            "change_note": m.change_note}
+    obj["classes"] = c.classes
+    obj["class_intervals"] = c.class_intervals if c.classes else None
+    return obj
+
+
+def _head(r: Report, start: int, end: int) -> dict:
     return {
         "period": {"grain": r.period.grain, "label": r.period.label, "start": local_iso(start, r.tz),
                    "end": local_iso(end, r.tz), "tz": r.tz.key, "days": len(r.period.local_days(r.tz))},
@@ -247,7 +298,11 @@ def report_dict(r: Report) -> dict:
             "end": local_iso(r.compare.period.utc_range(r.tz)[1], r.tz)},
         "intervals": r.intervals, "expected": r.expected, "coverage": _r(r.coverage),
         "overall": {m: _stat_json(s) for m, s in r.overall.items()},
-        "cameras": cameras,
+    }
+
+
+def _tail(r: Report) -> dict:
+    return {
         "breakdown_grain": r.breakdown_grain,
         "breakdown": [{"label": b.label, "start": local_iso(b.start_utc, r.tz),
                        "end": local_iso(b.end_utc, r.tz), "intervals": b.intervals,

@@ -102,10 +102,14 @@ def header_lines(report: Report) -> list[str]:
     if report.compare:
         lines.append(f"change: mean per interval against {report.compare.period.label} "
                      f"({report.compare.mode} period)")
-        notes = [m.change_note for c in report.cameras for m in c.metrics.values() if m is not None]
-        withheld = sum(1 for n in notes if n)
+        withheld = rows = 0
+        for c in report.cameras:
+            for m in c.metrics.values():
+                if m is not None:
+                    rows += 1
+                    withheld += bool(m.change_note)
         if withheld:
-            lines.append(f"change withheld in {withheld} of {len(notes)} rows: a period has values in "
+            lines.append(f"change withheld in {withheld} of {rows} rows: a period has values in "
                          f"< {COMPARE_MIN_COVERAGE:.0%} of its intervals")
     missing = [m for m in ("people", "vehicle") if not report.known(m)]
     if missing:
@@ -116,8 +120,19 @@ def header_lines(report: Report) -> list[str]:
 def _cameras_line(report: Report, width: int = 80) -> str:
     n = len(report.cameras)
     counted = f"{n} camera{'' if n == 1 else 's'}"
-    line = f"{counted}: {', '.join(shown(c.camera) for c in report.cameras) or 'none'}"
+    if n > width:  # more names than fit, whatever their length
+        return f"{counted} (listed below)"
+    names = getattr(report.cameras, "names", None) or [c.camera for c in report.cameras]
+    line = f"{counted}: {', '.join(shown(c) for c in names) or 'none'}"
     return line if len(line) <= width else f"{counted} (listed below)"
+
+
+def more_note(section: Section) -> str | None:
+    """The line under a per-camera table that was cut at SCREEN_CAMERAS cameras."""
+    if not section.more:
+        return None
+    return (f"… and {section.more:,} more camera{'s' if section.more != 1 else ''} "
+            "(--format csv or json lists them all)")
 
 
 def _empty_note(section: Section, report: Report) -> str | None:
@@ -159,6 +174,8 @@ def print_table(report: Report, console, names: list[str] | None = None) -> None
         first = _table(section, keep, rows[:TABLE_BLOCK], True, widths) if widths else None
         if first is None or _layout(console, first) != layout:  # blocks would not line up
             console.print(whole)
+            if more_note(section):
+                console.print(Text(more_note(section)))
             continue
         # Thousands of rows (cameras) print in blocks with the widths Rich chose for the whole
         # table, so they line up as one table: one Rich table of 20,000 rows held 300 MB.
@@ -166,6 +183,8 @@ def print_table(report: Report, console, names: list[str] | None = None) -> None
         console.print(first)
         for start in range(TABLE_BLOCK, len(rows), TABLE_BLOCK):
             console.print(_table(section, keep, rows[start:start + TABLE_BLOCK], False, widths))
+        if more_note(section):
+            console.print(Text(more_note(section)))
 
 
 def _layout(console, table) -> list[int] | None:
@@ -225,5 +244,7 @@ def to_markdown(report: Report, names: list[str] | None = None) -> str:
         out.append("| " + " | ".join("---:" if c.kind in NUMERIC else "---" for c in cols) + " |")
         for cells in _screen_rows(section, report, keep):
             out.append("| " + " | ".join(_md(c) or " " for c in cells) + " |")
+        if more_note(section):
+            out += ["", more_note(section)]
         out.append("")
     return "\n".join(out)

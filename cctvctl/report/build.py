@@ -19,12 +19,16 @@ from cctvctl.db.database import Database
 from cctvctl.db.schema import METRICS, VEHICLE_CLASSES
 from cctvctl.errors import UsageError
 from cctvctl.periods import Period, expected_slots, local_midnight_utc
-from cctvctl.report.model import (BREAKDOWN, COMPARE_MODES, WEEKDAYS, BreakdownRow, CameraSummary,
-                                  Compare, Episode, MetricSummary, Peak, ProfileRow, Report, Stat,
-                                  coverage)
-from cctvctl.report.source import DEFAULT_INTERVAL, Moments, expected_intervals, load_moments
+from cctvctl.report.cameras import CameraTable, stat_of
+from cctvctl.report.model import (BREAKDOWN, COMPARE_MODES, WEEKDAYS, BreakdownRow, Compare, Episode,
+                                  ProfileRow, Report, Stat)
+from cctvctl.report.source import (DEFAULT_INTERVAL, DEFAULT_K, Moments, StoredPeriod, computed,
+                                  counted_cameras, expected_intervals, stored_check, stored_frames)
+from cctvctl.stats.moments import combine
 
 DEFAULT_TOP = 20
+#: cameras read and summarised at a time (as ``aggregate``'s camera batches)
+CAMERA_BATCH = 2_000
 
 #: Per camera in one pass over the period's counts: each metric's peak and the vehicle classes.
 #: A peak is the largest count, the earliest interval on ties; MAX of ``value·2³² + (end −
@@ -34,21 +38,21 @@ RAW_SQL = ("SELECT camera, "
            + ", ".join(f"MAX({m} * 4294967296 + (? - start_utc))" for m in METRICS) + ", "
            + ", ".join(f"COUNT({c}), SUM({c})" for c in VEHICLE_CLASSES)
            + " FROM counts WHERE start_utc >= ? AND start_utc < ?{cameras} GROUP BY camera")
-_LOW32 = (1 << 32) - 1
 KNOWN_CAMERA_SQL = "SELECT 1 FROM counts WHERE camera = ? LIMIT 1"
 
 
 def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[str] | None = None,
                  compare: str = "previous", top: int = DEFAULT_TOP,
-                 use_stats: bool = True, per_camera: int = 0) -> Report:
+                 use_stats: bool = True, per_camera: int = 0,
+                 camera_batch: int = CAMERA_BATCH) -> Report:
     """Everything the report of ``period`` shows, read with SELECT statements only.
 
     ``cameras`` limits the report (default: every camera with data in the period or the compared
     one); ``top`` keeps the flagged intervals with the largest |score| (0 keeps all);
     ``use_stats=False`` ignores the stats table and computes everything from raw counts;
-    ``per_camera`` cameras (in report order) also get a breakdown of their own (for the chart).
+    ``per_camera`` cameras (in report order) also get a breakdown of their own (for the chart);
+    cameras are read ``camera_batch`` at a time (memory stays flat with many cameras).
     """
-    from cctvctl.detect.store import load_flags
 
     if compare not in COMPARE_MODES:
         raise UsageError(f"--compare must be one of {', '.join(COMPARE_MODES)}")
@@ -62,42 +66,125 @@ def build_report(db: Database, period: Period, tz: ZoneInfo, *, cameras: list[st
     from cctvctl.report.source import stats_readable
 
     readable = stats_readable(db)
-    moments = load_moments(db, period, tz, cameras, hours=True, use_stats=use_stats and readable)
-    if use_stats and not readable:
-        moments.reason = "schema not migrated"
-    cmp = cmp_moments = None
+    try:
+        return _build(db, period, tz, cameras, compare, top, use_stats and readable, use_stats,
+                      "schema not migrated" if use_stats and not readable else None,
+                      per_camera, camera_batch)
+    except _Incomplete as gone:  # a batch's stats rows do not add up: compute all of it now
+        return _build(db, period, tz, cameras, compare, top, False, use_stats, gone.reason,
+                      per_camera, camera_batch)
+
+
+class _Incomplete(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _source(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None,
+            use_stats: bool) -> tuple[StoredPeriod | None, str, list[str]]:
+    """Where a period's moments come from: the stats table (checked once for every camera) or
+    raw counts; the reason when not the stats table; the cameras that have moments there."""
+    found = stored_check(db, period, tz, cameras) if use_stats else "stats not used"
+    if isinstance(found, StoredPeriod):
+        return found, "", found.cameras
+    names = counted_cameras(db, period, tz)
+    if cameras:
+        wanted = set(cameras)
+        names = [n for n in names if n in wanted]
+    return None, found, names
+
+
+def _moments(db: Database, period: Period, tz: ZoneInfo, checked: StoredPeriod | None,
+             batch: list[str], hours: bool) -> Moments:
+    if checked is None:
+        return computed(db, period, tz, batch, hours=hours)
+    found = stored_frames(db, period, checked, batch, hours=hours)
+    if isinstance(found, str):
+        raise _Incomplete(found)
+    return found
+
+
+def _build(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None, compare: str,
+           top: int, main_stats: bool, compare_stats: bool, reason: str | None, per_camera: int,
+           camera_batch: int) -> Report:
+    """The report, ``camera_batch`` cameras at a time: memory holds one batch's moments, the
+    compact per-camera rows and the period-wide sums (additive: moments and expected counts)."""
+    from cctvctl.detect.store import load_flags
+
+    checked, why, names = _source(db, period, tz, cameras, main_stats)
+    reason = reason or (why if checked is None else None)
+    cmp = cmp_checked = None
+    cmp_names: list[str] = []
     if compare != "none":
         other = period.previous() if compare == "previous" else period.same_last_year()
         cmp = Compare(compare, other)
-        cmp_moments = load_moments(db, other, tz, cameras, hours=False, use_stats=use_stats)
-    names = cameras or sorted(set(moments.cameras) | set(cmp_moments.cameras if cmp_moments else []),
-                              key=natural_key)
-    intervals = {n: moments.interval(n) or (cmp_moments.interval(n) if cmp_moments else None)
-                 or DEFAULT_INTERVAL for n in names}
-    raw = _raw_figures(db, period, tz, names)
-    mode = None if compare == "none" else compare
-    summaries = [_camera_summary(n, moments, cmp_moments, intervals[n], period, tz, raw.get(n), mode)
-                 for n in names]
+        cmp_checked, _, cmp_names = _source(db, other, tz, cameras, compare_stats)
+    names = cameras or sorted(set(names) | set(cmp_names), key=natural_key)
+    del cmp_names
     start, end = period.utc_range(tz)
     flags = load_flags(db, start, end, names if cameras else None)
     flagged: dict[str, set[int]] = {}
     for f in flags:
         flagged.setdefault(f.camera, set()).add(f.start_utc)
-    for s in summaries:
-        s.outliers = len(flagged.get(s.camera, ()))
+    k = checked.k if checked else DEFAULT_K
+    mode = None if compare == "none" else compare
+    table = CameraTable(k, end, mode)
     grain = BREAKDOWN[period.grain]
+    breakdown: list[BreakdownRow] | None = None
+    days, hours, chart = [], [], {}
+    for lo in range(0, len(names), max(1, camera_batch)):
+        batch = names[lo:lo + max(1, camera_batch)]
+        moments = _moments(db, period, tz, checked, batch, True)
+        cmp_moments = _moments(db, cmp.period, tz, cmp_checked, batch, False) if cmp else None
+        intervals = {n: moments.interval(n) or (cmp_moments.interval(n) if cmp_moments else None)
+                     or DEFAULT_INTERVAL for n in batch}
+        raw = _raw_figures(db, period, tz, batch)
+        for n in batch:
+            row = moments.period_row(n)
+            expected = row.get("expected")
+            if expected is None:  # no data in the period at all: every interval is missing
+                expected = expected_intervals(moments.days.iloc[0:0], period.days, {n: intervals[n]}, tz)
+            table.add(n, row, cmp_moments.period_row(n) if cmp_moments else {}, raw.get(n),
+                      expected, len(flagged.get(n, ())))
+        breakdown = _add_rows(breakdown, _breakdown(moments, period, tz, grain, intervals))
+        days.append(combine(moments.days.drop(columns=["camera"]), ["day"]))
+        hours.append(combine(moments.hours.drop(columns=["camera"]), ["hour"]))
+        for n in batch:
+            if len(chart) < per_camera and moments.period_row(n).get("n"):
+                chart[n] = _breakdown(_one_camera(moments, n), period, tz, grain, {n: intervals[n]})
+        del moments, cmp_moments, raw
+    if breakdown is None:  # no camera at all: the empty breakdown
+        empty = computed(db, period, tz, None, hours=True)
+        breakdown = _breakdown(empty, period, tz, grain, {})
+        days, hours = [empty.days.drop(columns=["camera"])], [empty.hours.drop(columns=["camera"])]
+    day_sums = combine(pd.concat(days, ignore_index=True), ["day"])
+    hour_sums = combine(pd.concat(hours, ignore_index=True), ["hour"])
+    sums = Moments("computed", k, day_sums, day_sums, hour_sums)
     episodes = group_episodes(flags)
     return Report(
-        period=period, tz=tz, source=moments.source, k=moments.k, cameras=summaries,
-        breakdown_grain=grain, breakdown=_breakdown(moments, period, tz, grain, intervals),
-        weekday_profile=_weekday_profile(moments, period, tz), hour_profile=_hour_profile(moments),
+        period=period, tz=tz, source="stats" if checked else "computed", k=k, cameras=table,
+        breakdown_grain=grain, breakdown=breakdown,
+        weekday_profile=_weekday_profile(sums, period, tz), hour_profile=_hour_profile(sums),
         episodes=_top(episodes, top), outliers_total=len(flags),
         outliers_intervals=sum(len(v) for v in flagged.values()), episodes_total=len(episodes),
-        top=top,
-        overall=_profile_stats(moments.days, moments.k), compare=cmp,
-        computed_at=moments.computed_at, source_note=moments.reason, all_flags=flags,
-        camera_breakdown={n: _breakdown(_one_camera(moments, n), period, tz, grain, {n: intervals[n]})
-                          for n in [n for n in names if moments.period_row(n).get("n")][:per_camera]})
+        top=top, overall=_profile_stats(day_sums, k), compare=cmp,
+        computed_at=checked.computed_at if checked else None, source_note=reason, all_flags=flags,
+        camera_breakdown=chart)
+
+
+def _add_rows(total: list[BreakdownRow] | None, part: list[BreakdownRow]) -> list[BreakdownRow]:
+    """Breakdown rows of two sets of cameras added up (same buckets; a total stays None only
+    where neither has a value)."""
+    if total is None:
+        return part
+    for t, p in zip(total, part):
+        t.intervals += p.intervals
+        t.expected += p.expected
+        for m in METRICS:
+            t.n[m] = t.n.get(m, 0) + p.n.get(m, 0)
+            if p.totals.get(m) is not None:
+                t.totals[m] = (t.totals.get(m) or 0) + p.totals[m]
+    return total
 
 
 def _one_camera(moments: Moments, name: str) -> Moments:
@@ -115,15 +202,6 @@ def natural_key(name: str) -> list:
             for part in re.split(r"(\d+)", name) if part]
 
 
-def _stat(n: int, s: int, ss: int, k: float) -> Stat | None:
-    from cctvctl.stats.moments import figures
-
-    if not n:
-        return None
-    f = figures(n, s, ss, k)
-    return Stat(float(f.mean), float(f.std), float(f.ref))
-
-
 def _raw_figures(db: Database, period: Period, tz: ZoneInfo, names: list[str]) -> dict[str, tuple]:
     """camera → its RAW_SQL row (peaks and classes), for the cameras with counts in the period."""
     if not names:
@@ -132,47 +210,6 @@ def _raw_figures(db: Database, period: Period, tz: ZoneInfo, names: list[str]) -
     marks = ", ".join("?" for _ in names)
     sql = RAW_SQL.format(cameras=f" AND camera IN ({marks})")
     return {row[0]: row[1:] for row in db.query(sql, [end] * len(METRICS) + [start, end] + names)}
-
-
-def _peak(encoded, end: int) -> Peak | None:
-    if encoded is None:
-        return None
-    value = int(encoded)
-    return Peak(end - (value & _LOW32), value >> 32)
-
-
-def _camera_summary(name: str, moments: Moments, cmp: Moments | None, interval: int,
-                    period: Period, tz: ZoneInfo, raw: tuple | None,
-                    compare_mode: str | None) -> CameraSummary:
-    end = period.utc_range(tz)[1]
-    row = moments.period_row(name)
-    expected = row.get("expected")
-    if expected is None:  # no data in the period at all: every interval is missing
-        expected = expected_intervals(moments.days.iloc[0:0], period.days, {name: interval}, tz)
-    summary = CameraSummary(camera=name, intervals=int(row.get("n", 0)), expected=int(expected))
-    cmp_row = cmp.period_row(name) if cmp else {}
-    cmp_expected = int(cmp_row.get("expected") or 0)
-    for metric in METRICS:
-        n = int(row.get(f"{metric}_n", 0))
-        stat = _stat(n, int(row.get(f"{metric}_sum", 0)), int(row.get(f"{metric}_sumsq", 0)), moments.k)
-        if stat is None:
-            summary.metrics[metric] = None
-            continue
-        cmp_n = int(cmp_row.get(f"{metric}_n", 0))
-        summary.metrics[metric] = MetricSummary(
-            n=n, total=int(row[f"{metric}_sum"]), stat=stat,
-            peak=_peak(raw[METRICS.index(metric)], end) if raw else None,
-            compare_mean=int(cmp_row[f"{metric}_sum"]) / cmp_n if cmp_n else None,
-            coverage=coverage(n, summary.expected), compare_coverage=coverage(cmp_n, cmp_expected),
-            compare_mode=compare_mode)
-    if summary.intervals and raw:
-        values = raw[len(METRICS):]
-        classes = {c: (int(values[2 * i + 1]) if values[2 * i] else None)
-                   for i, c in enumerate(VEHICLE_CLASSES)}
-        if any(v is not None for v in classes.values()):
-            summary.classes = classes
-            summary.class_intervals = max(int(values[2 * i]) for i in range(len(VEHICLE_CLASSES)))
-    return summary
 
 
 def _totals(frame: pd.DataFrame) -> dict[str, int | None]:
@@ -229,7 +266,7 @@ def _hour_breakdown(moments: Moments, day: date, tz: ZoneInfo,
 
 
 def _profile_stats(frame: pd.DataFrame, k: float) -> dict[str, Stat | None]:
-    return {m: _stat(int(frame[f"{m}_n"].sum()), int(frame[f"{m}_sum"].sum()),
+    return {m: stat_of(int(frame[f"{m}_n"].sum()), int(frame[f"{m}_sum"].sum()),
                      int(frame[f"{m}_sumsq"].sum()), k) for m in METRICS}
 
 

@@ -159,7 +159,7 @@ class Report:
     tz: ZoneInfo
     source: str  # stats | computed
     k: float
-    cameras: list[CameraSummary]
+    cameras: list[CameraSummary]  # a cctvctl.report.cameras.CameraTable: summaries built when read
     breakdown_grain: str
     breakdown: list[BreakdownRow]
     weekday_profile: list[ProfileRow]
@@ -196,11 +196,13 @@ class Report:
 
     @property
     def intervals(self) -> int:
-        return sum(c.intervals for c in self.cameras)
+        total = getattr(self.cameras, "total_intervals", None)  # a CameraTable: from its columns
+        return total() if total else sum(c.intervals for c in self.cameras)
 
     @property
     def expected(self) -> int:
-        return sum(c.expected for c in self.cameras)
+        total = getattr(self.cameras, "total_expected", None)
+        return total() if total else sum(c.expected for c in self.cameras)
 
     @property
     def coverage(self) -> float | None:
@@ -208,11 +210,15 @@ class Report:
 
     def known(self, metric: str) -> bool:
         """Whether any camera has a value of ``metric`` in the period."""
+        if hasattr(self.cameras, "known"):
+            return self.cameras.known(metric)
         return any(c.metrics.get(metric) is not None for c in self.cameras)
 
     @property
     def classes(self) -> list[str]:
         """Vehicle classes with data for some camera, in schema order."""
+        if hasattr(self.cameras, "has_class"):
+            return [k for k in VEHICLE_CLASSES if self.cameras.has_class(k)]
         return [k for k in VEHICLE_CLASSES
                 if any(c.classes and c.classes.get(k) is not None for c in self.cameras)]
 

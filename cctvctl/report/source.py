@@ -150,33 +150,54 @@ def computed(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | No
 
 
 # -- from the stats table -------------------------------------------------------------------
-def stored(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None, *,
-           hours: bool) -> Moments | str:
-    """Moments read from ``stats`` when aggregate has computed ``period`` and it is current.
+STORED_CHECK_SQL = ("SELECT camera, k, start_utc, end_utc, computed_at FROM stats "
+                    "WHERE grain = ? AND period_start = ? AND hour = -1{cameras}")
+COUNTED_CAMERAS_SQL = "SELECT DISTINCT camera FROM counts WHERE start_utc >= ? AND start_utc < ?"
 
-    Otherwise the reason, in a few words, why they cannot be used.
-    """
+
+@dataclass
+class StoredPeriod:
+    """The stats table holds ``period`` and it is current: its k, when, and for which cameras."""
+
+    k: float
+    computed_at: int
+    cameras: list[str]
+
+
+def stored_check(db: Database, period: Period, tz: ZoneInfo,
+                 cameras: list[str] | None) -> StoredPeriod | str:
+    """Whether ``aggregate`` has computed ``period`` for every camera and it is current; else
+    the reason, in a few words. Reads camera names and a few numbers, not the moments."""
     from cctvctl.stats.state import AggState
 
     start, end = period.utc_range(tz)
     where, values = _camera_filter(cameras)
-    rows = db.query(STORED_PERIODS_SQL.format(cameras=where),
-                    [period.grain, period.start.isoformat()] + values)
+    rows = db.query(STORED_CHECK_SQL.format(cameras=where), [period.grain, period.start.isoformat()] + values)
     if not rows:
         return "not aggregated yet"
-    periods = pd.DataFrame(rows, columns=_PERIOD_COLUMNS + ["k", "start_utc", "end_utc", "computed_at"])
-    if not ((periods["start_utc"] == start) & (periods["end_utc"] == end)).all():
+    if not all(int(r[2]) == start and int(r[3]) == end for r in rows):
         return "aggregated in another zone"
+    names = [str(r[0]) for r in rows]
     days_span = [start // DAY, (end - 1) // DAY]
     imported = {r[0] for r in db.query(IMPORTED_CAMERAS_SQL.format(cameras=where), days_span + values)}
     # UTC days overhang the local period: a camera imported there may have no interval inside
-    if any(db.query_one(HAS_COUNTS_SQL, (c, start, end)) for c in imported - set(periods["camera"])):
+    if any(db.query_one(HAS_COUNTS_SQL, (c, start, end)) for c in imported - set(names)):
         return "a camera is not aggregated"
     state = AggState(db)
     marks = [state.watermark(g) for g in {"day", period.grain}]
     latest = db.scalar(LATEST_IMPORT_SQL.format(cameras=where), days_span + values)
     if any(m is None for m in marks) or (latest is not None and int(latest) > min(marks)):
         return "new data since aggregate"
+    return StoredPeriod(float(rows[0][1]), min(int(r[4]) for r in rows), names)
+
+
+def stored_frames(db: Database, period: Period, checked: StoredPeriod, cameras: list[str] | None, *,
+                  hours: bool) -> Moments | str:
+    """The stored moments of ``cameras`` (all: None) in a period :func:`stored_check` passed;
+    "stats rows incomplete" if the finer rows do not add up to the period rows."""
+    where, values = _camera_filter(cameras)
+    rows = db.query(STORED_PERIODS_SQL.format(cameras=where), [period.grain, period.start.isoformat()] + values)
+    periods = pd.DataFrame(rows, columns=_PERIOD_COLUMNS + ["k", "start_utc", "end_utc", "computed_at"])
     periods = _ints(periods, ["n", "expected", "interval_s"] + list(MOMENTS[1:]))
     periods["camera"] = periods["camera"].astype(object)
     bounds = [period.start.isoformat(), period.end.isoformat()]
@@ -188,8 +209,14 @@ def stored(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None
                           ["camera", "hour", "n"] + list(MOMENTS[1:]), ("camera",))
     if not _consistent(periods, daily) or (hourly is not None and not _consistent(periods, hourly)):
         return "stats rows incomplete"
-    return Moments("stats", float(periods["k"].iloc[0]), periods[_PERIOD_COLUMNS].copy(), daily,
-                   hourly, computed_at=int(periods["computed_at"].min()))
+    return Moments("stats", checked.k, periods[_PERIOD_COLUMNS].copy(), daily, hourly,
+                   computed_at=checked.computed_at)
+
+
+def counted_cameras(db: Database, period: Period, tz: ZoneInfo) -> list[str]:
+    """Cameras with at least one interval starting in the period (what computed moments hold)."""
+    start, end = period.utc_range(tz)
+    return [str(r[0]) for r in db.query(COUNTED_CAMERAS_SQL, (start, end))]
 
 
 def _stored_frame(db: Database, sql: str, params: list, columns: list[str]) -> pd.DataFrame:
@@ -207,17 +234,6 @@ def _consistent(periods: pd.DataFrame, parts: pd.DataFrame) -> bool:
     mine = periods.set_index("camera")
     cols = list(MOMENTS)
     return sums.reindex(mine.index)[cols].fillna(-1).astype("int64").equals(mine[cols].astype("int64"))
-
-
-def load_moments(db: Database, period: Period, tz: ZoneInfo, cameras: list[str] | None, *,
-                 hours: bool, use_stats: bool = True) -> Moments:
-    """The stats table's moments when current, else computed now (``reason`` says why)."""
-    found = stored(db, period, tz, cameras, hours=hours) if use_stats else "stats not used"
-    if isinstance(found, Moments):
-        return found
-    moments = computed(db, period, tz, cameras, hours=hours)
-    moments.reason = found
-    return moments
 
 
 def stats_readable(db: Database) -> bool:

@@ -115,9 +115,10 @@ def offset_segments(tz: ZoneInfo, start_utc: int, end_utc: int) -> list[Segment]
     probe = start_utc
     while probe < end_utc:
         nxt = min(probe + _PROBE, end_utc)
-        off = _offset(tz, nxt) if nxt < end_utc else current
+        last = nxt if nxt < end_utc else end_utc - 1  # the range's last second is probed too
+        off = _offset(tz, last)
         if off != current:
-            lo, hi = probe, nxt  # offset(lo) == current, offset(hi) != current
+            lo, hi = probe, last  # offset(lo) == current, offset(hi) != current
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 if _offset(tz, mid) == current:

@@ -1,0 +1,101 @@
+"""Findings of the adversarial review of the import path (F21, F25, F27, F29): each test failed
+on the code before its fix.
+
+Imports run the installed ``cctvctl`` in a subprocess on a real SQLite file and a real MariaDB
+database (``fresh_url``); stored values are compared with an independent pandas reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_helpers import fresh_url, local_epoch, shared_mysql_url, stored  # noqa: E402,F401
+
+CCTVCTL = str(Path(sys.executable).with_name("cctvctl"))
+
+
+def cctv(url: str, *args: str, tz: str = "Asia/Seoul") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCTV_")}
+    return subprocess.run([CCTVCTL, "--db", url, "--tz", tz, *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def write(tmp_path: Path, text: str, name: str = "counts.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return str(path)
+
+
+def summary(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+# -- F25: a vehicle total below its known classes ----------------------------------------------------
+def test_vehicle_below_its_known_classes_is_refused(fresh_url, tmp_path):
+    path = write(tmp_path, "camera,start,people,vehicle,n_car,n_truck\n"
+                           "g,2021-08-01 09:05,1,1,-1,2\n"      # truck 2 > vehicle 1: impossible
+                           "g,2021-08-01 09:10,1,5,-1,2\n"      # car unknown, 3 of them: fine
+                           "g,2021-08-01 09:15,1,0,-1,-1\n")    # nothing known of the classes
+    proc = cctv(fresh_url, "import", path, "--na", "-1", "--no-detect")
+    assert proc.returncode == 2, proc.stderr
+    assert f"{path}:2: vehicle 1 is less than its known classes (2" in proc.stderr
+    assert "3:" not in proc.stderr.replace(path + ":2", "")
+    assert stored(fresh_url) == []
+    got = summary(cctv(fresh_url, "import", path, "--na", "-1", "--no-detect", "--on-error", "skip",
+                       "--rejected", str(tmp_path / "bad.csv"), "--format", "json"))
+    assert (got["inserted"], got["rejected"]) == (2, 1)
+    ref = pd.read_csv(path).replace(-1, pd.NA)
+    ref = ref[~((ref.n_truck.fillna(0) + ref.n_car.fillna(0)) > ref.vehicle)]
+    expected = [("g", local_epoch(r.start, "Asia/Seoul"), r.vehicle,
+                 None if pd.isna(r.n_car) else r.n_car, None if pd.isna(r.n_truck) else r.n_truck)
+                for r in ref.itertuples()]
+    assert stored(fresh_url, ("camera", "start_utc", "vehicle", "car", "truck")) == expected
+
+
+# -- F29: the rejected-rows file is renamed in only after the COMMIT ----------------------------------
+def test_a_commit_that_fails_keeps_the_previous_rejected_rows_file(tmp_path):
+    """A real commit-time failure: a deferred foreign key (checked by SQLite at COMMIT) that a
+    trigger on the ledger's final update violates. The earlier run's ``*.rejected.csv`` must
+    survive and no temporary file may be left; nothing is imported."""
+    import pytest
+
+    from cctvctl.db import connect
+    from cctvctl.errors import CctvError
+    from cctvctl.ingest import ImportOptions, import_file
+    from zoneinfo import ZoneInfo
+
+    data = write(tmp_path, "camera,start,people\ng,2021-08-01 09:00,5\ng,2021-08-01 09:05,x\n")
+    previous = tmp_path / "counts.csv.rejected.csv"
+    earlier = "line,reason,camera,start,people\n3,an earlier run,g,2021-08-01 09:05,y\n"
+    previous.write_text(earlier)
+    db = connect(f"sqlite:///{tmp_path / 'cctv.db'}")
+    try:
+        db.conn.execute("PRAGMA foreign_keys = ON")
+        db.execute("CREATE TABLE t_parent (id INTEGER PRIMARY KEY)")
+        db.execute("CREATE TABLE t_child (parent INTEGER REFERENCES t_parent (id) "
+                   "DEFERRABLE INITIALLY DEFERRED)")
+        db.execute("CREATE TRIGGER t_fail AFTER UPDATE OF status ON imports WHEN NEW.status = 'ok' "
+                   "BEGIN INSERT INTO t_child VALUES (NEW.id + 1000); END")
+        options = ImportOptions(tz=ZoneInfo("Asia/Seoul"), on_error="skip", detect=False)
+        with pytest.raises(CctvError, match="FOREIGN KEY"):
+            import_file(db, data, options)
+        assert previous.read_text() == earlier
+        assert sorted(p.name for p in tmp_path.iterdir() if "counts" in p.name) == [
+            "counts.csv", "counts.csv.rejected.csv"]  # no temporary file left either
+        assert db.scalar("SELECT COUNT(*) FROM counts") == 0
+        # the same import without the failing trigger: committed, then the file renamed in
+        db.execute("DROP TRIGGER t_fail")
+        result = import_file(db, data, options)
+        assert (result.inserted, result.rejected) == (1, 1)
+        assert previous.read_text().splitlines()[1].startswith("3,")
+        assert "an earlier run" not in previous.read_text()
+    finally:
+        db.close()
