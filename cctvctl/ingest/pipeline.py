@@ -107,7 +107,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 import_id = db.last_insert_id()
                 result.import_id = import_id
                 known = [name for (name,) in db.query(db.dialect.cameras_sql)]  # for look-alikes
-                fast, order = True, None
+                fast, order = options.fast_reader, None
                 while True:
                     try:  # a reading that must start over leaves nothing behind
                         with db.savepoint("import_rows"):
