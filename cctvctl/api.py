@@ -136,7 +136,7 @@ def aggregate(grain: str = "all", *, db: str | None = None, tz: str | None = Non
         raise UsageError(f"unknown grain {grain!r}: use {', '.join(GRAINS)}")
     requested_days(date, since, until)  # bad usage is reported before the database is opened
     validate.k_factor(k)
-    from cctvctl.detect.store import settle_runs
+    from cctvctl.detect import settle_runs
 
     with open_database(db, create=False) as database:
         result = run_aggregate(database, grain, zone_of(database, tz).tz, k=k, date=date, since=since,

@@ -100,17 +100,6 @@ def append_run(db: Database, spans: list[Span], method: str, rows: list[tuple],
                    f"({', '.join('?' for _ in columns)})", [r + (run_id,) for r in rows])
 
 
-def settle_runs(db: Database) -> int:
-    """Fold appended flag runs into ``outliers`` when there are any and this account may (the
-    nightly ``aggregate`` does it, so runs do not pile up between ``detect`` runs)."""
-    from cctvctl.detect import LOCK_NAME, LOCK_TIMEOUT
-
-    if not db.table_exists("outlier_runs") or db.query_one(ANY_RUN) is None or not may_delete_flags(db):
-        return 0
-    with db.lock(LOCK_NAME, LOCK_TIMEOUT), db.atomic():  # no import appends while it folds
-        return fold_runs(db)
-
-
 def fold_runs(db: Database) -> int:
     """Apply every appended run to ``outliers`` in run order (each replaces the flags of its
     spans), then empty the run tables: ``outliers`` alone holds the flags again. Needs DELETE;
