@@ -3,9 +3,11 @@
 * ingest  — the video team's imports: read what import and import-time detection need, insert
   counts and ledger rows, update only the value columns of counts (``--replace`` and MySQL's
   insert-or-keep: never a row's camera or start, so no row moves) and only the outcome columns of
-  its ledger row (never a source, hash or zone), write the outlier flags of the rows it imports;
-  it can delete no count, no ledger row and nothing in the statistics tables (DELETE only on the
-  derived ``outliers``, which import-time detection replaces and ``detect`` re-evaluates).
+  its ledger row (never a source, hash or zone); it can delete no count, no ledger row and no
+  flag, and write nothing in the statistics tables. Import-time detection, which
+  must retract flags that late data disproves, appends a run of flags (INSERT into
+  ``outlier_runs`` and ``outlier_log``) that readers take as the latest verdict; ``detect`` as
+  cron folds runs into ``outliers`` (see ``cctvctl.detect.store``).
 * cron    — aggregation, ``detect`` and ``alerts``: read everything, write ``stats``,
   ``weekday_stats``, ``agg_state``, ``outliers`` and ``alert_marks``; cannot insert or change counts.
 * analyst — reports: SELECT only.
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from cctvctl.errors import DatabaseError, UsageError
 
 READ_ALL = ("counts", "imports", "import_days", "count_revisions", "stats", "weekday_stats",
-            "outliers", "agg_state", "schema_version", "alert_marks")
+            "outliers", "outlier_log", "outlier_runs", "agg_state", "schema_version", "alert_marks")
 
 #: taking a run lock (import, aggregate, detect) locks a row of run_locks: the analyst cannot,
 #: so a read-only account can never stall the writers (which GET_LOCK allowed)
@@ -43,8 +45,10 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "import_days": ("INSERT",),
         # --replace logs what it overwrites (INSERT only: the log cannot be rewritten)
         "count_revisions": ("INSERT",),
-        # import-time detection replaces the flags of the rows it wrote: derived data only
-        "outliers": ("INSERT", "UPDATE", "DELETE"),
+        # import-time detection appends its verdicts as a run (INSERT only: no flag is deleted
+        # or rewritten; readers take the latest run of an interval, cron folds them)
+        "outlier_log": ("INSERT",),
+        "outlier_runs": ("INSERT",),
         "run_locks": RUN_LOCKS,
         # cctvctl serve runs as ingest: it checks device tokens and records their last use
         "api_tokens": ("SELECT", "UPDATE"),
@@ -55,6 +59,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "weekday_stats": ("INSERT", "UPDATE", "DELETE"),
         "agg_state": ("INSERT", "UPDATE", "DELETE"),
         "outliers": ("INSERT", "UPDATE", "DELETE"),
+        "outlier_log": ("INSERT", "UPDATE", "DELETE"),  # detect folds appended runs into outliers
+        "outlier_runs": ("INSERT", "UPDATE", "DELETE"),
         "run_locks": RUN_LOCKS,
         "alert_marks": ("INSERT",),  # cctvctl alerts from cron: marks what it told
     },
@@ -195,7 +201,7 @@ class GrantsMismatch(DatabaseError):
 
 
 ROLE_HELP = {
-    "ingest": "cctvctl import (insert counts and ledger rows, import-time outlier flags)",
+    "ingest": "cctvctl import (insert counts and ledger rows, append import-time outlier flags)",
     "cron": "cctvctl aggregate / detect (write statistics and outlier flags)",
     "analyst": "cctvctl report / db status (read only)",
 }

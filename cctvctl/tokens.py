@@ -89,7 +89,11 @@ def create_token(db: Database, name: str, cameras: list[str], *, write: bool = T
     patterns = check_patterns(cameras)
     if not (write or read):
         raise UsageError("a token that may neither write nor read is useless (drop --no-write or add --read)")
-    if db.scalar("SELECT COUNT(*) FROM api_tokens WHERE name = ?", (name,)):
+    taken = db.query_one("SELECT revoked_at FROM api_tokens WHERE name = ?", (name,))
+    if taken is not None and taken[0] is not None:  # names stay unique: old log lines keep meaning
+        raise UsageError(f"a revoked token was named {name!r}; names are never reused (the access "
+                         "log still names it): choose another --name")
+    if taken is not None:
         raise UsageError(f"a token named {name!r} exists; revoke it or choose another --name")
     secret = PREFIX + secrets.token_urlsafe(32)
     now = int(time.time())

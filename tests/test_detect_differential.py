@@ -149,12 +149,15 @@ def test_prescreen_flags_equal_the_plain_path(db, frame, method):
 
 
 def test_prescreen_equals_plain_path_one_day_and_per_camera(db, frame):
-    """Single days (the nightly case: the look-back reaches into the day before) and one camera."""
+    """Single days (the nightly case: the look-back reaches into the day before, and robust
+    reads only the like-day hours the day's references use) and one camera."""
     _load(db, frame, detect=False)
     for method in METHODS:
         for day in (date(2021, 3, 28), date(2021, 3, 31), date(2021, 4, 1), date(2021, 10, 31)):
             fast, plain = _both(db, method, day, date.fromordinal(day.toordinal() + 1))
             assert _key(fast.flags) == _key(plain.flags), (method, day)
+            assert (fast.evaluated, fast.fallback, fast.unjudged) == \
+                   (plain.evaluated, plain.fallback, plain.unjudged), (method, day)
         fast, plain = _both(db, method, *RANGES[0], cameras=["busy-drop"])
         assert _key(fast.flags) == _key(plain.flags) != []
 

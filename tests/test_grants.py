@@ -28,8 +28,9 @@ def test_grants_script_prints_placeholders_not_passwords(runner, monkeypatch):
     assert "'cctv_ingest'@'10.0.0.%' IDENTIFIED BY '<password>'" in result.output
     assert "GRANT SELECT ON `cctv`.`counts` TO 'cctv_analyst'@'10.0.0.%';" in result.output
     ingest = [l for l in result.output.splitlines() if "cctv_ingest" in l and "GRANT" in l]
-    assert [l for l in ingest if "DELETE" in l] == [
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON `cctv`.`outliers` TO 'cctv_ingest'@'10.0.0.%';"]
+    assert [l for l in ingest if "DELETE" in l] == []  # L2: not even on the derived flags
+    assert "GRANT SELECT ON `cctv`.`outliers` TO 'cctv_ingest'@'10.0.0.%';" in ingest
+    assert "GRANT SELECT, INSERT ON `cctv`.`outlier_runs` TO 'cctv_ingest'@'10.0.0.%';" in ingest
 
 
 @pytest.mark.parametrize("args,message", [
@@ -297,3 +298,90 @@ def test_ingest_cannot_move_rows_or_rewrite_the_ledger_but_can_replace(accounts,
     assert result.exit_code == 0, result.output
     with connect(url) as db:
         assert sorted(db.query("SELECT people, vehicle FROM counts")) == [(5, 1), (30, 40)]
+
+
+# -- L2: the ingest account cannot delete or rewrite flags, and late data still re-judges --------
+def _late_files(tmp_path):
+    """Four weeks of two cameras without 10 August (a surge on the 24th), and that day late."""
+    def hourly(camera_days, bump=0):
+        lines = ["camera,start,people,vehicle"]
+        for camera, days in camera_days.items():
+            lines += [f"{camera},2021-08-{d:02d} {h:02d}:00,"
+                      f"{(d * 5 + h * 7) % 60 + bump + (400 if (camera, d) == ('gate-1', 24) and 10 <= h <= 12 else 0)},"
+                      f"{(d + h) % 9}" for d in days for h in range(24)]
+        return "\n".join(lines) + "\n"
+    first, late = tmp_path / "first.csv", tmp_path / "late.csv"
+    days = [d for d in range(1, 29) if d != 10]
+    first.write_text(hourly({"gate-1": days, "gate-2": days}))
+    late.write_text(hourly({"gate-1": [10], "gate-2": [10]}, bump=300))
+    return first, late
+
+
+def _verdicts(url) -> list[tuple]:
+    from cctvctl.detect.store import load_flags
+
+    with connect(url) as db:
+        return sorted((f.camera, f.start_utc, f.end_utc, f.metric, f.method, f.direction, f.observed,
+                       round(f.expected, 9), f.band_low is None or round(f.band_low, 9),
+                       f.band_high is None or round(f.band_high, 9), round(f.score, 9))
+                      for f in load_flags(db, 0, 2**40))
+
+
+def test_ingest_appends_flag_runs_and_late_data_gives_the_flags_of_detect(accounts, mysql_url, runner,
+                                                                          monkeypatch, tmp_path):
+    """The ingest account holds no DELETE or UPDATE on any flag table; its imports retract and
+    rewrite flags by appending runs, and after a late day the flags in force equal those the
+    administrator's ``detect`` writes over the month (which folds the runs into outliers)."""
+    url = _as("ingest", accounts, monkeypatch)
+    first, late = _late_files(tmp_path)
+    for f in (first, late):
+        result = runner.invoke(app, ["import", str(f), "--db", url, "--tz", "Asia/Seoul"])
+        assert result.exit_code == 0, result.output
+    for sql in ("DELETE FROM outliers", "UPDATE outliers SET score = 0", "DELETE FROM outlier_log",
+                "UPDATE outlier_log SET score = 0", "DELETE FROM outlier_runs",
+                "UPDATE outlier_runs SET end_utc = 0",
+                "INSERT INTO outliers (camera, start_utc, metric, method, direction, observed, expected, "
+                "score, params, detected_at) VALUES ('c', 0, 'people', 'm', 'high', 1, 1, 1, '{}', 0)"):
+        _refused(url, sql)
+    monkeypatch.delenv("CCTV_DB_PASSWORD")  # the administrator from here on
+    with connect(mysql_url) as db:
+        runs = db.scalar("SELECT COUNT(DISTINCT run_id) FROM outlier_runs")
+        stale = db.scalar("SELECT COUNT(*) FROM outliers")
+    assert runs == 2 and stale == 0  # both imports appended (nothing could be written in place)
+    by_ingest = _verdicts(mysql_url)
+    result = runner.invoke(app, ["detect", "--db", mysql_url, "--tz", "Asia/Seoul",
+                                 "--since", "2021-07-25", "--until", "2021-08-31", "-q"])
+    assert result.exit_code == 0, result.output
+    with connect(mysql_url) as db:
+        assert db.scalar("SELECT COUNT(*) FROM outlier_runs") == 0  # folded into outliers
+        assert db.scalar("SELECT COUNT(*) FROM outlier_log") == 0
+        assert db.scalar("SELECT COUNT(*) FROM outliers") == len(by_ingest)
+    assert by_ingest and by_ingest == _verdicts(mysql_url)
+
+
+def test_late_data_retracts_flags_the_same_through_runs_and_in_place(accounts, mysql_url, runner,
+                                                                     monkeypatch, tmp_path):
+    """The same two imports as the administrator (flags rewritten in place) and as the ingest
+    account (runs appended) leave the same flags in force, including those the late day took
+    back; the first import's flags as the ingest account, read through its run, are those
+    detect writes over that data."""
+    first, late = _late_files(tmp_path)
+    url = _as("ingest", accounts, monkeypatch)
+    assert runner.invoke(app, ["import", str(first), "--db", url, "--tz", "Asia/Seoul"]).exit_code == 0
+    monkeypatch.delenv("CCTV_DB_PASSWORD")
+    before_late = _verdicts(mysql_url)
+    url = _as("ingest", accounts, monkeypatch)
+    assert runner.invoke(app, ["import", str(late), "--db", url, "--tz", "Asia/Seoul"]).exit_code == 0
+    monkeypatch.delenv("CCTV_DB_PASSWORD")
+    through_runs = _verdicts(mysql_url)
+    retracted = set(before_late) - set(through_runs)
+    assert retracted, "the late day should take back some flags"
+    from cctvctl.db import connect as plain
+
+    admin_db = tmp_path / "admin.db"  # the same imports by an account that may delete: SQLite
+    for f in (first, late):
+        result = runner.invoke(app, ["import", str(f), "--db", f"sqlite:///{admin_db}", "--tz", "Asia/Seoul"])
+        assert result.exit_code == 0, result.output
+    with plain(f"sqlite:///{admin_db}") as db:
+        assert db.scalar("SELECT COUNT(*) FROM outlier_runs") == 0
+    assert _verdicts(f"sqlite:///{admin_db}") == through_runs

@@ -99,3 +99,37 @@ def test_a_commit_that_fails_keeps_the_previous_rejected_rows_file(tmp_path):
         assert "an earlier run" not in previous.read_text()
     finally:
         db.close()
+
+
+# -- F27: rows with no known count take part in the spacing -------------------------------------------
+def _stats(url: str) -> list[tuple]:
+    from import_helpers import _open
+
+    with _open(url) as db:
+        return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in db.query(
+            "SELECT camera, period_start, hour, n, expected, coverage FROM stats "
+            "WHERE grain = 'hour' ORDER BY camera, period_start, hour")]
+
+
+def test_every_other_reading_unknown_is_a_half_covered_five_minute_file(fresh_url, tmp_path):
+    lines = ["camera,start,people"]
+    for i in range(48):  # 4 hours of 5-minute readings, every other one unknown (-1)
+        m = i * 5
+        lines.append(f"g,2021-08-02 {m // 60:02d}:{m % 60:02d}," + (str(10 + i % 3) if i % 2 == 0 else "-1"))
+    # and a camera whose first hour is an outage: no stats for it, full hours after
+    lines += [f"h,2021-08-02 {m // 60:02d}:{m % 60:02d},-1" for m in range(0, 60, 5)]
+    lines += [f"h,2021-08-02 {m // 60:02d}:{m % 60:02d},7" for m in range(60, 240, 5)]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    got = summary(cctv(fresh_url, "import", path, "--na", "-1", "--no-detect", "--format", "json"))
+    assert (got["interval"], got["unknown"]) == (300, 24 + 12), got
+    proc = cctv(fresh_url, "aggregate", "all")
+    assert proc.returncode == 0, proc.stderr
+    # independent reading: known rows per local hour, 12 five-minute intervals expected
+    ref = pd.read_csv(path)
+    known = ref[ref.people != -1].copy()
+    stamp = pd.to_datetime(known.start)
+    known["day"], known["hour"] = stamp.dt.strftime("%Y-%m-%d"), stamp.dt.hour
+    per_hour = known.groupby(["camera", "day", "hour"]).size()
+    expected = [(c, d, h, n, 12, n / 12) for (c, d, h), n in per_hour.items()]
+    assert _stats(fresh_url) == expected
+    assert expected[0][3:] == (6, 12, 0.5)  # the adversary's 100 % was the bug

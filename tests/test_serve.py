@@ -337,11 +337,39 @@ def test_a_batch_waits_briefly_for_another_import_then_gets_503(db_url, tmp_path
         with serving(db_url, tmp_path, "--lock-wait", "1") as server:
             busy = post_csv(server, csv_batch(), token=token)
             assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy", busy.text
+            assert busy.json()["error"]["message"] == "another import is running; retry later"
             assert int(busy.headers["Retry-After"]) >= 1
             assert httpx.get(f"{server.base}/healthz").status_code == 200
     finally:
         cron.kill()
         cron.wait()
+
+
+def test_every_skipped_row_is_listed_and_the_zone_follows_set_zone(api):
+    bad = "camera,start,people\n" + "".join(f"gate-1,2021-08-01 {h:02d}:00,x\n" for h in range(24)) \
+        + "".join(f"gate-1,2021-08-02 {h:02d}:00,x\n" for h in range(12)) + "gate-1,2021-08-03 00:00,4\n"
+    answer = post_csv(api, bad, on_error="skip").json()
+    assert answer["rejected"] == 36 and len(answer["problems"]) == 36
+    run(api.url, "db", "set-zone", "Europe/Berlin", "--force")
+    later = post_csv(api, csv_batch(camera="gate-2", day="2021-08-05"))
+    assert later.status_code == 200, later.text
+    report = httpx.get(f"{api.base}/v1/report", params={"day": "2021-08-05"}, headers=bearer(api.reader))
+    assert report.status_code == 200 and report.json()["period"]["tz"] == "Europe/Berlin", report.text[:300]
+
+
+def test_serve_refuses_bad_tls_files_and_a_database_that_is_not_there(tmp_path):
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    run(url, "db", "init")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for files in (["--certfile", "/nonexistent.pem", "--keyfile", "/nonexistent.pem"],
+                  ["--certfile", str(junk), "--keyfile", str(junk)]):
+        refused = run(url, "serve", "--port", "0", *files, check=False)
+        assert refused.returncode == 2 and "listening" not in refused.stderr, refused.stderr
+        assert "--certfile" in refused.stderr and "unexpected" not in refused.stderr
+    typo = tmp_path / "typo" / "cctv.db"
+    missing = run(f"sqlite:///{typo}", "serve", "--port", "0", check=False)
+    assert missing.returncode != 0 and "listening" not in missing.stderr and not typo.exists()
 
 
 def test_a_huge_body_gets_413(db_url, tmp_path):
@@ -411,6 +439,9 @@ def test_token_create_json_and_refusals(sqlite_url):
     assert made["name"] == "j" and made["token"].startswith("cctv_") and made["cameras"] == ["a*"]
     again = run(sqlite_url, "token", "create", "--name", "j", "--camera", "a*", check=False)
     assert again.returncode == 2 and "exists" in again.stderr
+    run(sqlite_url, "token", "revoke", "j")
+    reused = run(sqlite_url, "token", "create", "--name", "j", "--camera", "a*", check=False)
+    assert reused.returncode == 2 and "revoked" in reused.stderr and "revoke it" not in reused.stderr
     bad = run(sqlite_url, "token", "create", "--name", "x y", "--camera", "a", check=False)
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
     gone = run(sqlite_url, "token", "revoke", "nobody", check=False)
@@ -448,6 +479,7 @@ def test_outliers_alerts_and_ack_follow_the_token_scope(api):
 
 
 def test_sigterm_stops_cleanly_with_exit_0(sqlite_url, tmp_path):
+    run(sqlite_url, "db", "init")
     with serving(sqlite_url, tmp_path) as server:
         assert httpx.get(f"{server.base}/healthz").status_code == 200
         assert server.stop(signal.SIGTERM) == 0

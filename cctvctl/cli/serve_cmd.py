@@ -62,7 +62,8 @@ def serve_command(
         raise UsageError("cctvctl serve needs its extra: pip install 'cctvctl[serve]'") from None
     from cctvctl.api import open_database
 
-    with open_database(settings.db_url) as database:  # migrates; the database's zone applies
+    # never create a database here: a mistyped path would serve an empty one (every token 401)
+    with open_database(settings.db_url, create=False) as database:  # migrates; its zone applies
         zone = settings.zone(database).tz
     config = ServeConfig(db_url=settings.db_url, tz=zone, max_body=max_body, rate=rate, body_timeout=body_timeout,
                          burst=max(1, int(rate * 2)), access_log=AccessLog(sys.stderr), lock_wait=lock_wait)

@@ -45,6 +45,22 @@ def _count_columns() -> str:
   {classes}"""
 
 
+def _flag_columns() -> str:
+    """The columns of one flag (``outliers``, and ``outlier_log`` of schema 7)."""
+    return f"""  camera {CAMERA_TYPE} NOT NULL,
+  start_utc BIGINT NOT NULL,
+  metric VARCHAR(16) NOT NULL,
+  method VARCHAR(16) NOT NULL,
+  direction VARCHAR(8) NOT NULL,
+  observed DOUBLE NOT NULL,
+  expected DOUBLE NOT NULL,
+  band_low DOUBLE,
+  band_high DOUBLE,
+  score DOUBLE NOT NULL,
+  params VARCHAR(512) NOT NULL,
+  detected_at BIGINT NOT NULL,"""
+
+
 def _v1(db: Database) -> list[str]:
     d = db.dialect
     stmts = [
@@ -94,18 +110,7 @@ def _v1(db: Database) -> list[str]:
   PRIMARY KEY (camera, scope, period_start, weekday)
 ){d.table_options}""",
         f"""CREATE TABLE outliers (
-  camera {CAMERA_TYPE} NOT NULL,
-  start_utc BIGINT NOT NULL,
-  metric VARCHAR(16) NOT NULL,
-  method VARCHAR(16) NOT NULL,
-  direction VARCHAR(8) NOT NULL,
-  observed DOUBLE NOT NULL,
-  expected DOUBLE NOT NULL,
-  band_low DOUBLE,
-  band_high DOUBLE,
-  score DOUBLE NOT NULL,
-  params VARCHAR(512) NOT NULL,
-  detected_at BIGINT NOT NULL,
+{_flag_columns()}
   PRIMARY KEY (camera, start_utc, metric, method)
 ){d.table_options}""",
         "CREATE INDEX outliers_time ON outliers (start_utc)",
@@ -188,6 +193,37 @@ def _v6(db: Database) -> list[str]:
 ){d.plain_table_options}"""]
 
 
+def _v7(db: Database) -> list[str]:
+    """Flags the ingest account writes without DELETE or UPDATE (issue 12 L2).
+
+    Import-time detection re-judges days that late data changed, so it must be able to retract
+    and rewrite flags. An account that may not delete (``cctvctl db grants``' ingest) appends a
+    *run* instead: ``outlier_runs`` says "for this camera and method, the flags in [start, end)
+    are run N's", and ``outlier_log`` holds run N's flags. Readers take, per interval, the
+    latest run covering it, else ``outliers``; an account that may delete (cron, the
+    administrator) folds the runs into ``outliers`` (see ``cctvctl.detect.store``).
+    """
+    d = db.dialect
+    return [
+        f"""CREATE TABLE outlier_log (
+{_flag_columns()}
+  run_id BIGINT NOT NULL,
+  PRIMARY KEY (camera, method, start_utc, metric, run_id)
+){d.table_options}""",
+        f"""CREATE TABLE outlier_runs (
+  camera {CAMERA_TYPE} NOT NULL,
+  method VARCHAR(16) NOT NULL,
+  start_utc BIGINT NOT NULL,
+  end_utc BIGINT NOT NULL,
+  run_id BIGINT NOT NULL,
+  import_id BIGINT,
+  written_at BIGINT NOT NULL,
+  PRIMARY KEY (camera, method, start_utc, run_id)
+){d.table_options}""",
+        "CREATE INDEX outlier_log_time ON outlier_log (start_utc)",
+    ]
+
+
 #: (version, description, statements builder). Append only; never edit a released one.
 #: Each statement must be safe to run again after a crash: CREATE TABLE / CREATE INDEX /
 #: ALTER TABLE ... ADD COLUMN / DROP TABLE / DROP INDEX are skipped when already done (see
@@ -199,6 +235,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Database], list[str]]]] = [
     (4, "run locks only writing accounts can take", _v4),
     (5, "alert consumers' marks", _v5),
     (6, "device tokens of cctvctl serve", _v6),
+    (7, "flag runs the ingest account appends (no DELETE on outliers)", _v7),
 ]
 
 LATEST = max(m[0] for m in MIGRATIONS)

@@ -149,7 +149,7 @@ def _judge_spans(db: Database, tz: ZoneInfo, spans: list[Span], method: str, par
         details = interval_details(db, {(f.camera, f.start_utc) for f in judged.flags})
         flags = with_labels(judged.flags, {key: d.end_utc for key, d in details.items()})
         if store:
-            replace_flags(db, chunk, method, flags)
+            replace_flags(db, chunk, method, flags, own_import)
         run.flags += flags
         run.evaluated += judged.evaluated
         run.fallback += judged.fallback

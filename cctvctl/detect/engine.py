@@ -102,10 +102,11 @@ def _with_ordinals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate(rows: pd.DataFrame, tz: ZoneInfo, method: str, params, source: MomentSource,
-             make_flags: bool = True) -> Evaluation:
+             make_flags: bool = True, narrow: bool = True) -> Evaluation:
     """Judge every row of ``rows`` (``ROW_COLUMNS``; ``day`` and ``hour`` if already known).
 
-    ``make_flags=False`` only fills the masks (a pre-screen needs no Flag objects).
+    ``make_flags=False`` only fills the masks (a pre-screen needs no Flag objects);
+    ``narrow=False`` reads robust's whole reference window (the plain path of its narrowed read).
     """
     if rows.empty:
         return Evaluation([], np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
@@ -143,7 +144,7 @@ def evaluate(rows: pd.DataFrame, tz: ZoneInfo, method: str, params, source: Mome
                 fallback_rows |= use
                 fallback_by[metric] |= use
     elif method == "robust":
-        for metric, (verdict, learning) in _robust(rows, tz, params, source).items():
+        for metric, (verdict, learning) in _robust(rows, tz, params, source, narrow).items():
             take(metric, verdict, verdict.judged, "robust", _robust_params(params, verdict, rows))
             fallback_rows |= learning & verdict.judged
             fallback_by[metric] |= learning & verdict.judged
@@ -222,13 +223,16 @@ class _Robust(Judgement):
     days: np.ndarray = None
 
 
-def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams,
-            source: MomentSource) -> dict[str, tuple[_Robust, np.ndarray]]:
-    """Per metric the robust verdict of each row (in the rows' order) and its learning mask."""
+def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams, source: MomentSource,
+            narrow: bool = True) -> dict[str, tuple[_Robust, np.ndarray]]:
+    """Per metric the robust verdict of each row (in the rows' order) and its learning mask.
+
+    ``narrow``: over a few days, read only the like-day hours the rows' references use
+    (:func:`~cctvctl.detect.robust.needed_hours`), not every stored hour of the window."""
     cameras = sorted(rows["camera"].unique().tolist())
     first, last = int(rows["day"].min()), int(rows["day"].max())
     only = needed_hours(rows["day"].to_numpy(), rows["hour"].to_numpy(), params) \
-        if last - first < FEW_DAYS else None
+        if narrow and last - first < FEW_DAYS else None
     hourly = source.hourly(midnight_of(first - params.window_days, tz), midnight_of(last, tz), cameras,
                            only_days=only)
     keys, at = _keys(rows, with_hour=True)

@@ -71,12 +71,13 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
                 prescreen: bool = True) -> ChunkResult:
     """Flags and counts of the stored intervals of ``spans`` (one chunk of time).
 
-    ``prescreen=False`` is the plain path: every row read and judged one by one (what the
-    pre-screen is tested against, tests/test_detect_differential.py).
+    ``prescreen=False`` is the plain path: every row read and judged one by one, robust's
+    references from every stored hour of the window (what the pre-screen and robust's narrowed
+    read are tested against, tests/test_detect_differential.py).
     """
     source = DbMoments(db, tz)
     if method == "robust":
-        return _judge_with_lookback(db, tz, spans, params, source)
+        return _judge_with_lookback(db, tz, spans, params, source, narrow=prescreen)
     days = [_days_of(s, tz) for s in spans]
     if not prescreen or any(d is None for d in days):
         ev = evaluate(read_rows(db, spans), tz, method, params, source)
@@ -105,7 +106,7 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
 
 
 def _judge_with_lookback(db: Database, tz: ZoneInfo, spans: list[Span], params,
-                         source: DbMoments) -> ChunkResult:
+                         source: DbMoments, narrow: bool = True) -> ChunkResult:
     """Robust: every row of the spans, plus :data:`LOOKBACK` before each (runs and silences look
     back that far), judged; flags and tallies only of the rows inside the spans."""
     wide: list[Span] = []
@@ -117,7 +118,7 @@ def _judge_with_lookback(db: Database, tz: ZoneInfo, spans: list[Span], params,
     rows = read_rows(db, wide)
     if rows.empty:
         return ChunkResult([], 0, 0, 0)
-    ev = evaluate(rows, tz, "robust", params, source)
+    ev = evaluate(rows, tz, "robust", params, source, narrow=narrow)
     inside = _in_spans(rows["camera"].to_numpy(), rows["start_utc"].to_numpy(np.int64), spans)
     flags = ev.flags
     if flags:  # the look-back's rows only inform the verdicts of the spans' own rows

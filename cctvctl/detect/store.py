@@ -32,9 +32,87 @@ OUTLIER_COLUMNS = ["camera", "start_utc", "metric", "method", "direction", "obse
 OUTLIER_KEYS = ["camera", "start_utc", "metric", "method"]
 SELECT_FLAGS = (
     "SELECT o.camera, o.start_utc, c.end_utc, o.metric, o.direction, o.observed, o.expected, "
-    "o.band_low, o.band_high, o.score, o.method, o.params FROM outliers o "
+    "o.band_low, o.band_high, o.score, o.method, o.params FROM {table} o "
     "LEFT JOIN counts c ON c.camera = o.camera AND c.start_utc = o.start_utc "
-    "WHERE o.start_utc >= ? AND o.start_utc < ?{cameras}{method} ORDER BY o.start_utc, o.camera")
+    "WHERE o.start_utc >= ? AND o.start_utc < ?{cameras}{method}")
+
+# -- flag runs (schema 7): how an account without DELETE on outliers replaces flags ----------
+#: a run of ``outlier_runs`` covering flag ``o`` (same camera and method, its interval inside)
+COVERING = ("r.camera = o.camera AND r.method = o.method AND r.start_utc <= o.start_utc "
+            "AND r.end_utc > o.start_utc")
+RUN_COLUMNS = ["camera", "method", "start_utc", "end_utc", "run_id", "import_id", "written_at"]
+NEXT_RUN = "SELECT COALESCE(MAX(run_id), 0) + 1 FROM outlier_runs"
+ANY_RUN = "SELECT 1 FROM outlier_runs LIMIT 1"
+RUNS = "SELECT camera, method, start_utc, end_utc, run_id FROM outlier_runs ORDER BY run_id, camera, start_utc"
+FOLD_DELETE = "DELETE FROM outliers WHERE camera = ? AND method = ? AND start_utc >= ? AND start_utc < ?"
+FOLD_COPY = ("INSERT INTO outliers (" + ", ".join(OUTLIER_COLUMNS) + ") SELECT "
+             + ", ".join(OUTLIER_COLUMNS) + " FROM outlier_log WHERE camera = ? AND method = ? "
+             "AND run_id = ? AND start_utc >= ? AND start_utc < ?")
+FOLD_FORGET = ("DELETE FROM outlier_log", "DELETE FROM outlier_runs")
+PROBE_DELETE = "DELETE FROM outliers WHERE 1 = 0"
+
+
+def current_flags_sql(select: str) -> str:
+    """``select`` (over ``{table} o``) for the flags in force: rows of ``outliers`` no run
+    covers, and rows of ``outlier_log`` of the latest run that covers them."""
+    return (select.replace("{table}", "outliers") + f" AND NOT EXISTS (SELECT 1 FROM outlier_runs r WHERE {COVERING})"
+            + " UNION ALL " + select.replace("{table}", "outlier_log")
+            + f" AND o.run_id = (SELECT MAX(r.run_id) FROM outlier_runs r WHERE {COVERING})")
+
+
+def _current(db: Database, select: str, params: list) -> tuple[str, list]:
+    """The flags in force, by interval start then camera (before schema 7: ``outliers``)."""
+    if not db.table_exists("outlier_runs"):
+        return select.replace("{table}", "outliers") + " ORDER BY 2, 1", params
+    return current_flags_sql(select) + " ORDER BY 2, 1", params + params
+
+
+def may_delete_flags(db: Database) -> bool:
+    """Whether this account may delete from ``outliers`` (cron, the administrator, SQLite);
+    the ingest account of ``cctvctl db grants`` may not. Asked once per connection."""
+    from cctvctl.errors import DatabaseError
+
+    if db.backend != "mysql":
+        return True
+    known = getattr(db, "_may_delete_flags", None)
+    if known is None:
+        try:
+            db.execute(PROBE_DELETE)  # refused before it runs: the transaction is untouched
+            known = True
+        except DatabaseError as exc:
+            if getattr(exc, "code", None) not in (1142, 1143):
+                raise
+            known = False
+        db._may_delete_flags = known
+    return known
+
+
+def append_run(db: Database, spans: list[Span], method: str, rows: list[tuple],
+               import_id: int | None, now: int) -> None:
+    """Replace the method's flags in the spans with INSERTs only: a new run claims the spans
+    and holds the flags (readers take the latest run; :func:`fold_runs` settles them)."""
+    run_id = int(db.scalar(NEXT_RUN))  # under the import lock: no other writer between
+    db.executemany(f"INSERT INTO outlier_runs ({', '.join(RUN_COLUMNS)}) VALUES "
+                   f"({', '.join('?' for _ in RUN_COLUMNS)})",
+                   [(s.camera, method, s.start_utc, s.end_utc, run_id, import_id, now) for s in spans])
+    columns = OUTLIER_COLUMNS + ["run_id"]
+    db.executemany(f"INSERT INTO outlier_log ({', '.join(columns)}) VALUES "
+                   f"({', '.join('?' for _ in columns)})", [r + (run_id,) for r in rows])
+
+
+def fold_runs(db: Database) -> int:
+    """Apply every appended run to ``outliers`` in run order (each replaces the flags of its
+    spans), then empty the run tables: ``outliers`` alone holds the flags again. Needs DELETE;
+    returns the runs folded."""
+    if not db.table_exists("outlier_runs") or db.query_one(ANY_RUN) is None:
+        return 0
+    runs = db.query(RUNS)
+    for camera, method, start, end, run_id in runs:
+        db.execute(FOLD_DELETE, (camera, method, start, end))
+        db.execute(FOLD_COPY, (camera, method, run_id, start, end))
+    for sql in FOLD_FORGET:
+        db.execute(sql)
+    return len({r[4] for r in runs})
 
 
 @dataclass(frozen=True)
@@ -115,12 +193,21 @@ def cameras_between(db: Database, start_utc: int, end_utc: int) -> list[str]:
     return sorted(str(r[0]) for r in rows)
 
 
-def replace_flags(db: Database, spans: list[Span], method: str, flags: list[Flag]) -> None:
-    """Delete the method's flags in the spans, then upsert the new ones (one transaction)."""
+def replace_flags(db: Database, spans: list[Span], method: str, flags: list[Flag],
+                  import_id: int | None = None) -> None:
+    """Delete the method's flags in the spans, then upsert the new ones (one transaction).
+
+    An account that may not delete (the ingest account) appends a run instead
+    (:func:`append_run`); one that may first folds any appended runs into ``outliers``.
+    """
     now = int(time.time())
     rows = [(f.camera, f.start_utc, f.metric, f.method, f.direction, f.observed, f.expected,
              f.band_low, f.band_high, f.score, params_json(f.params), now) for f in flags]
     with db.atomic():
+        if not may_delete_flags(db):
+            append_run(db, spans, method, rows, import_id, now)
+            return
+        fold_runs(db)
         db.executemany(DELETE_FLAGS, [(s.camera, s.start_utc, s.end_utc, method) for s in spans])
         db.executemany(db.dialect.upsert("outliers", OUTLIER_COLUMNS, OUTLIER_KEYS), rows)
 
@@ -136,7 +223,9 @@ def load_flags(db: Database, start_utc: int, end_utc: int, cameras: list[str] | 
     if method:
         method_sql = " AND o.method = ?"
         params.append(method)
-    rows = db.query(SELECT_FLAGS.format(cameras=camera_sql, method=method_sql), params)
+    select = SELECT_FLAGS.replace("{cameras}", camera_sql).replace("{method}", method_sql)
+    select, params = _current(db, select, params)
+    rows = db.query(select, params)
     flags = [Flag(camera=str(r[0]), start_utc=int(r[1]), end_utc=None if r[2] is None else int(r[2]),
                   metric=str(r[3]), direction=str(r[4]), observed=float(r[5]), expected=float(r[6]),
                   band_low=None if r[7] is None else float(r[7]),
@@ -147,14 +236,16 @@ def load_flags(db: Database, start_utc: int, end_utc: int, cameras: list[str] | 
 
 SELECT_IMPORT_FLAGS = (
     "SELECT o.camera, o.start_utc, c.end_utc, o.metric, o.direction, o.observed, o.expected, "
-    "o.band_low, o.band_high, o.score, o.method, o.params FROM outliers o "
+    "o.band_low, o.band_high, o.score, o.method, o.params FROM {table} o "
     "JOIN counts c ON c.camera = o.camera AND c.start_utc = o.start_utc "
-    "WHERE c.import_id = ? ORDER BY o.start_utc, o.camera")
+    "WHERE c.import_id = ?")
 
 
 def flags_of_import(db: Database, import_id: int) -> list[Flag]:
     """The stored flags of the intervals one import wrote (what ``serve`` answers a post with)."""
-    rows = db.query(SELECT_IMPORT_FLAGS, (import_id,))
+    select, params = SELECT_IMPORT_FLAGS, [import_id]
+    select, params = _current(db, select, params)
+    rows = db.query(select, params)
     return with_labels([Flag(camera=str(r[0]), start_utc=int(r[1]), end_utc=int(r[2]),
                              metric=str(r[3]), direction=str(r[4]), observed=float(r[5]),
                              expected=float(r[6]), band_low=None if r[7] is None else float(r[7]),

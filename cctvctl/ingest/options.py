@@ -126,6 +126,8 @@ class ImportOptions:
     #: scope are read in full (so ``camera_check`` sees them) instead of answered from the
     #: ledger — a device token must not learn whether other cameras' counts were imported
     ledger_scope: str | None = None
+    #: refused rows listed in the result (a server lists every one: its client has no side file)
+    shown_problems: int = field(default=20, compare=False)
     #: seconds to wait for another import to finish (a server answers "busy" sooner than cron)
     lock_timeout: float = field(default=600, compare=False)
 

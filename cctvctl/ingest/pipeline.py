@@ -41,7 +41,7 @@ from cctvctl.ingest.twins import lookalike_warnings
 from cctvctl.ingest.writer import CountWriter
 from cctvctl.zone import check_zone, resolve_zone
 
-SHOWN_PROBLEMS = 20
+SHOWN_PROBLEMS = 20  # the default of ImportOptions.shown_problems
 
 INSERT_IMPORT = ("INSERT INTO imports (source, sha256, options_sha256, tz, status, started_at) "
                  "VALUES (?, ?, ?, ?, ?, ?)")
@@ -223,7 +223,7 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
             problems.sort(key=lambda p: p.line)
             done.total_problems += len(problems)
             bad_rows.add(problems)
-            done.problems.extend(problems[: max(0, SHOWN_PROBLEMS - len(done.problems))])
+            done.problems.extend(problems[: max(0, options.shown_problems - len(done.problems))])
 
     # The database writes chunk k (one thread, in order) while this thread parses chunk k+1.
     # This thread also formats each chunk for the bulk path (writer.stage), so the writer

@@ -79,6 +79,7 @@ class CountReader:
         #: where the interval came from: option, file (inferred), default (too few rows), end
         self.interval_source = "option" if interval is not None else "file"
         self.spacing = Spacing()
+        self._unknown_parser: TimeParser | None = None  # reads the unknown rows' starts
         self.max_count = max_count
         self.chunk_rows = chunk_rows
         self.delimiter_opt = delimiter
@@ -271,18 +272,7 @@ class CountReader:
         timed_lines = lines if timed is None else lines[timed.to_numpy()]
 
         # time
-        # a column whose header says UTC (start_utc) holds UTC, not --tz local time
-        utc = layout.says_utc(*(("start",) if layout.has("start") else
-                                ("date", "hour") if layout.has("hour") else ("date", "time")))
-        if layout.has("start"):
-            start, why = self.parser.to_epoch(column("start"), timed_cameras, lines=timed_lines,
-                                              utc=utc)
-        elif layout.has("hour"):
-            start, why = self.parser.date_hour(column("date"), column("hour"), timed_cameras,
-                                               lines=timed_lines, utc=utc)
-        else:
-            start, why = self.parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
-                                              timed_cameras, lines=timed_lines, utc=utc)
+        start, why = self._read_starts(self.parser, column, timed_cameras, timed_lines)
         note(why.notna(), why)
         if layout.has("end"):
             end, why_end = self.parser.to_epoch(column("end"), timed_cameras, after=start,
@@ -305,7 +295,14 @@ class CountReader:
                                           "ones; check the end column)" for i in where], index=where))
         else:
             valid = reasons.reindex(start.index).isna()  # rows valid so far, with a time
-            self.spacing.add(timed_cameras, start.where(valid), timed_lines)
+            if timed is None:
+                self.spacing.add(timed_cameras, start.where(valid), timed_lines)
+            else:  # the rows with no known count prove the grid too (every other one -1 is
+                # still a 5-minute file, half covered — not a 10-minute one, fully covered)
+                more = self._unknown_starts(~timed, cols, lines)
+                self.spacing.add(pd.concat([timed_cameras, more[0]], ignore_index=True),
+                                 pd.concat([start.where(valid), more[1]], ignore_index=True),
+                                 np.concatenate([timed_lines, more[2]]))
             if self.interval is None:
                 self.interval = self.spacing.usual()
                 if self.interval is None:
@@ -403,6 +400,45 @@ class CountReader:
         named = sorted(set(cameras.dropna()) - {""})
         return Chunk(rows=good.reset_index(drop=True), problems=problems, read=n, unknown=skipped,
                      cameras=named)
+
+    def _read_starts(self, parser: TimeParser, column, cameras: pd.Series,
+                     lines: np.ndarray) -> tuple[pd.Series, pd.Series]:
+        """(start epochs, reasons) of the rows ``column(field)`` selects."""
+        layout = self.layout
+        # a column whose header says UTC (start_utc) holds UTC, not --tz local time
+        utc = layout.says_utc(*(("start",) if layout.has("start") else
+                                ("date", "hour") if layout.has("hour") else ("date", "time")))
+        if layout.has("start"):
+            return parser.to_epoch(column("start"), cameras, lines=lines, utc=utc)
+        if layout.has("hour"):
+            return parser.date_hour(column("date"), column("hour"), cameras, lines=lines, utc=utc)
+        return parser.to_epoch(column("date").str.strip() + " " + column("time").str.strip(),
+                               cameras, lines=lines, utc=utc)
+
+    def _unknown_starts(self, blank: pd.Series, cols: dict[str, pd.Series],
+                        lines: np.ndarray) -> tuple[pd.Series, pd.Series, np.ndarray]:
+        """(cameras, starts, lines) of the rows with no known count, for the spacing only.
+
+        Read by a parser of their own: they are not stored, so they must not touch the DST
+        tally or the date-order evidence of the stored rows; a bad time or name just leaves
+        the row out."""
+        if self._unknown_parser is None:
+            p = self.parser
+            self._unknown_parser = TimeParser(p.tz, nonexistent=p.nonexistent,
+                                              ambiguous=p.ambiguous, dayfirst=p.dayfirst,
+                                              time_format=p.time_format, monthfirst=p.monthfirst,
+                                              file_order=p.file_order)
+        layout = self.layout
+        if layout.wide or self.camera:
+            name = layout.wide[0][1] if layout.wide else self.camera
+            cameras = pd.Series(name, index=blank.index[blank.to_numpy()], dtype=object)
+        else:
+            cameras, why = check_cameras(cols["camera"][blank])
+            cameras = cameras[why.isna()]
+        rows = cameras.index
+        starts, why = self._read_starts(self._unknown_parser, lambda fld: cols[fld][rows],
+                                        cameras, lines[rows.to_numpy()])
+        return cameras, starts.where(why.isna()), lines[rows.to_numpy()]
 
 
 def _blank_rows(layout: Layout, cols: dict, na: tuple[str, ...], n: int) -> pd.Series | None:

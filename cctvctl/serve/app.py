@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ API_VERSION = "v1"
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
 JSON_TYPES = ("application/json",)
 MAX_JSON_ROWS = 200_000
+#: every refused row of a batch is listed (a device has no rejected-rows file to read)
+MAX_LISTED_PROBLEMS = 1_000_000
 
 
 @dataclass
@@ -129,6 +132,17 @@ def create_app(config: ServeConfig) -> Starlette:
             dbs.drop()
             raise
 
+    def stored_zone(db) -> ZoneInfo:
+        """The database's zone now: ``db set-zone`` while serving changes what requests use
+        (the zone given at start-up only stands in while the database has none)."""
+        from cctvctl.zone import load_zone, stored_zone as recorded
+
+        name, _ = recorded(db)
+        return config.tz if name is None else load_zone(name)
+
+    async def zone() -> ZoneInfo:
+        return await run_in_threadpool(in_db, stored_zone)
+
     async def authenticate(request: Request, need: str) -> tokens.Token:
         header = request.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
@@ -197,7 +211,7 @@ def create_app(config: ServeConfig) -> Starlette:
                            headers={"Retry-After": "2"})
         try:
             return JSONResponse(await run_in_threadpool(
-                in_db, _import_batch, token, config.tz, body, rows, on_error, replace, interval,
+                in_db, _import_batch, token, await zone(), body, rows, on_error, replace, interval,
                 {**layout, "lock_timeout": config.lock_wait}))
         finally:
             batches.release()
@@ -205,19 +219,21 @@ def create_app(config: ServeConfig) -> Starlette:
     async def get_outliers(request: Request):
         token = await authenticate(request, "read")
         q = request.query_params
-        since, until = _days(q, config.tz)
+        tz = await zone()
+        since, until = _days(q, tz)
         cameras = _cameras(token, q.getlist("camera"))
         episodes = _flag(q.get("episodes", "false"), "episodes")
-        return JSONResponse(await run_in_threadpool(in_db, _outliers, token, config.tz, since,
+        return JSONResponse(await run_in_threadpool(in_db, _outliers, token, tz, since,
                                                     until, cameras, episodes))
 
     async def get_alerts(request: Request):
         token = await authenticate(request, "read")
         q = request.query_params
         consumer = q.get("consumer", "")
-        since, now = _alert_window(q, config.tz)
+        tz = await zone()
+        since, now = _alert_window(q, tz)
         dark = _dark_after(q.get("dark_after", "3"))
-        return JSONResponse(await run_in_threadpool(in_db, _pending_alerts, token, config.tz,
+        return JSONResponse(await run_in_threadpool(in_db, _pending_alerts, token, tz,
                                                     consumer, since, now, dark))
 
     async def ack_alerts(request: Request):
@@ -231,7 +247,7 @@ def create_app(config: ServeConfig) -> Starlette:
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise ApiError(400, "bad_request", 'send {"consumer": NAME, "episodes": [{"camera", '
                            '"metric", "kind", "start_utc"}, …]}') from None
-        marked = await run_in_threadpool(in_db, _ack, token, config.tz, consumer, keys)
+        marked = await run_in_threadpool(in_db, _ack, token, await zone(), consumer, keys)
         return JSONResponse({"consumer": consumer, "marked": marked})
 
     async def get_report(request: Request):
@@ -241,12 +257,12 @@ def create_app(config: ServeConfig) -> Starlette:
         if len(given) != 1:
             raise ApiError(400, "bad_request", "give exactly one of day, week, month or year")
         compare = q.get("compare", "previous")
-        text = await run_in_threadpool(in_db, _report, token, config.tz, given[0], compare)
+        text = await run_in_threadpool(in_db, _report, token, await zone(), given[0], compare)
         return Response(text, media_type="application/json")
 
     async def get_status(request: Request):
         token = await authenticate(request, "read")
-        return JSONResponse(await run_in_threadpool(in_db, _status, token, config.tz))
+        return JSONResponse(await run_in_threadpool(in_db, _status, token, await zone()))
 
     async def healthz(request: Request):
         try:
@@ -299,8 +315,10 @@ def _guard(handler, log: AccessLog | None):
             response = error_response(ApiError(403, "forbidden", str(err)))
         except UsageError as err:
             response = error_response(ApiError(400, "bad_request", for_http(str(err))))
-        except LockTimeout as err:
-            response = error_response(ApiError(503, "busy", str(err), headers={"Retry-After": "5"}))
+        except LockTimeout as err:  # its text names the database and the holder: operator's log
+            sys.stderr.write(f"serve: busy: {err}\n")
+            response = error_response(ApiError(503, "busy", "another import is running; retry later",
+                                               headers={"Retry-After": "5"}))
         except DatabaseError:
             response = error_response(ApiError(503, "database_unavailable",
                                                "the database is unavailable; retry later",
@@ -438,7 +456,8 @@ def _import_batch(db, token, tz, body, rows, on_error, replace, interval, layout
         except ValueError:
             raise ApiError(400, "bad_request", "interval is minutes, e.g. 5") from None
     options = ImportOptions(tz=tz, on_error=on_error, replace=replace, camera_check=check,
-                            write_rejected=False, ledger_scope=f"token {token.id}", **layout, **extra)
+                            write_rejected=False, ledger_scope=f"token {token.id}",
+                            shown_problems=MAX_LISTED_PROBLEMS, **layout, **extra)
     source = f"serve:{token.name}"
     if rows is not None:
         options.na = (*options.na, "")  # JSON null is the natural "unknown"

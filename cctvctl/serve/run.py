@@ -17,6 +17,8 @@ def serve(config, host: str, port: int, certfile: str | None = None, keyfile: st
 
     if bool(certfile) != bool(keyfile):
         raise UsageError("give both --certfile and --keyfile for TLS (or neither)")
+    if certfile:
+        _check_tls(certfile, keyfile)
     import socket
     import sys
 
@@ -37,7 +39,8 @@ def serve(config, host: str, port: int, certfile: str | None = None, keyfile: st
         proxy_headers=False))
     scheme = "https" if certfile else "http"
     bound = sock.getsockname()[1]
-    sys.stderr.write(f"cctvctl serve: listening on {scheme}://{host}:{bound}\n")
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
+    sys.stderr.write(f"cctvctl serve: listening on {scheme}://{shown}:{bound}\n")
     sys.stderr.flush()
     # uvicorn re-raises the SIGTERM it handled after its graceful stop; the CLI's own handler
     # would turn that into exit 143. A stop asked for and carried out is a success (exit 0).
@@ -45,3 +48,19 @@ def serve(config, host: str, port: int, certfile: str | None = None, keyfile: st
 
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run(sockets=[sock])
+
+
+def _check_tls(certfile: str, keyfile: str) -> None:
+    """Load the certificate and key now, so a wrong file is one line (exit 2) before the
+    server says it is listening — not an error after a supervisor was told it is up."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except FileNotFoundError as exc:
+        raise UsageError(f"--certfile/--keyfile: no such file {exc.filename or certfile!r}") from None
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or "unreadable"
+        raise UsageError(f"--certfile {certfile!r} / --keyfile {keyfile!r}: not a usable PEM "
+                         f"certificate and key ({reason})") from None

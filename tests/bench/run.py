@@ -27,8 +27,8 @@ sys.path.insert(0, str(HERE))
 
 from bench_aggregate import case_aggregate_all, case_aggregate_day  # noqa: E402
 from bench_analysis import case_detect_day, case_melbourne, case_report_month, melbourne_csv  # noqa: E402
-from bench_import import (case_daily_import_detection, case_import_mysql, case_import_rss,  # noqa: E402
-                          case_import_sqlite)
+from bench_import import (case_daily_import_detection, case_detection_cost, case_import_mysql,  # noqa: E402
+                          case_import_rss, case_import_sqlite)
 from datagen import write_counts  # noqa: E402
 from env import (CCTVCTL, analyze, cctv, drop_mysql, load_average, machine, mysql_url, remove_sqlite,  # noqa: E402
                  reset_mysql, sqlite_url)
@@ -77,9 +77,13 @@ def imports(work: Path, scale: Scale, sqlite_only: bool, emit) -> None:
     rows = rows_label(n)
     for detect in (False, True):
         emit(case_import_sqlite(work, data, scale.runs, rows, detect))
+    emit(case_detection_cost(sqlite_url(work / "imp.db"), data, scale.runs, rows,
+                             lambda: remove_sqlite(work / "imp.db")))
     if not sqlite_only:
         for detect in (False, True):
             emit(case_import_mysql(data, scale.runs, rows, detect))
+        emit(case_detection_cost(mysql_url("cctv_bench"), data, scale.runs, rows,
+                                 lambda: reset_mysql("cctv_bench")))
         drop_mysql("cctv_bench")
     remove_sqlite(work / "imp.db")
     remove_sqlite(work / "base.db")
