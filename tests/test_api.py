@@ -120,8 +120,9 @@ def test_signatures_are_typed():
 # -- import options in groups ------------------------------------------------------------------
 #: ImportOptions fields no caller of the library sets: the zone is its own argument, the rest
 #: belong to the server (token scope, no side file, lock wait, problems listed) or the pipeline
+#: (chunk size, the plain reader's switch for differential tests)
 NOT_GROUPED = {"tz", "chunk_rows", "camera_check", "write_rejected", "ledger_scope", "lock_timeout",
-               "shown_problems"}
+               "shown_problems", "fast_reader"}
 
 
 def test_the_option_groups_cover_every_option_once():
