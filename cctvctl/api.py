@@ -136,9 +136,13 @@ def aggregate(grain: str = "all", *, db: str | None = None, tz: str | None = Non
         raise UsageError(f"unknown grain {grain!r}: use {', '.join(GRAINS)}")
     requested_days(date, since, until)  # bad usage is reported before the database is opened
     validate.k_factor(k)
+    from cctvctl.detect import settle_runs
+
     with open_database(db, create=False) as database:
-        return run_aggregate(database, grain, zone_of(database, tz).tz, k=k, date=date, since=since,
-                             until=until, cameras=cameras, keep_rows=keep_rows)
+        result = run_aggregate(database, grain, zone_of(database, tz).tz, k=k, date=date, since=since,
+                               until=until, cameras=cameras, keep_rows=keep_rows)
+        settle_runs(database)  # flags the ingest account appended become plain rows of outliers
+        return result
 
 
 @dataclass

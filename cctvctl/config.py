@@ -38,6 +38,13 @@ def resolve_db_url(flag: str | None) -> str:
 def load_zone(name: str) -> ZoneInfo:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    # files of the zone database that are not one place's rules: `localtime` follows whatever the
+    # host links it to (a database's zone must not move with a machine), `right/…` counts leap
+    # seconds (shifts every time by ~27 s), `Factory`/`posixrules` are placeholders
+    base = name.split("/", 1)[0]
+    if name in ("localtime", "posixrules", "Factory") or base in ("right", "posix", "SystemV"):
+        raise UsageError(f"time zone {name!r} is not a place's zone (use an IANA name such as "
+                         "Asia/Seoul)")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -25,7 +25,7 @@ from cctvctl.db.database import Database
 from cctvctl.db.schema import COUNT_COLUMNS
 from cctvctl.db.writeset import check_undo_size
 from cctvctl.errors import DatabaseError, LockTimeout, UsageError
-from cctvctl.periods import day_runs, local_date
+from cctvctl.periods import day_runs, local_date, local_iso
 from cctvctl.db.retry import retrying_conflicts
 
 LIST_IMPORTS = ("SELECT id, source, sha256, tz, rows_read, inserted, duplicates, replaced, rejected, "
@@ -46,6 +46,13 @@ RESTORE = ("INSERT INTO counts (camera, start_utc, " + ", ".join(_VALUES) + ", i
 DELETE_ORPHAN_FLAGS = (
     "DELETE FROM outliers WHERE camera = ? AND start_utc >= ? AND start_utc < ? AND NOT EXISTS "
     "(SELECT 1 FROM counts c WHERE c.camera = outliers.camera AND c.start_utc = outliers.start_utc)")
+#: a row the undo would restore that another import's row now overlaps (imports refuse
+#: overlapping rows; a --replace that shortened a row let a later import fill the gap)
+RESTORE_OVERLAP = (
+    "SELECT r.camera, r.start_utc, r.end_utc, c.start_utc, c.end_utc, c.import_id "
+    "FROM count_revisions r JOIN counts c ON c.camera = r.camera AND c.start_utc > r.start_utc - ? "
+    "AND c.start_utc < r.end_utc AND c.start_utc <> r.start_utc AND c.end_utc > r.start_utc "
+    "AND c.import_id <> r.import_id WHERE r.import_id = ? ORDER BY r.start_utc LIMIT 1")
 FORGET = ("DELETE FROM count_revisions WHERE import_id = ?", "DELETE FROM import_days WHERE import_id = ?")
 MARK_UNDONE = "UPDATE imports SET status = 'undone' WHERE id = ?"
 STATS_ZONE = "SELECT value FROM agg_state WHERE name = 'tz'"
@@ -145,6 +152,7 @@ def _undo(db: Database, import_id: int, detect: bool, lock_timeout: float) -> Un
                 own = int(record[4] or 0) + int(record[5] or 0)  # deleted (a replaced one too)
                 check_undo_size(db, int(import_id), str(record[1]),
                                 own + 2 * int(revisions) + int(days))  # restored, forgotten
+            _check_overlap(db, import_id, ZoneInfo(str(record[2])))
             result = UndoResult(import_id=int(import_id), source=str(record[1]))
             touched = [(str(c), int(d)) for c, d in db.query(TOUCHED, (int(import_id),))]
             result.days = len(touched)
@@ -182,6 +190,18 @@ def _check(import_id: int, record, dependants) -> None:
         raise UsageError(f"import #{import_id} cannot be undone yet: later import(s) {later} replaced "
                          f"rows it wrote; undo those first, newest first (cctvctl imports undo "
                          f"{newest}), then this one")
+
+
+def _check_overlap(db: Database, import_id: int, tz: ZoneInfo) -> None:
+    clash = db.query_one(RESTORE_OVERLAP, (validate.ROW_SPAN_MAX, int(import_id)))
+    if clash is None:
+        return
+    camera, start, end, other_start, other_end, other = clash
+    raise UsageError(f"import #{import_id} cannot be undone yet: it would restore the row "
+                     f"{local_iso(int(start), tz)}–{local_iso(int(end), tz)} of camera {str(camera)!r}, "
+                     f"which the row {local_iso(int(other_start), tz)}–{local_iso(int(other_end), tz)} "
+                     f"of import #{int(other)} now overlaps; undo that one first (cctvctl imports "
+                     f"undo {int(other)}), then this one")
 
 
 def _utc_runs(touched: list[tuple[str, int]]) -> list[tuple[str, int, int]]:

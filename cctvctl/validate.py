@@ -22,6 +22,9 @@ LAST_DAY = date(2099, 12, 31)
 K_MAX = 100.0
 #: the longest interval a file without an end column can have: one local day
 INTERVAL_MAX = 86_400
+#: the longest a stored row may span (an end column): a day plus the hour a DST change adds;
+#: rows starting this long before a time cannot reach it (the overlap checks' window)
+ROW_SPAN_MAX = 25 * 3600
 #: random seeds: what numpy's generators take (non-negative), bounded so it stays an integer
 SEED_MAX = 2**64 - 1
 #: row ids and counts of rows (import ids, --limit): what a BIGINT (SQLite's INTEGER) holds;

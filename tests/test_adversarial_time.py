@@ -351,6 +351,18 @@ def test_compact_digits_are_read_in_their_exact_shape_or_refused(text, zone):
                     "is not 0–" in reason, reason
 
 
+@given(compact_digits(), st.sampled_from(["%Y%m%d", "%Y%m%d%H%M", "%Y%m%d%H%M%S"]))
+@FAST
+def test_an_explicit_compact_format_reads_all_digits_or_refuses(text, fmt):
+    """``--time-format %Y%m%d``: strptime's one-digit fields guessed a dropped digit."""
+    [(value, reason)] = read([text], ZoneInfo("UTC"), time_format=fmt)
+    wall = _compact_truth(text) if len(text) == {"%Y%m%d": 8, "%Y%m%d%H%M": 12}.get(fmt, 14) else None
+    if wall is not None and 0 <= wall.replace(tzinfo=timezone.utc).timestamp() < MAX_EPOCH:
+        assert value == wall.replace(tzinfo=timezone.utc).timestamp(), (text, fmt, reason)
+    else:
+        assert value is None, (text, fmt, value)
+
+
 @given(st.integers(0, 10**11 - 1), st.integers(100_000_000, 4_102_444_799))
 @FAST
 def test_epoch_ms_never_stores_seconds_in_1970(seconds_like, instant):

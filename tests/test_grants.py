@@ -349,6 +349,25 @@ def test_ingest_appends_flag_runs_and_late_data_gives_the_flags_of_detect(accoun
         stale = db.scalar("SELECT COUNT(*) FROM outliers")
     assert runs == 2 and stale == 0  # both imports appended (nothing could be written in place)
     by_ingest = _verdicts(mysql_url)
+    # the nightly aggregate as cron folds the runs: the same flags, now rows of outliers
+    result = runner.invoke(app, ["aggregate", "all", "--db", _as("cron", accounts, monkeypatch),
+                                 "--tz", "Asia/Seoul", "-q"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.delenv("CCTV_DB_PASSWORD")
+    with connect(mysql_url) as db:
+        assert db.scalar("SELECT COUNT(*) FROM outlier_runs") == 0
+        assert db.scalar("SELECT COUNT(*) FROM outliers") == len(by_ingest)
+    assert _verdicts(mysql_url) == by_ingest
+    url = _as("ingest", accounts, monkeypatch)  # another late day: a new run over folded flags
+    later = tmp_path / "later.csv"
+    later.write_text("camera,start,people,vehicle\n" + "".join(
+        f"gate-2,2021-08-03 {h:02d}:00,{200 + h},{h % 9}\n" for h in range(24)))
+    result = runner.invoke(app, ["import", str(later), "--db", url, "--tz", "Asia/Seoul", "--replace"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.delenv("CCTV_DB_PASSWORD")
+    with connect(mysql_url) as db:
+        assert db.scalar("SELECT COUNT(DISTINCT run_id) FROM outlier_runs") == 1
+    by_ingest = _verdicts(mysql_url)
     result = runner.invoke(app, ["detect", "--db", mysql_url, "--tz", "Asia/Seoul",
                                  "--since", "2021-07-25", "--until", "2021-08-31", "-q"])
     assert result.exit_code == 0, result.output

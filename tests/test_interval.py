@@ -135,7 +135,7 @@ def test_conflict_reason_shows_local_times_not_epoch(fresh_url, runner, tmp_path
 def test_an_interval_longer_than_25_hours_is_refused(fresh_url, runner, tmp_path, end, ok):
     """Issue 12: an end 78 years later overlapped every later row of its camera."""
     path = write(tmp_path, f"camera,start,end,people\ng,2021-08-01 00:00,{end},3\n"
-                           "g,2021-08-01 01:00,2021-08-01 02:00,4\n")
+                           "g,2021-08-02 01:00,2021-08-02 02:00,4\n")  # after 25 h: no overlap
     result = invoke(runner, fresh_url, str(path))
     if ok:  # 25 h: the longest day (a DST fall-back) is still one interval
         assert result.exit_code == 0, result.stderr

@@ -54,8 +54,9 @@ INGEST_LAYERS: list[tuple[str, ...]] = [
      "cctvctl.ingest.records"),                  # timestamps; the C-parser path; the exact path
     ("cctvctl.ingest.timeshapes", "cctvctl.ingest.dst"),  # text → wall times; wall times → instants
     ("cctvctl.ingest.cameras", "cctvctl.ingest.columns", "cctvctl.ingest.counts",
-     "cctvctl.ingest.dateorder", "cctvctl.ingest.scan", "cctvctl.ingest.spacing",
-     "cctvctl.ingest.timeformat", "cctvctl.ingest.twins", "cctvctl.ingest.undecodable",
+     "cctvctl.ingest.dateorder", "cctvctl.ingest.overlap", "cctvctl.ingest.scan",
+     "cctvctl.ingest.spacing", "cctvctl.ingest.timeformat", "cctvctl.ingest.twins",
+     "cctvctl.ingest.undecodable",
      "cctvctl.ingest.zonenames"),                # leaves: one rule each, no other ingest module
 ]
 

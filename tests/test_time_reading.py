@@ -390,3 +390,14 @@ def test_a_date_column_holding_a_time_is_never_added_to_the_time(fresh_url, tmp_
     assert starts(fresh_url) == [at(2021, 8, 1, 9, 30), at(2021, 8, 2, 2)]
     assert rejected_reasons(tmp_path, "hours.csv") == {
         2: "date '2021-08-02 10:00' has a time of day; the hour column gives the hour"}
+
+
+def test_an_explicit_compact_format_refuses_a_missing_digit(fresh_url, tmp_path):
+    path = write(tmp_path, ["gate,202108011745,1", "gate,20210801930,2", "gate,2021111,3"])
+    proc = cctvctl(fresh_url, str(path), "--time-format", "%Y%m%d%H%M", "--interval", "5",
+                   "--on-error", "skip", cwd=tmp_path)
+    assert proc.returncode == 0 and "rejected 2" in proc.stdout, proc.output
+    assert starts(fresh_url) == [at(2021, 8, 1, 17, 45)]
+    tail = "does not fill --time-format '%Y%m%d%H%M': fields written together need all their digits"
+    assert rejected_reasons(tmp_path) == {3: f"timestamp '20210801930' {tail}",
+                                          4: "unparseable timestamp '2021111'"}

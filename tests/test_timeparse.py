@@ -340,3 +340,21 @@ def test_a_date_holding_a_time_is_not_added_to_the_hour_or_time_column():
     got, why, _ = parse(["2021-08-01 00:00:00 09:30", "2021-08-01 10:00 09:30", "01-Jan-2012 0:00 09:30"])
     assert got[0] == epoch(2021, 8, 1, 9, 30) and got[2] == epoch(2012, 1, 1, 9, 30)
     assert why[1] == "timestamp '2021-08-01 10:00 09:30' has two times of day (10:00, 09:30)"
+
+
+@pytest.mark.parametrize("fmt,text,expected", [
+    ("%Y%m%d%H%M", "202108011745", epoch(2021, 8, 1, 17, 45)),
+    ("%Y%m%d%H%M", "20210801930", None), ("%Y%m%d%H%M", "202181930", None),
+    ("%Y%m%d", "2021111", None), ("%Y%m%d", "202181", None), ("%Y%m%d", "20211101", epoch(2021, 11, 1)),
+    ("%Y%m%d %H:%M", "20210801 9:30", epoch(2021, 8, 1, 9, 30)),  # a separated field may be short
+    ("%d.%m.%Y %H:%M", "1.8.2021 9:30", epoch(2021, 8, 1, 9, 30)),
+    ("%Y%m%d%H%M%z", "20210801175+0900", None),
+])
+def test_an_explicit_format_with_fields_run_together_needs_all_their_digits(fmt, text, expected):
+    """strptime's fields take one digit: `--time-format %Y%m%d` read `2021111` as November 1."""
+    got, why, _ = parse([text], time_format=fmt)
+    if expected is None:
+        assert (got, why) == ([None], [f"timestamp {text!r} does not fill --time-format {fmt!r}: "
+                                       "fields written together need all their digits"])
+    else:
+        assert (got, why) == ([expected], [None])

@@ -42,7 +42,8 @@ def cli(*args, env_extra: dict | None = None, drop=("CCTV_TZ",)) -> subprocess.C
     """The installed cctvctl, with the test's environment less ``drop`` plus ``env_extra``."""
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(env_extra or {})
-    return subprocess.run(["cctvctl", *args], env=env, capture_output=True, text=True, timeout=120)
+    exe = str(Path(sys.executable).with_name("cctvctl"))  # the venv of this interpreter, PATH or not
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def starts(url: str) -> list[int]:
@@ -110,6 +111,18 @@ def test_system_zone_from_tz_variable(tmp_path, value, expected):
 def test_tz_variable_without_an_iana_zone_is_refused(tmp_path, value):
     with pytest.raises(UsageError, match="TZ environment variable"):
         system_zone_name(root=str(tmp_path), env={"TZ": value})
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "right/Asia/Seoul",
+                                  "posix/Asia/Seoul"])
+def test_zone_files_that_are_not_a_place_are_refused(tmp_path, zone):
+    """`localtime` would follow the host's link, `right/…` counts leap seconds: neither may
+    become a database's one zone."""
+    path = tmp_path / "c.csv"
+    path.write_text("camera,start,people\ng,2021-08-01 09:00,5\n")
+    url = f"sqlite:///{tmp_path / 'z.db'}"
+    refused = cli("--db", url, "--tz", zone, "import", str(path), "--no-detect")
+    assert refused.returncode == 2 and "not a place's zone" in refused.stderr, refused.stderr
 
 
 def test_first_import_uses_and_records_the_system_zone_from_tz(fresh_url, tmp_path):

@@ -174,9 +174,11 @@ def _summary(r) -> str:
     dst = {k: v for k, v in (r.dst or {}).items() if v}
     if dst:
         text += "\n  DST rules applied: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in dst.items())
-    if r.interval_source in ("file", "default"):
-        how = ("inferred from the spacing of its rows" if r.interval_source == "file" else
-               "the default: too few rows per camera to tell")
+    if r.interval_source in ("file", "default", "stored"):
+        how = {"file": "inferred from the spacing of its rows",
+               "default": "the default: too few rows per camera to tell",
+               "stored": "too few rows per camera to tell: the interval of their stored rows"
+               }[r.interval_source]
         text += f"\n  interval {r.interval // 60:g} min ({how}; --interval sets it)"
     if r.rejected_file:
         text += f"\n  bad rows with reasons: {shown(r.rejected_file)}"

@@ -35,8 +35,9 @@ from cctvctl.detect.methods import FLOORS, SLOTS, SeasonalParams, ThresholdParam
 from cctvctl.detect.robust import LOOKBACK, RobustParams
 from cctvctl.detect.model import RECORD_KEYS, DetectResult, Flag, interval_label, with_labels
 from cctvctl.detect.scan import judge_chunk
-from cctvctl.detect.store import (Span, cameras_between, import_days, interval_details,
-                                  last_starts, load_flags, replace_flags)
+from cctvctl.detect.store import (ANY_RUN, Span, cameras_between, fold_runs, import_days,
+                                  interval_details, last_starts, load_flags, may_delete_flags,
+                                  replace_flags)
 from cctvctl.errors import UsageError
 from cctvctl.db.retry import retrying_conflicts
 
@@ -99,6 +100,15 @@ def _run_range(db, tz, start_utc, end_utc, cameras, method, params, store, presc
     return DetectResult(method=method, params=params.as_dict(), start_utc=start_utc,
                         end_utc=end_utc, cameras=chosen, evaluated=run.evaluated,
                         fallback=run.fallback, unjudged=run.unjudged, flags=run.flags, stored=store)
+
+
+def settle_runs(db: Database) -> int:
+    """Fold the flag runs the ingest account appended into ``outliers`` when there are any and
+    this account may (the nightly ``aggregate`` does it, so runs do not pile up)."""
+    if not db.table_exists("outlier_runs") or db.query_one(ANY_RUN) is None or not may_delete_flags(db):
+        return 0
+    with db.lock(LOCK_NAME, LOCK_TIMEOUT), db.atomic():  # no import appends while it folds
+        return fold_runs(db)
 
 
 def detect_import(db: Database, import_id: int, tz: ZoneInfo, prescreen: bool = True) -> int:

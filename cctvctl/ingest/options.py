@@ -61,6 +61,10 @@ class ImportOptions:
     camera_check: Callable[[list[str]], None] | None = field(default=None, compare=False)
     #: False: skipped rows are reported in the result only, no ``*.rejected.csv`` (a server)
     write_rejected: bool = True
+    #: False: never the fast reader (pandas' C parser, :mod:`cctvctl.ingest.fastpath`), always
+    #: the exact csv-module one — the plain path the fast one is checked against
+    #: (tests/test_reader_differential.py). Same rows either way, so not in the fingerprint.
+    fast_reader: bool = True
     #: who may take the "already imported" short-cut: the same bytes imported under another
     #: scope are read in full (so ``camera_check`` sees them) instead of answered from the
     #: ledger — a device token must not learn whether other cameras' counts were imported
@@ -153,7 +157,7 @@ class ImportResult:
     sha256: str = ""
     seconds: float = 0.0
     interval: int | None = None  # seconds, where the file has no end column
-    interval_source: str | None = None  # option, file (inferred), default, end column
+    interval_source: str | None = None  # option, file (inferred), stored, default, end column
     previous_import: int | None = None
     #: one line each: a new camera named like another but for case, spaces or Unicode form
     warnings: list[str] = field(default_factory=list)

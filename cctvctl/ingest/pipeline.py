@@ -51,6 +51,9 @@ FIND_IMPORT = ("SELECT id, started_at FROM imports WHERE sha256 = ? AND options_
                "AND status = 'ok' ORDER BY id LIMIT 1")
 FIRST_PASS = ("SELECT start_utc FROM counts WHERE camera = ? AND start_utc IN (?, ?) "
               "AND import_id <> ?")
+LATEST_INTERVAL = ("SELECT c.camera, c.end_utc - c.start_utc FROM counts c WHERE c.camera IN "
+                   "({marks}) AND c.start_utc = (SELECT MAX(d.start_utc) FROM counts d "
+                   "WHERE d.camera = c.camera)")
 RECORD_REJECTED = ("INSERT INTO imports (source, sha256, options_sha256, tz, rows_read, rejected, "
                    "status, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, 'rejected', ?, ?)")
 
@@ -104,7 +107,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 import_id = db.last_insert_id()
                 result.import_id = import_id
                 known = [name for (name,) in db.query(db.dialect.cameras_sql)]  # for look-alikes
-                fast, order = True, None
+                fast, order = options.fast_reader, None
                 while True:
                     try:  # a reading that must start over leaves nothing behind
                         with db.savepoint("import_rows"):
@@ -210,6 +213,7 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
                          columns=options.columns, na=options.na, wide=options.wide,
                          wide_metric=options.wide_metric)
     reader.scan = scan  # how the rejected rows are read again (the same line splitting)
+    reader.stored_intervals = _stored_intervals(db, db_busy)
     writer = CountWriter(db, import_id, replace=options.replace, tz=options.tz)
     done = _Pass()
 
@@ -266,6 +270,19 @@ def _first_pass_stored(db: Database, import_id: int, busy: threading.Lock):
             found = {int(r[0]) for r in db.query(FIRST_PASS, (camera, early, late, import_id))}
         return early in found and late not in found
     return check
+
+
+def _stored_intervals(db: Database, busy: threading.Lock):
+    """cameras → the length of each one's latest stored row (those with rows): one query."""
+    def look_up(cameras: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        with busy:
+            for i in range(0, len(cameras), 500):  # SQLite caps bound parameters
+                batch = cameras[i:i + 500]
+                sql = LATEST_INTERVAL.format(marks=", ".join("?" for _ in batch))
+                found.update((str(c), int(n)) for c, n in db.query(sql, batch))
+        return found
+    return look_up
 
 
 #: test hook (like the migrations' CCTV_TEST_MIGRATION_PAUSE): after the first chunk that wrote

@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
+from cctvctl import validate
 from cctvctl.errors import CountFileError
 from cctvctl.ingest.cameras import check_cameras, validate_camera_name
 from cctvctl.ingest.columns import Layout, looks_like_data, norm, resolve_layout
@@ -29,7 +31,7 @@ from cctvctl.ingest.undecodable import undecodable
 
 #: the longest interval a row may span: a day, plus the hour a DST change adds (an end 78 years
 #: after its start overlapped every later row of its camera)
-MAX_INTERVAL = 25 * 3600
+MAX_INTERVAL = validate.ROW_SPAN_MAX
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class CountReader:
         #: where the interval came from: option, file (inferred), default (too few rows), end
         self.interval_source = "option" if interval is not None else "file"
         self.spacing = Spacing()
+        #: cameras → the interval of their latest stored row (None: none stored), asked where
+        #: the file's rows cannot tell (a batch of one row per camera): better than the default
+        self.stored_intervals: Callable[[list[str]], dict[str, int]] | None = None
+        self.camera_interval: dict[str, int | None] = {}  # the answers so far
         self._unknown_parser: TimeParser | None = None  # reads the unknown rows' starts
         self.max_count = max_count
         self.chunk_rows = chunk_rows
@@ -91,7 +97,23 @@ class CountReader:
         if self.layout is None or self.layout.has("end"):
             return None
         return self.spacing.disagreement(self.interval, self.interval_source, self.source,
-                                         self.parser.tz)
+                                         self.parser.tz, self.camera_interval)
+
+    def _camera_intervals(self, cameras: pd.Series) -> pd.Series:
+        """Each row's interval where the file's rows cannot tell: its camera's stored one, else
+        the one most of the file's cameras have stored, else the default (one look-up a chunk,
+        for the cameras not asked about yet)."""
+        new = [c for c in pd.unique(cameras) if c not in self.camera_interval]
+        if new:
+            found = self.stored_intervals(new)
+            self.camera_interval.update({c: found.get(c) for c in new})
+            known = Counter(v for v in self.camera_interval.values() if v is not None)
+            if known:  # the usual stored interval (ties: the shortest) for the cameras without
+                best = max(known.values())
+                self.interval = min(v for v, n in known.items() if n == best)
+                self.interval_source = "stored"
+        each = {c: self.camera_interval.get(c) or self.interval for c in pd.unique(cameras)}
+        return cameras.map(each).astype("int64")
 
     def _file_error(self, line: int, reason: str) -> CountFileError:
         return CountFileError(f"{self.source}:{line}: {reason}")
@@ -307,7 +329,10 @@ class CountReader:
                 self.interval = self.spacing.usual()
                 if self.interval is None:
                     self.interval, self.interval_source = DEFAULT_INTERVAL, "default"
-            end = start + self.interval
+            if self.interval_source in ("default", "stored") and self.stored_intervals is not None:
+                end = start + self._camera_intervals(timed_cameras)
+            else:
+                end = start + self.interval
         start, end = full(start, np.nan), full(end, np.nan)
         timed = None  # from here on, every row
         metrics = layout.metrics

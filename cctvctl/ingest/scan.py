@@ -20,6 +20,9 @@ import numpy as np
 #: blocks handed to the hashing thread and not yet hashed (memory stays at a few MB)
 HASH_AHEAD = 4
 
+#: bytes read at a time (the header line must fit in the first block, or the exact reader is used)
+BLOCK_BYTES = 1 << 20
+
 #: the csv module's default field size limit: longer lines take the exact reader, which names them
 MAX_LINE = 131072
 
@@ -68,7 +71,7 @@ def scan_file(source, encoding: str, delimiter_option: str | None, *,
     # sha256 releases the GIL on large buffers: it runs on a second thread beside the checks
     pending: deque = deque()
     with ThreadPoolExecutor(1, thread_name_prefix="cctvctl-hash") as hasher:
-        for block in iter(lambda: fh.read(1 << 20), b""):
+        for block in iter(lambda: fh.read(BLOCK_BYTES), b""):
             pending.append(hasher.submit(h.update, block))  # one worker: blocks hashed in order
             if len(pending) > HASH_AHEAD:
                 pending.popleft().result()
@@ -138,7 +141,7 @@ def _crlf_only(fh) -> bool:
     """Every CR is part of a CRLF (a bare CR would end a line for one reader and not another)."""
     fh.seek(0)
     data_tail = b""
-    for block in iter(lambda: fh.read(1 << 20), b""):
+    for block in iter(lambda: fh.read(BLOCK_BYTES), b""):
         block = data_tail + block
         if block.count(b"\r") != block.count(b"\r\n") + (1 if block.endswith(b"\r") else 0):
             return False

@@ -98,15 +98,19 @@ class Spacing:
         gap = _most_common(total)
         return gap if gap is not None and _evidence(total, gap) else None
 
-    def disagreement(self, interval: int, origin: str, source: str, tz: ZoneInfo) -> str | None:
-        """One line naming a camera whose usual gap is not ``interval``, or None."""
+    def disagreement(self, interval: int, origin: str, source: str, tz: ZoneInfo,
+                     own: dict[str, int | None] | None = None) -> str | None:
+        """One line naming a camera whose usual gap is not ``interval`` (or its ``own``, the
+        interval of its stored rows), or None."""
+        own = own or {}
         odd = {cam: g for cam, c in sorted(self.gaps.items())
-               if (g := _most_common(c)) != interval
-               and (g < interval or g >= 3 * interval)  # every other interval missing: gaps
-               and _evidence(c, g, MIN_EVIDENCE if g < interval else MIN_EVIDENCE_LONGER)}
+               if (g := _most_common(c)) != (i := own.get(cam) or interval)
+               and (g < i or g >= 3 * i)  # every other interval missing: gaps
+               and _evidence(c, g, MIN_EVIDENCE if g < i else MIN_EVIDENCE_LONGER)}
         if not odd:
             return None
         camera, gap = next(iter(odd.items()))
+        interval = own.get(camera) or interval
         ex = self.examples[(camera, gap)]
         seen = (f"rows of camera {camera!r} are {minutes(gap)} apart (most often; e.g. lines "
                 f"{ex.line_a} and {ex.line_b}: {local_iso(ex.start_a, tz)}, {local_iso(ex.start_b, tz)})")
@@ -114,6 +118,10 @@ class Spacing:
         if origin == "option":
             return (f"{source}: the file has no end column and {seen}{more}, but --interval is "
                     f"{minutes(interval)}: use {flag(gap)}, or give the file an end column")
+        if origin == "stored":  # the first chunk had no camera with two rows
+            return (f"{source}: the file has no end column and {seen}{more}, but its first rows had "
+                    f"no spacing to tell and the interval of the camera's stored rows, "
+                    f"{minutes(interval)}, was used: use {flag(gap)}")
         if origin == "default":  # the first chunk had no camera with two rows
             return (f"{source}: the file has no end column and {seen}{more}, but its first rows had "
                     f"no spacing to tell and the default {minutes(interval)} was used: use "

@@ -1,9 +1,10 @@
 """``--time-format``: Unix seconds or milliseconds, or a strptime format; and the whole-second
 rule every reading of a timestamp shares.
 
-A value clearly in the other unit is refused naming the flag that reads it: under ``epoch_ms``
-anything below 10^11 (before 1973 — ``1627776000`` was stored as 1970-01-19), under ``epoch``
-a millisecond count of 1973–2099 (after 2099 as seconds).
+Numeric fields an explicit format writes together (``%Y%m%d``) must have all their digits
+(:func:`full_widths`). A value clearly in the other unit is refused naming the flag that reads
+it: under ``epoch_ms`` anything below 10^11 (before 1973 — ``1627776000`` was stored as
+1970-01-19), under ``epoch`` a millisecond count of 1973–2099 (after 2099 as seconds).
 
 A fraction of a second is kept when it is zero (``09:30:00.000``) and otherwise refused: rows are
 stored at whole seconds, and silently flooring ``09:29:59.999`` would move it to another
@@ -12,6 +13,8 @@ entirely, and the two never mix in one file.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -75,16 +78,49 @@ def read_explicit(fmt: str, todo: pd.Series, epoch: pd.Series, reasons: pd.Serie
         parsed = pd.to_datetime(todo, format=fmt, errors="coerce", utc=aware)
     except (ValueError, TypeError, OverflowError):
         parsed = pd.Series(pd.NaT, index=todo.index, dtype="datetime64[us]")
+    widths = full_widths(fmt)
+    if widths is not None:  # %Y%m%d read 2021111 as November 1: run-together fields need all digits
+        short = parsed.notna() & ~todo.str.fullmatch(widths)
+        if short.any():
+            reasons[short.index[short]] = [
+                f"timestamp {v!r} does not fill --time-format {fmt!r}: fields written together "
+                "need all their digits" for v in todo[short]]
+            parsed = parsed.where(~short)
     if not aware:
         return parsed.astype("datetime64[us]")
     utc = parsed.dt.tz_localize(None) if isinstance(parsed.dtype, pd.DatetimeTZDtype) else parsed
     utc = utc.astype("datetime64[us]")
-    bad = utc.isna()
+    bad = utc.isna() & reasons[utc.index].isna()
     reasons[utc.index[bad]] = ["unparseable timestamp " + repr(v) for v in todo[bad]]
+    bad = utc.isna()
     good = utc[~bad]
     good = good[whole_seconds(good, todo, reasons)]
     epoch[good.index] = epoch_seconds(good)
     return pd.Series(dtype="datetime64[us]")
+
+
+#: digits of the strptime fields that may run together without a separator
+_WIDTH = {"Y": 4, "m": 2, "d": 2, "H": 2, "I": 2, "M": 2, "S": 2, "y": 2, "j": 3}
+
+
+def full_widths(fmt: str) -> str | None:
+    """A pattern a value must match when ``fmt`` writes numeric fields together (``%Y%m%d``):
+    those take exactly their width (strptime takes one digit, and guesses where the next field
+    starts). None when no fields run together."""
+    tokens = re.findall(r"%.|[^%]+", fmt)
+    numeric = [len(tok) == 2 and tok[0] == "%" and tok[1] in _WIDTH for tok in tokens]
+    parts, together = [], False
+    for i, tok in enumerate(tokens):
+        if numeric[i]:
+            joined = (i > 0 and numeric[i - 1]) or (i + 1 < len(tokens) and numeric[i + 1])
+            together |= joined
+            width = _WIDTH[tok[1]]
+            parts.append(rf"\d{{{width}}}" if joined else rf"\s*\d{{1,{width}}}")
+        elif tok.startswith("%"):
+            parts.append("%" if tok == "%%" else ".+?")
+        else:
+            parts.append(r"\s+".join(re.escape(w) for w in re.split(r"\s+", tok)))
+    return "".join(parts) if together else None
 
 
 def epoch_seconds(s: pd.Series) -> pd.Series:

@@ -9,6 +9,7 @@ parsing thread formats each chunk (:meth:`CountWriter.stage`) before handing it 
 thread. Only when a chunk meets stored keys does the writer look at the stored rows, to tell
 duplicates (identical: counted, not errors) from conflicts (different counts: an error, or an
 overwrite with ``replace``) and from a key repeated within this same file in an earlier chunk.
+Before that, rows overlapping another row of their camera are refused (:mod:`.overlap`).
 An overwrite first copies the stored row into ``count_revisions`` (the revision log that
 ``imports undo`` restores from).
 """
@@ -27,6 +28,7 @@ import pandas as pd
 from cctvctl import safefile
 from cctvctl.db.database import Database
 from cctvctl.errors import DatabaseError
+from cctvctl.ingest.overlap import overlaps, stored_near
 from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
 from cctvctl.periods import local_iso
 
@@ -300,6 +302,15 @@ class CountWriter:
             staged = None
         if rows.empty:
             return out
+        refused = overlaps(rows, stored_near(self.db, rows), self.import_id, self.tz)
+        if refused:  # rare: those rows go, and the chunk is formatted again without them
+            out.problems.extend((int(rows["line"].iat[pos]), why) for pos, why in refused)
+            rows = rows.drop(index=rows.index[[pos for pos, _ in refused]]).reset_index(drop=True)
+            if staged is not None and staged.path is not None:
+                os.unlink(staged.path)
+            staged = None
+            if rows.empty:
+                return out
         self._savepoint += 1
         with self.db.savepoint(f"chunk{self._savepoint}") as point:
             try:
