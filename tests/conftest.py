@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +30,10 @@ REQUIRE_MYSQL = os.environ.get("CCTV_REQUIRE_MYSQL") == "1"
 PRIVILEGED_ENV = "CCTV_TEST_PRIVILEGED"
 
 _mysql_problem: list[str] = []
+
+# Tests run the entry point installed beside this interpreter, whatever PATH holds: a
+# subprocess that says "cctvctl" must never reach another installation (or none).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 def mysql_admin():

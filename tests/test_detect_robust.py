@@ -14,6 +14,7 @@ import cctvctl.detect
 from cctvctl.detect import RobustParams, detect_range, load_flags, make_params
 from cctvctl.detect.model import Flag
 from cctvctl.errors import UsageError
+from import_helpers import fresh_url, shared_mysql_url  # noqa: F401  (fixtures)
 from test_detect import load, series, utc
 
 TZ = ZoneInfo("Asia/Seoul")
@@ -177,3 +178,24 @@ def test_like_day_references_read_from_aggregated_hours_equal_those_from_raw_cou
     when = datetime(2021, 4, 1, 13)  # a Thursday: the Mon–Thu of the three weeks before it
     assert from_raw[(utc(when, TZ), "people")][0] == pytest.approx(pandas_like_day_median(frame, when))
     assert from_raw[(utc(when, TZ), "people")][2] == 12
+
+
+def test_a_new_cameras_first_row_after_aggregation_is_judged_not_a_crash(fresh_url, tmp_path):
+    """Seen by a new user (and every first POST to serve): after `aggregate all`, a one-row
+    import of a camera the stored hours do not know crashed import-time detection."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("cctvctl"))
+    sample = Path(__file__).resolve().parent.parent / "sample_data" / "counts_2021-08.csv"
+
+    def cli(*args, stdin=None):
+        return subprocess.run([exe, "--db", fresh_url, "--tz", "Asia/Seoul", *args], input=stdin,
+                              capture_output=True, text=True, timeout=300)
+
+    assert cli("import", str(sample)).returncode == 0
+    assert cli("aggregate", "all").returncode == 0
+    one = cli("import", "-", stdin="camera,start,people\ngate-7,2021-09-20 00:05,12\n")
+    assert one.returncode == 0, one.stderr
+    assert "inserted 1" in one.stderr + one.stdout

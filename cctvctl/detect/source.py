@@ -104,8 +104,8 @@ class DbMoments:
             names = sorted({c for c, d in stale if run[0] <= d <= run[1]})
             raw = hourly_moments(self.db, self.tz, local_midnight_utc(run[0], self.tz),
                                  local_midnight_utc(run[1] + timedelta(days=1), self.tz), names)
-            keep = [(c, d) in stale for c, d in zip(raw["camera"], raw["day"])]
-            parts.append(_ordinals(raw[keep]))
+            keep = np.array([(c, d) in stale for c, d in zip(raw["camera"], raw["day"])], dtype=bool)
+            parts.append(_ordinals(raw[keep]))  # a boolean array: an empty list would pick columns
         if mid < end:
             parts.append(_ordinals(hourly_moments(self.db, self.tz, local_midnight_utc(mid, self.tz),
                                                   end_utc, cameras)))
