@@ -46,6 +46,17 @@ def unsafe(char: str) -> bool:
     return known
 
 
+def hidden_char(text: str) -> str | None:
+    """The first control or invisible character of ``text`` (C0, DEL, C1, bidi overrides and
+    isolates, zero-width characters, BOM, word joiner, line/paragraph separators, lone
+    surrogates), or None. A name must look like what it is: where :func:`shown` escapes these
+    for display, a camera name or a token's camera pattern holding one is refused (the
+    zero-width joiners :func:`shown` keeps would make ``gate-1`` and a visual twin)."""
+    if text.isprintable():
+        return None
+    return next((c for c in text if unicodedata.category(c) in UNSAFE_CATEGORIES), None)
+
+
 def escape_char(char: str) -> str:
     """``\\t``, ``\\x1b``, ``\\u202e``, ``\\U000e0001``: the Python spelling of one character."""
     if char in _SHORT:
@@ -123,4 +134,5 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-__all__ = ["csv_cell", "csv_value", "escape_char", "escape_json", "json_text", "shown", "unsafe"]
+__all__ = ["csv_cell", "csv_value", "escape_char", "escape_json", "hidden_char", "json_text", "shown",
+           "unsafe"]

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 from cctvctl.db.database import Database
 from cctvctl.errors import DatabaseError, UsageError
+from cctvctl.safetext import hidden_char
 
 log = logging.getLogger(__name__)
 
 PREFIX = "cctv_"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-CAMERA_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]{1,64}$")
 MAX_PATTERNS = 64
 
 INSERT = ("INSERT INTO api_tokens (name, token_sha256, cameras, can_write, can_read, created_at) "
@@ -75,9 +75,9 @@ def check_patterns(cameras: list[str]) -> tuple[str, ...]:
     if len(cameras) > MAX_PATTERNS:
         raise UsageError(f"at most {MAX_PATTERNS} --camera patterns per token")
     for p in cameras:
-        if not CAMERA_PATTERN.match(p) or p != p.strip():
-            raise UsageError(f"--camera pattern {p!r} must be 1-64 printable characters without "
-                             "leading or trailing spaces")
+        if not 1 <= len(p) <= 64 or hidden_char(p) or p != p.strip():
+            raise UsageError(f"--camera pattern {p!r} must be 1-64 characters without control or "
+                             "invisible characters or leading or trailing spaces")
     return tuple(cameras)
 
 

@@ -15,8 +15,8 @@ import csv
 import io
 import itertools
 import json
-import re
 import tempfile
+import unicodedata
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from cctvctl.cli import app
 from cctvctl.safetext import csv_value, unsafe
 
 CAMERA_MAX = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: refused in names: controls (C0, DEL, C1), format characters (bidi, zero-width, BOM), separators
+_HIDDEN = ("Cc", "Cf", "Zl", "Zp", "Cs")
 PREFIXES = ["=", "+", "-", "@", "\t", "\r", "\n", "'", "\uff1d", "[", "[/]", "[bold red]", "\u202e",
             "\u2066", "\u009b", "\x1b[31m", "\x1b]0;title\x07", " ", "-2+3", '=HYPERLINK("http://x","y")',
             "+cmd|' /C calc'!A0", "@SUM(1)", "\u200b", "\ufeff", "\u0085", "\u2028", "\\x1b", "$x$"]
@@ -49,7 +50,7 @@ _days = itertools.count()
 def stored_name(raw: str) -> str | None:
     """What the importer keeps of ``raw`` (its documented rule), or None where it refuses it."""
     name = raw.strip()
-    if not name or len(name) > CAMERA_MAX or _CONTROL.search(name):
+    if not name or len(name) > CAMERA_MAX or any(unicodedata.category(c) in _HIDDEN for c in name):
         return None
     return name
 

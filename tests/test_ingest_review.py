@@ -133,3 +133,87 @@ def test_every_other_reading_unknown_is_a_half_covered_five_minute_file(fresh_ur
     expected = [(c, d, h, n, 12, n / 12) for (c, d, h), n in per_hour.items()]
     assert _stats(fresh_url) == expected
     assert expected[0][3:] == (6, 12, 0.5)  # the adversary's 100 % was the bug
+
+
+# -- F21: control and invisible characters in camera names ---------------------------------------------
+#: one of each kind: C1 control, bidi override and isolate, line separator, zero-width space,
+#: zero-width joiner, word joiner, BOM inside a name, soft hyphen (format)
+HIDDEN = ["\u0095", "\u202e", "\u2067", "\u2028", "\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def test_names_with_hidden_characters_are_refused_from_files_and_rows(fresh_url, tmp_path):
+    import csv as csvmod
+
+    from cctvctl.db import connect
+    from cctvctl.errors import CountFileError
+    from cctvctl.ingest import ImportOptions, import_rows
+    from zoneinfo import ZoneInfo
+
+    rows = [("gate-1", "2021-08-01 09:00", 5)] + [(f"gate-{c}1", "2021-08-01 09:00", 5) for c in HIDDEN]
+    path = tmp_path / "hidden.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csvmod.writer(fh)
+        writer.writerow(["camera", "start", "people"])
+        writer.writerows(rows)
+    got = summary(cctv(fresh_url, "import", str(path), "--on-error", "skip", "--no-detect",
+                       "--format", "json"))
+    assert (got["inserted"], got["rejected"]) == (1, len(HIDDEN))
+    assert stored(fresh_url, ("camera",)) == [("gate-1",)]
+    with open(str(path) + ".rejected.csv", newline="", encoding="utf-8") as fh:
+        reasons = [r[1] for r in list(csvmod.reader(fh))[1:]]
+    assert reasons == [f"camera name contains a control or invisible character ({_escaped(c)})"
+                       for c in HIDDEN]
+    # the same names as rows through the Python API (serve's JSON rows take this path)
+    with connect(fresh_url) as db:
+        for c in HIDDEN:
+            try:
+                import_rows(db, [{"camera": f"gate{c}1", "start": "2021-08-01 10:00", "people": 1}],
+                            ImportOptions(tz=ZoneInfo("Asia/Seoul"), detect=False))
+            except CountFileError as exc:
+                assert "control or invisible character" in "\n".join(exc.problems)
+            else:
+                raise AssertionError(f"{c!r} stored")
+    assert stored(fresh_url, ("camera",)) == [("gate-1",)]
+
+
+def test_hidden_characters_in_camera_and_wide_options_are_usage_errors(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cctv.db'}"
+    plain = write(tmp_path, "start,people\n2021-08-01 09:00,5\n")
+    wide = write(tmp_path, "start,west\n2021-08-01 09:00,5\n", name="wide.csv")
+    for c in HIDDEN:
+        proc = cctv(url, "import", plain, "--camera", f"gate{c}1")
+        assert proc.returncode == 2 and "control or invisible character" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and c not in proc.stderr
+        proc = cctv(url, "import", wide, "--wide", f"west=we{c}st")
+        assert proc.returncode == 2 and "control or invisible character" in proc.stderr, proc.stderr
+        proc = cctv(url, "token", "create", "--name", "t", "--camera", f"gate{c}*")
+        assert proc.returncode == 2 and "control or invisible" in proc.stderr, proc.stderr
+    assert stored(url) == []
+
+
+def test_a_device_cannot_post_a_visual_twin_of_its_camera(tmp_path):
+    from test_serve import post_csv, run, serving
+
+    url = f"sqlite://{tmp_path / 'cctv.db'}"
+    writer = run(url, "token", "create", "--name", "box-1", "--camera", "gate-*").stdout.strip()
+    with serving(url, tmp_path) as server:
+        server.writer = writer
+        for c in ("\u200b", "\u202e", "\u0095"):
+            answer = post_csv(server, f"camera,start,people\ngate-1{c},2021-08-01 09:00,5\n")
+            assert answer.status_code == 422, answer.text
+            assert "control or invisible character" in answer.text
+    assert stored(url) == []
+
+
+def test_a_utf8_file_read_with_another_encoding_is_told_to_drop_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cctv.db'}"
+    path = write(tmp_path, "camera,start,people\n정문,2021-08-01 09:00,5\n")
+    proc = cctv(url, "import", path, "--encoding", "cp949")
+    assert proc.returncode == 2
+    assert "not valid cp949 (byte 0xec); the bytes read as UTF-8: drop --encoding" in proc.stderr
+    assert "e.g. --encoding cp949" not in proc.stderr

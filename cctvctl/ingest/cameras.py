@@ -1,5 +1,6 @@
 """Camera names from a file or an option: trimmed, and refused when empty, too long or holding
-control characters.
+control or invisible characters (:func:`cctvctl.safetext.hidden_char`, the definition token
+patterns use too).
 
 Camera names are hostile input: they reach SQL parameters, file names, terminals and HTML. One
 module says what a valid name is, for the rows of a file (checked once per distinct name, with a
@@ -8,14 +9,20 @@ reason per row) and for ``--camera``/``--wide`` (a usage error).
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from cctvctl.errors import UsageError
+from cctvctl.safetext import escape_char, hidden_char
 
 CAMERA_MAX = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def hidden_reason(name: str) -> str | None:
+    """The one reason (after "camera name") a name with a control or invisible character is refused, or None."""
+    char = hidden_char(name)
+    if char is None:
+        return None
+    return f"contains a control or invisible character ({escape_char(char)})"
 
 
 def check_cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -32,8 +39,8 @@ def check_cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
             bad[text] = "missing camera"
         elif len(name) > CAMERA_MAX:
             bad[text] = f"camera name longer than {CAMERA_MAX} characters"
-        elif _CONTROL.search(name):
-            bad[text] = "camera name contains control characters"
+        elif (hidden := hidden_reason(name)) is not None:
+            bad[text] = "camera name " + hidden
     names = raw.replace(fixed) if fixed else raw
     if bad:
         mask = raw.isin(list(bad))
@@ -42,6 +49,9 @@ def check_cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def validate_camera_name(name: str) -> None:
-    if not name.strip() or len(name) > CAMERA_MAX or _CONTROL.search(name) or name != name.strip():
-        raise UsageError(f"invalid camera name {name[:80]!r}: 1–{CAMERA_MAX} characters, no control "
-                         "characters, no leading or trailing spaces")
+    """A name given as an option or a request field (``--camera``, ``--wide``, serve): usage error."""
+    hidden = hidden_reason(name)
+    if not name.strip() or len(name) > CAMERA_MAX or hidden or name != name.strip():
+        raise UsageError(f"invalid camera name {name[:80]!r}: "
+                         + (f"it {hidden}" if hidden else f"1–{CAMERA_MAX} characters, no control or "
+                            "invisible characters, no leading or trailing spaces"))

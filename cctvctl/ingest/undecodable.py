@@ -23,10 +23,17 @@ def undecodable(stream: IO[str], exc: UnicodeError) -> tuple[int, str]:
     if byte is None:
         line, byte, text = 1, exc.object[exc.start], bytes(exc.object)
     shown = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8") else encoding
+    codec = codecs.lookup(encoding).name
+    if codec not in ("utf-8", "utf-8-sig") and _reads_as_utf8(text):  # never tell them to pass what they passed
+        return line, (f"not valid {shown} (byte 0x{byte:02x}); the bytes read as UTF-8: drop "
+                      "--encoding (UTF-8 is the default)")
     korean = _reads_as_korean(text)
-    if korean and codecs.lookup(encoding).name != "cp949":
+    if korean and codec != "cp949":
         return line, (f"not valid {shown} (byte 0x{byte:02x}); the bytes read as "
                       f"Korean in cp949 ({korean!r}): use --encoding cp949")
+    if codec == "cp949":
+        return line, (f"not valid {shown} (byte 0x{byte:02x}); use --encoding with the "
+                      "file's encoding (e.g. utf-16, latin-1)")
     return line, (f"not valid {shown} (byte 0x{byte:02x}); use --encoding, "
                   "e.g. --encoding cp949 for Korean spreadsheet exports")
 
@@ -46,6 +53,14 @@ def _find_undecodable(raw, encoding: str) -> tuple[int, int | None, bytes]:
         except UnicodeError:  # not about one byte (UTF-16 without a byte-order mark)
             return number, None, b""
     return 1, None, b""
+
+
+def _reads_as_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _reads_as_korean(data: bytes) -> str:
