@@ -27,8 +27,8 @@ def _switch(camera: str, day: date, first: int, second: int, at_minute: int, see
     a = make_counts(ZONE, day, day, camera, first, seed=seed)
     b = make_counts(ZONE, day, day, camera, second, seed=seed + 1)
     start = int(pd.Timestamp(day).tz_localize(ZONE).timestamp())
-    return pd.concat([a[a["start_utc"] < start + at_minute * 60],
-                      b[b["start_utc"] >= start + at_minute * 60]], ignore_index=True)
+    switch = start + at_minute * 60  # rows never overlap: ``first`` intervals end by the switch
+    return pd.concat([a[a["end_utc"] <= switch], b[b["start_utc"] >= switch]], ignore_index=True)
 
 
 @pytest.fixture
@@ -40,11 +40,11 @@ def raw() -> pd.DataFrame:
         _switch("mixed", day + timedelta(days=1), 300, 600, 10 * 60 + 30, seed=3),
         # 300 s until 08:00 then 600 s: no mixed hour, and a tie (96 each) goes to the shorter
         _switch("tie", day - timedelta(days=1), 300, 600, 8 * 60, seed=5),
-        # 900 s until 14:10 then 300 s: hour 14 mixes; 300 s wins (118 vs 57)
-        _switch("late", day, 900, 300, 14 * 60 + 10, seed=7),
-        # 600 s until 16:05 then 300 s: 600 wins 97 to 95 only if hour 16 (one 600, eleven
-        # 300) is counted length by length
-        _switch("flip", day + timedelta(days=1), 600, 300, 16 * 60 + 5, seed=9),
+        # 900 s until 14:15 then 300 s: hour 14 mixes (one 900, nine 300); 300 s wins (129 vs 57)
+        _switch("late", day, 900, 300, 14 * 60 + 15, seed=7),
+        # 600 s until 16:10 then 300 s: hour 16 mixes (one 600, ten 300), and the day's
+        # lengths are close (97 to 94): counted length by length, 600 wins
+        _switch("flip", day + timedelta(days=1), 600, 300, 16 * 60 + 10, seed=9),
     ]
     return pd.concat(parts, ignore_index=True)
 
