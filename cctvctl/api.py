@@ -17,13 +17,16 @@ Example::
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterable, Iterator, Mapping
 
 from cctvctl import config, ledger
 from cctvctl.db import Database, connect
-from cctvctl.ingest import ImportOptions, ImportResult
+from cctvctl.errors import CountFileError
+from cctvctl.ingest import (FileLayout, ImportOptions, ImportPolicy, ImportResult, RowChecks,
+                            TimeReading)
 from cctvctl.ingest import import_file as _import_file
 from cctvctl.ingest import import_rows as _import_rows
 from cctvctl.ledger import ImportRecord, UndoResult
@@ -51,37 +54,102 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
     return connect(config.resolve_db_url(url), create=create)
 
 
-def _options(database: Database, tz: str | None, **kwargs) -> ImportOptions:
-    """The database's zone; ``tz`` (or CCTV_TZ) only where none is recorded, else it must agree."""
-    import os
-
-    from cctvctl.zone import resolve_zone
-
-    return ImportOptions(tz=resolve_zone(database, tz or os.environ.get(config.ENV_TZ) or None).tz,
-                         **kwargs)
+def _options(database: Database, tz: str | None, groups: dict, fields: dict) -> ImportOptions:
+    """The database's zone (``tz`` or CCTV_TZ only where none is recorded, else it must
+    agree) and the grouped options, flattened."""
+    return ImportOptions.of(zone_of(database, tz).tz, **groups, **fields)
 
 
-def import_file(path: str, *, db: str | None = None, tz: str | None = None, **options) -> ImportResult:
+def import_file(path: str, *, db: str | None = None, tz: str | None = None,
+                layout: FileLayout | None = None, time: TimeReading | None = None,
+                checks: RowChecks | None = None, policy: ImportPolicy | None = None,
+                **fields) -> ImportResult:
     """Import one count file; raises ``CountFileError`` (with ``.problems``) when rejected.
 
-    Example: ``api.import_file("gate.csv", db="sqlite:///cctv.db", camera="gate-1")``
+    The options come in four groups, each a small dataclass with the CLI's defaults:
+    ``layout`` (:class:`FileLayout`: camera, mapping, columns, wide, encoding, delimiter),
+    ``time`` (:class:`TimeReading`: interval in seconds, DST rules, date order, format),
+    ``checks`` (:class:`RowChecks`: max_count, na, on_error, rejected_path) and ``policy``
+    (:class:`ImportPolicy`: replace, detect). The same names given loose (``camera="gate-1"``)
+    still work, as before the groups.
 
-    ``options`` are the fields of :class:`cctvctl.ingest.ImportOptions` (``camera``,
-    ``mapping``, ``on_error``, ``replace``, ``interval`` in seconds, …).
+    Example: ``api.import_file("gate.csv", db="sqlite:///cctv.db",
+    layout=api.FileLayout(camera="gate-1"), policy=api.ImportPolicy(detect=False))``
     """
+    groups = {"layout": layout, "time": time, "checks": checks, "policy": policy}
     with open_database(db) as database:
-        return _import_file(database, path, _options(database, tz, **options))
+        return _import_file(database, path, _options(database, tz, groups, fields))
 
 
 def import_rows(rows: Iterable[Mapping], *, db: str | None = None, tz: str | None = None,
-                source: str = "<rows>", **options) -> ImportResult:
-    """Import rows given as dicts (``camera``, ``start``, ``end``, ``people``, ``vehicle``, …).
+                source: str = "<rows>", layout: FileLayout | None = None,
+                time: TimeReading | None = None, checks: RowChecks | None = None,
+                policy: ImportPolicy | None = None, **fields) -> ImportResult:
+    """Import rows given as dicts (``camera``, ``start``, ``end``, ``people``, ``vehicle``, …),
+    with the option groups of :func:`import_file`.
 
     Example: ``api.import_rows([{"camera": "gate-1", "start": "2021-08-01T08:00",
     "end": "2021-08-01T08:05", "people": 12, "vehicle": 3}], db=url)``
     """
+    groups = {"layout": layout, "time": time, "checks": checks, "policy": policy}
     with open_database(db) as database:
-        return _import_rows(database, rows, _options(database, tz, **options), source=source)
+        return _import_rows(database, rows, _options(database, tz, groups, fields), source=source)
+
+
+@dataclass
+class FileImport:
+    """One file of :func:`import_files`: its result, or the refusal (a ``CountFileError`` with
+    the ``file:line: reason`` lines in ``.problems`` and, where it got that far, ``.result``)."""
+
+    path: str
+    result: ImportResult | None = None
+    refused: CountFileError | None = None
+
+
+@dataclass
+class ImportRun:
+    """:func:`import_files` at work: the database (printable, never a secret), its zone, and
+    the files' outcomes, each as soon as its file is done."""
+
+    database: str
+    zone: Zone
+    files: Iterator[FileImport]
+
+
+@contextmanager
+def import_files(paths: list[str], *, db: str | None = None, tz: str | None = None,
+                 layout: FileLayout | None = None, time: TimeReading | None = None,
+                 checks: RowChecks | None = None, policy: ImportPolicy | None = None,
+                 progress: Callable[[str], ContextManager] | None = None,
+                 **fields) -> Iterator[ImportRun]:
+    """Import several files one after the other (``"-"``: standard input), each its own
+    transaction: a refused file does not stop the others. ``progress(path)`` is called as a
+    file starts; the context it returns may give a ``(bytes done, total)`` callback.
+
+    Example::
+
+        with api.import_files(["a.csv", "b.csv"], db=url) as run:
+            for done in run.files:
+                print(done.path, done.result.inserted if done.result else done.refused)
+    """
+    groups = {"layout": layout, "time": time, "checks": checks, "policy": policy}
+    with open_database(db) as database:
+        zone = zone_of(database, tz)
+        options = ImportOptions.of(zone.tz, **groups, **fields)
+
+        def files() -> Iterator[FileImport]:
+            for path in paths:
+                with progress(path) if progress is not None else nullcontext() as update:
+                    try:
+                        result = _import_file(database, path, options, update)
+                    except CountFileError as exc:
+                        refused = exc
+                    else:
+                        refused = None
+                yield FileImport(path, result=result) if refused is None \
+                    else FileImport(path, refused=refused)
+
+        yield ImportRun(database.url.display(), zone, files())
 
 
 def list_imports(*, db: str | None = None, limit: int | None = 50,
@@ -318,5 +386,6 @@ def status(*, db: str | None = None, tz: str | None = None) -> DbStatus:
     return found
 
 
-__all__ = ["Detection", "aggregate", "alerts", "detect", "episodes", "import_file", "import_rows",
+__all__ = ["FileImport", "FileLayout", "ImportPolicy", "ImportRun", "RowChecks", "TimeReading",
+           "import_files", "Detection", "aggregate", "alerts", "detect", "episodes", "import_file", "import_rows",
            "list_imports", "open_database", "report", "status", "undo_import", "zone_of"]

@@ -363,6 +363,23 @@ def test_an_explicit_compact_format_reads_all_digits_or_refuses(text, fmt):
         assert value is None, (text, fmt, value)
 
 
+@given(st.dates(min_value=datetime(1971, 1, 1).date(), max_value=datetime(2098, 12, 31).date()),
+       st.integers(0, 23) | st.sampled_from([24, 25, 29]), st.integers(0, 59) | st.sampled_from([60, 61, 99]),
+       st.integers(0, 59) | st.sampled_from([60, 61, 99]),
+       st.sampled_from(["%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S%z"]))
+@FAST
+def test_an_explicit_format_reads_the_clock_exactly_or_refuses(day, h, mi, s, fmt):
+    """strptime refuses hour 24+ and minute 60+, but takes second 60 and 61 as the next minute."""
+    wall = datetime(day.year, day.month, day.day)
+    text = fmt.replace("%z", "+0000").replace("%Y", f"{wall.year:04d}").replace("%m", f"{wall.month:02d}") \
+        .replace("%d", f"{wall.day:02d}").replace("%H", f"{h:02d}").replace("%M", f"{mi:02d}").replace("%S", f"{s:02d}")
+    [(value, reason)] = read([text], ZoneInfo("UTC"), time_format=fmt)
+    if h <= 23 and mi <= 59 and s <= 59:
+        assert value == wall.replace(hour=h, minute=mi, second=s, tzinfo=timezone.utc).timestamp(), (text, reason)
+    else:
+        assert value is None, (text, fmt, value)
+
+
 @given(st.integers(0, 10**11 - 1), st.integers(100_000_000, 4_102_444_799))
 @FAST
 def test_epoch_ms_never_stores_seconds_in_1970(seconds_like, instant):

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-JOBS = ["import_file", "import_rows", "list_imports", "undo_import", "aggregate", "detect",
+JOBS = ["import_file", "import_rows", "import_files", "list_imports", "undo_import", "aggregate", "detect",
         "episodes", "alerts", "report", "status", "open_database", "zone_of"]
 
 
@@ -38,10 +38,11 @@ def test_the_cli_commands_call_the_library():
     cli = Path(__file__).resolve().parents[1] / "cctvctl" / "cli"
     for module, call in [("aggregate_cmd", "api.aggregate("), ("detect_cmd", "api.detect("),
                          ("report_cmd", "api.report("), ("alerts_cmd", "api.alerts("),
-                         ("db_cmd", "api.status(")]:
+                         ("db_cmd", "api.status("), ("import_cmd", "api.import_files(")]:
         text = (cli / f"{module}.py").read_text()
         assert call in text, f"{module} does not call {call}"
-        for bypass in ("run_aggregate(", "detect_range(", "build_report(", "run_alerts(", "db_status("):
+        for bypass in ("run_aggregate(", "detect_range(", "build_report(", "run_alerts(", "db_status(",
+                       "ImportOptions(", "import_file(", "cctvctl.ingest"):
             assert bypass not in text, f"{module} calls {bypass} past the library"
 
 
@@ -114,3 +115,102 @@ def test_signatures_are_typed():
         untyped = [p for p in sig.parameters.values() if p.annotation is inspect.Parameter.empty
                    and p.kind not in (p.VAR_KEYWORD,)]
         assert not untyped, f"api.{name}: untyped {untyped}"
+
+
+# -- import options in groups ------------------------------------------------------------------
+#: ImportOptions fields no caller of the library sets: the zone is its own argument, the rest
+#: belong to the server (token scope, no side file, lock wait, problems listed) or the pipeline
+#: (chunk size, the plain reader's switch for differential tests)
+NOT_GROUPED = {"tz", "chunk_rows", "camera_check", "write_rejected", "ledger_scope", "lock_timeout",
+               "shown_problems", "fast_reader"}
+
+
+def test_the_option_groups_cover_every_option_once():
+    from dataclasses import fields
+
+    from cctvctl.ingest import ImportOptions
+    from cctvctl.ingest.options import GROUPS
+
+    grouped = [f.name for group in GROUPS.values() for f in fields(group)]
+    assert len(grouped) == len(set(grouped))
+    assert set(grouped) == {f.name for f in fields(ImportOptions)} - NOT_GROUPED
+    for group in GROUPS.values():  # each group's defaults are the CLI's (ImportOptions')
+        for f in fields(group):
+            assert getattr(group(), f.name) == getattr(ImportOptions(), f.name), f.name
+
+
+def test_groups_mean_the_same_as_the_loose_names():
+    from zoneinfo import ZoneInfo
+
+    from cctvctl import api
+    from cctvctl.errors import UsageError
+    from cctvctl.ingest import ImportOptions
+
+    tz = ZoneInfo("Asia/Seoul")
+    grouped = ImportOptions.of(
+        tz, layout=api.FileLayout(camera="gate-1", mapping=["people=P"], encoding="cp949"),
+        time=api.TimeReading(interval=300, ambiguous="earliest", dayfirst=True),
+        checks=api.RowChecks(max_count=50, na=("-1",), on_error="skip"),
+        policy=api.ImportPolicy(replace=True, detect=False))
+    loose = ImportOptions(tz=tz, camera="gate-1", mapping=["people=P"], encoding="cp949",
+                          interval=300, ambiguous="earliest", dayfirst=True, max_count=50,
+                          na=("-1",), on_error="skip", replace=True, detect=False)
+    assert grouped == loose and grouped.fingerprint() == loose.fingerprint()
+    assert grouped.mapping == {"people": "P"}
+    with pytest.raises(TypeError, match="camera given in layout= and on its own"):
+        ImportOptions.of(tz, layout=api.FileLayout(camera="a"), camera="b")
+    with pytest.raises(TypeError, match="time= takes a TimeReading"):
+        ImportOptions.of(tz, time=api.RowChecks())
+    with pytest.raises(UsageError, match="--on-error"):  # checked as before
+        ImportOptions.of(tz, checks=api.RowChecks(on_error="maybe"))
+
+
+def test_import_takes_option_groups_not_a_long_list(tmp_path):
+    """The library's import functions name a handful of parameters; the options travel in
+    four small dataclasses (loose names still work for older callers)."""
+    from cctvctl import api
+
+    for fn in (api.import_file, api.import_rows, api.import_files):
+        named = [p for p in inspect.signature(fn).parameters.values() if p.kind != p.VAR_KEYWORD]
+        assert len(named) <= 9, (fn.__name__, [p.name for p in named])
+    path = tmp_path / "gate.csv"
+    path.write_text("start,P\n2021-08-01 09:00,5\n2021-08-01 09:05,-1\n2021-08-01 09:10,7\n")
+    url_a, url_b = f"sqlite://{tmp_path / 'a.db'}", f"sqlite://{tmp_path / 'b.db'}"
+    a = api.import_file(str(path), db=url_a, tz="UTC", layout=api.FileLayout(
+        camera="gate-1", mapping={"people": "P"}), time=api.TimeReading(interval=300),
+        checks=api.RowChecks(na=("-1",)), policy=api.ImportPolicy(detect=False))
+    b = api.import_file(str(path), db=url_b, tz="UTC", camera="gate-1", mapping={"people": "P"},
+                        interval=300, na=("-1",), detect=False)
+    assert (a.inserted, a.unknown, a.interval_source) == (b.inserted, b.unknown, b.interval_source) \
+        == (2, 1, "option")
+    stored = []
+    for url in (url_a, url_b):
+        with api.open_database(url) as db:
+            stored.append(db.query("SELECT camera, start_utc, end_utc, people FROM counts ORDER BY start_utc"))
+    assert stored[0] == stored[1] == [("gate-1", 1627808400, 1627808700, 5),
+                                      ("gate-1", 1627809000, 1627809300, 7)]
+
+
+def test_import_files_goes_on_after_a_refused_file(tmp_path):
+    from cctvctl import api
+
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("camera,start,end,people\ng,2021-08-01 09:00,2021-08-01 09:05,5\n")
+    bad.write_text("camera,start,end,people\ng,2021-08-02 09:00,2021-08-02 09:05,-3\n")
+    url, started = f"sqlite://{tmp_path / 'c.db'}", []
+
+    def progress(path):
+        started.append(path)
+        from contextlib import nullcontext
+        return nullcontext()
+
+    with api.import_files([str(bad), str(good)], db=url, tz="Asia/Seoul",
+                          policy=api.ImportPolicy(detect=False), progress=progress) as run:
+        assert run.zone.key == "Asia/Seoul" and run.database == url
+        outcomes = list(run.files)
+    assert started == [str(bad), str(good)]
+    assert [o.path for o in outcomes] == [str(bad), str(good)]
+    assert outcomes[0].result is None and "negative people count" in outcomes[0].refused.problems[0]
+    assert outcomes[1].refused is None and outcomes[1].result.inserted == 1
+    with api.open_database(url) as db:
+        assert db.query("SELECT camera, people FROM counts") == [("g", 5)]

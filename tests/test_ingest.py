@@ -214,12 +214,12 @@ def test_the_same_file_in_another_zone_moves_by_the_offset(tmp_path, fresh_url):
     from cctvctl import api
 
     path = write(tmp_path, ORIGINAL)
-    api.import_file(str(path), db=fresh_url, tz="UTC", detect=False)
+    api.import_file(str(path), db=fresh_url, tz="UTC", policy=api.ImportPolicy(detect=False))
     utc_rows = stored(fresh_url)
     path2 = write(tmp_path, ORIGINAL.replace("gate-", "cam-"), "b.csv")
     with api.open_database(fresh_url) as database:  # one zone per database: change it on purpose
         set_zone(database, "Asia/Seoul", force=True)
-    api.import_file(str(path2), db=fresh_url, tz="Asia/Seoul", detect=False)
+    api.import_file(str(path2), db=fresh_url, tz="Asia/Seoul", policy=api.ImportPolicy(detect=False))
     seoul = [r for r in stored(fresh_url) if r[0].startswith("cam-")]
     assert [(r[1] + 9 * 3600, r[2] + 9 * 3600) for r in seoul] == [(r[1], r[2]) for r in utc_rows]
 
@@ -486,14 +486,15 @@ def test_api_import_rows_with_datetimes(fresh_url, tmp_path, monkeypatch):
             {"camera": "py", "start": datetime(2021, 8, 1, 0, 5, tzinfo=timezone.utc), "people": 2, "vehicle": 3},
             {"camera": "py", "start": "2021-08-01 09:10", "people": -1, "vehicle": 0}]
     with pytest.raises(CountFileError) as err:
-        api.import_rows(rows, db=fresh_url, tz=SEOUL, detect=False)
+        api.import_rows(rows, db=fresh_url, tz=SEOUL, policy=api.ImportPolicy(detect=False))
     # row n is line n + 1 (as if under a header); None in a key the rows have is a missing count
     assert err.value.problems == ["<rows>:2: missing vehicle count", "<rows>:4: negative people count '-1'"]
     assert count_rows(fresh_url) == 0
     with pytest.raises(CountFileError) as err:
-        api.import_rows(rows[:2], db=fresh_url, tz=SEOUL, detect=False)
+        api.import_rows(rows[:2], db=fresh_url, tz=SEOUL, policy=api.ImportPolicy(detect=False))
     assert err.value.problems == ["<rows>:2: missing vehicle count"]  # None in a present key is not NULL
-    result = api.import_rows(rows, db=fresh_url, tz=SEOUL, detect=False, on_error="skip")
+    result = api.import_rows(rows, db=fresh_url, tz=SEOUL, policy=api.ImportPolicy(detect=False),
+                             checks=api.RowChecks(on_error="skip"))
     assert (result.read, result.inserted, result.rejected) == (3, 1, 2)
     assert (tmp_path / "rows.rejected.csv").exists()
     t = int(datetime(2021, 8, 1, 9, 5, tzinfo=seoul).timestamp())
@@ -506,9 +507,9 @@ def test_api_import_rows_needs_the_same_keys_in_every_row(fresh_url):
     rows = [{"camera": "a", "start": "2021-08-01 00:00", "people": 1},
             {"camera": "a", "start": "2021-08-01 00:05", "people": 1, "vehicle": 2}]
     with pytest.raises(CountFileError, match=r"<rows>:3: field\(s\) vehicle not in the first row"):
-        api.import_rows(rows, db=fresh_url, detect=False)
+        api.import_rows(rows, db=fresh_url, policy=api.ImportPolicy(detect=False))
     with pytest.raises(CountFileError, match="no rows to import"):
-        api.import_rows([], db=fresh_url, detect=False)
+        api.import_rows([], db=fresh_url, policy=api.ImportPolicy(detect=False))
     assert count_rows(fresh_url) == 0
 
 
@@ -516,7 +517,7 @@ def test_api_import_file(fresh_url, tmp_path):
     from cctvctl import api
 
     path = write(tmp_path, ORIGINAL)
-    result = api.import_file(str(path), db=fresh_url, tz=SEOUL, detect=False)
+    result = api.import_file(str(path), db=fresh_url, tz=SEOUL, policy=api.ImportPolicy(detect=False))
     assert result.inserted == 4
     assert stored(fresh_url) == expected_from_csv(path, SEOUL)
 

@@ -174,7 +174,9 @@ def test_english_and_korean_12_hour_clocks_need_no_flag(fresh_url, tmp_path):
              ("2021-08-03 9:01 오후", (3, 21, 1))]
     lines = [f"gate,{text},1" for text, _ in cases]
     lines[5] = "gate,2021-08-02 오후 1:06:00,1"
-    proc = cctvctl(fresh_url, str(write(tmp_path, lines)), cwd=tmp_path, installed=True)
+    # 13:05 and 13:06 one minute apart: --interval 1 keeps them from overlapping
+    proc = cctvctl(fresh_url, str(write(tmp_path, lines)), "--interval", "1", cwd=tmp_path,
+                   installed=True)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert starts(fresh_url) == sorted(at(2021, 8, *when) for _, when in cases)
 

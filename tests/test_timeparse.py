@@ -358,3 +358,15 @@ def test_an_explicit_format_with_fields_run_together_needs_all_their_digits(fmt,
                                        "fields written together need all their digits"])
     else:
         assert (got, why) == ([expected], [None])
+
+
+@pytest.mark.parametrize("fmt,text,second,good", [
+    ("%d.%m.%Y %H:%M:%S", "01.08.2021 09:00:60", 60, "01.08.2021 09:00:59"),
+    ("%d.%m.%Y %H:%M:%S", "01.08.2021 09:00:61", 61, "01.08.2021 09:00:59"),
+    ("%Y%m%d%H%M%S", "20210801090060", 60, "20210801090059"),
+    ("%Y-%m-%d %H:%M:%S%z", "2021-08-01 09:00:60+0900", 60, "2021-08-01 09:00:59+0900")])
+def test_an_explicit_format_refuses_second_60_not_the_next_minute(fmt, text, second, good):
+    """strptime's %S takes 60 and 61 (leap seconds): they were stored as 09:01:00 and 09:01:01."""
+    got, why, _ = parse([text, good], time_format=fmt)
+    assert got == [None, epoch(2021, 8, 1, 9, 0, 59)]
+    assert why == [f"timestamp {text!r}: second {second} is not 0–59", None]

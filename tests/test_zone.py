@@ -204,7 +204,7 @@ def test_library_import_without_tz_uses_the_database_zone(fresh_url, tmp_path, m
     monkeypatch.delenv("CCTV_TZ")
     path = tmp_path / "a.csv"
     path.write_text(SEOUL)
-    api.import_file(str(path), db=fresh_url, tz="Asia/Seoul", detect=False)
+    api.import_file(str(path), db=fresh_url, tz="Asia/Seoul", policy=api.ImportPolicy(detect=False))
     api.import_rows([{"camera": "gate-2", "start": "2021-08-01 01:00:00",
                       "end": "2021-08-01 01:05:00", "people": 1}], db=fresh_url, detect=False)
     assert local_epoch("2021-08-01 01:00:00", "Asia/Seoul") in starts(fresh_url)

@@ -11,7 +11,7 @@ from cctvctl.cli import app, complete
 from cctvctl.cli.options import DbOpt, QuietOpt, Settings, TzOpt, VerboseOpt
 from cctvctl.cli.output import error_line
 from cctvctl import validate
-from cctvctl.errors import CountFileError, UsageError
+from cctvctl.errors import UsageError
 from cctvctl.safetext import shown
 
 
@@ -60,8 +60,7 @@ def import_command(
             --map start=Date --wide "West Sidewalk=west" --wide "East Sidewalk=east" --na ''
         cctvctl import headerless.csv --columns camera,start,people --na -1
     """
-    from cctvctl.api import open_database
-    from cctvctl.ingest import ImportOptions, import_file
+    from cctvctl import api
 
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
@@ -72,38 +71,41 @@ def import_command(
     if rejected and len(files) > 1:
         raise UsageError("--rejected names one file; import one file at a time to use it")
     settings = Settings.from_options(ctx, db, tz, verbose, quiet)
-    options = ImportOptions(
-        tz=None, camera=camera, interval=None if interval is None else validate.interval_minutes(interval), mapping=map_ or [],
-        encoding=encoding, delimiter=delimiter, on_error=on_error, replace=replace,
+    layout = api.FileLayout(camera=camera, mapping=map_ or [], columns=columns, wide=wide or [],
+                            wide_metric=wide_metric, encoding=encoding, delimiter=delimiter)
+    times = api.TimeReading(
+        interval=None if interval is None else validate.interval_minutes(interval),
         nonexistent=nonexistent, ambiguous=ambiguous, dayfirst=dayfirst, monthfirst=monthfirst,
-        time_format=time_format,
-        max_count=max_count, rejected_path=rejected, detect=detect, columns=columns,
-        na=tuple(na or ()), wide=wide or [], wide_metric=wide_metric)
+        time_format=time_format)
+    checks = api.RowChecks(max_count=max_count, na=tuple(na or ()), on_error=on_error,
+                           rejected_path=rejected)
     failed = 0
     outcome = _Outcome(files)
-    with open_database(settings.db_url) as database, outcome:
-        zone = settings.zone(database)
-        options.tz = zone.tz
-        where = shown(f"{database.url.display()}, {zone.describe()}")
-        for path in files:
-            outcome.current = path
-            try:
-                with _progress(path, settings.quiet) as progress:
-                    result = import_file(database, path, options, progress)
-            except CountFileError as exc:
+
+    def started(path: str) -> _progress:
+        outcome.current = path
+        return _progress(path, settings.quiet)
+
+    with api.import_files(files, db=settings.db_url, tz=settings.tz_requested, layout=layout,
+                          time=times, checks=checks, policy=api.ImportPolicy(replace, detect),
+                          progress=started) as run, outcome:
+        where = shown(f"{run.database}, {run.zone.describe()}")
+        for done in run.files:
+            if done.refused is not None:
                 failed += 1
-                outcome.refused.append(path)
-                for line in exc.problems:
+                outcome.refused.append(done.path)
+                for line in done.refused.problems:
                     sys.stderr.write(shown(line) + "\n")
-                error_line(str(exc))
-                if fmt == "json" and getattr(exc, "result", None) is not None:
-                    _json_line(exc.result.as_dict())
+                error_line(str(done.refused))
+                if fmt == "json" and getattr(done.refused, "result", None) is not None:
+                    _json_line(done.refused.result.as_dict())
                 continue
+            result = done.result
             outcome.committed.append(result)
             for line in result.warnings:
                 sys.stderr.write(shown(f"warning: {line}") + "\n")
             if fmt == "json":
-                _json_line({**result.as_dict(), "database": database.url.display(), "zone": zone.key})
+                _json_line({**result.as_dict(), "database": run.database, "zone": run.zone.key})
             elif not settings.quiet:
                 typer.echo(_summary(result) + f"\n  into {where}")
             if result.rejected and settings.quiet:

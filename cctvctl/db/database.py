@@ -66,6 +66,7 @@ class Database:
         self._locks: dict[str, Any] = {}
         self._json_rows: bool | None = None
         self._long_concat = False
+        self._may: dict[str, bool] = {}
 
     # -- basics ---------------------------------------------------------------------------
     @property
@@ -301,6 +302,22 @@ class Database:
         """Fresh statistics for the query planner after a large write (where it keeps them)."""
         for statement in self.dialect.analyze_statements:
             self.execute(statement)
+
+    def may(self, probe: str) -> bool:
+        """Whether this account may run ``probe`` (a statement that changes nothing, e.g.
+        ``DELETE FROM t WHERE 1 = 0``): a privilege refusal answers False, any other error is
+        raised; always True where the engine has no accounts. Asked once per connection."""
+        if not self.dialect.accounts:
+            return True
+        if probe not in self._may:
+            try:
+                self.execute(probe)  # refused before it runs: the transaction is untouched
+                self._may[probe] = True
+            except DatabaseError as exc:
+                if getattr(exc, "code", None) not in (1142, 1143):  # table/column access denied
+                    raise
+                self._may[probe] = False
+        return self._may[probe]
 
     def allow_long_concat(self) -> None:
         """Before reading :meth:`Dialect.packed_concat` texts: lift the session's length cap

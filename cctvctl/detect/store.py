@@ -70,21 +70,7 @@ def _current(db: Database, select: str, params: list) -> tuple[str, list]:
 def may_delete_flags(db: Database) -> bool:
     """Whether this account may delete from ``outliers`` (cron, the administrator, SQLite);
     the ingest account of ``cctvctl db grants`` may not. Asked once per connection."""
-    from cctvctl.errors import DatabaseError
-
-    if db.backend != "mysql":
-        return True
-    known = getattr(db, "_may_delete_flags", None)
-    if known is None:
-        try:
-            db.execute(PROBE_DELETE)  # refused before it runs: the transaction is untouched
-            known = True
-        except DatabaseError as exc:
-            if getattr(exc, "code", None) not in (1142, 1143):
-                raise
-            known = False
-        db._may_delete_flags = known
-    return known
+    return db.may(PROBE_DELETE)
 
 
 def append_run(db: Database, spans: list[Span], method: str, rows: list[tuple],

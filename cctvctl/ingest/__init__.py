@@ -30,7 +30,8 @@ from cctvctl import safefile
 from cctvctl.db.database import Database
 from cctvctl.errors import CountFileError, UsageError
 from cctvctl.ingest.dst import DstTally
-from cctvctl.ingest.options import ImportOptions, ImportResult
+from cctvctl.ingest.options import (FileLayout, ImportOptions, ImportPolicy, ImportResult,
+                                    RowChecks, TimeReading)
 from cctvctl.ingest.pipeline import ProgressFn, import_open
 from cctvctl.ingest.reader import Problem
 from cctvctl.ingest.rejected import check_rejected_target
@@ -119,4 +120,4 @@ def _spool(src: IO[bytes]) -> IO[bytes]:
     return out
 
 
-__all__ = ["ImportOptions", "ImportResult", "import_file", "import_rows", "DstTally", "Problem"]
+__all__ = ["FileLayout", "ImportOptions", "ImportPolicy", "ImportResult", "RowChecks", "TimeReading", "import_file", "import_rows", "DstTally", "Problem"]

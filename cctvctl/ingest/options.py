@@ -1,5 +1,10 @@
 """What an import is asked to do (:class:`ImportOptions`) and what it reports (:class:`ImportResult`).
 
+Callers name the options in four small groups — :class:`FileLayout` (which column is what),
+:class:`TimeReading` (how times are read), :class:`RowChecks` (what a good row is, what happens
+to a bad one), :class:`ImportPolicy` (stored rows, detection) — that
+:meth:`ImportOptions.of` flattens into the one object the pipeline reads.
+
 The two contracts between the import and its callers — the CLI, :mod:`cctvctl.api`, ``cctvctl
 serve`` — kept apart from the pipeline that honours them. The options are checked when they are
 made (a bad value is a :class:`~cctvctl.errors.UsageError` before any byte is read), and their
@@ -9,6 +14,7 @@ ledger's "already imported" test).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -26,6 +32,61 @@ from cctvctl.ingest.scan import sniff_delimiter
 from cctvctl.ingest.timeformat import EPOCH_FORMATS
 
 DEFAULT_MAX_COUNT = 100_000
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """Which column is what: a camera for every row, renamed columns (``{"people":
+    "PedestrianCount"}`` or ``["people=PedestrianCount"]``), a headerless file's columns, a
+    wide file's count columns (column → camera), the text encoding and the delimiter
+    (None: detected)."""
+
+    camera: str | None = None
+    mapping: dict[str, str] | list[str] = field(default_factory=dict)
+    columns: list[str] | str | None = None
+    wide: dict[str, str] | list[str] = field(default_factory=dict)
+    wide_metric: str = "people"
+    encoding: str = "utf-8-sig"
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class TimeReading:
+    """How times are read: the interval in seconds where the file has no end column (None:
+    inferred), local times in a DST gap (``nonexistent``) or repeated (``ambiguous``), the
+    day/month order, an explicit strptime format (or ``epoch``, ``epoch_ms``)."""
+
+    interval: int | None = None
+    nonexistent: str = "reject"
+    ambiguous: str = "infer"
+    dayfirst: bool = False
+    monthfirst: bool = False
+    time_format: str | None = None
+
+
+@dataclass(frozen=True)
+class RowChecks:
+    """What a good row is and what becomes of a bad one: the sanity bound of a count, the cell
+    texts meaning "unknown", ``on_error`` (reject the file, or skip the row and list it in
+    ``rejected_path``, default FILE.rejected.csv)."""
+
+    max_count: int = DEFAULT_MAX_COUNT
+    na: tuple[str, ...] = ()
+    on_error: str = "reject"
+    rejected_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportPolicy:
+    """Stored rows whose counts differ are overwritten (``replace``, undoable) or refused;
+    outliers among the imported rows are flagged (``detect``)."""
+
+    replace: bool = False
+    detect: bool = True
+
+
+#: the groups, by the keyword that passes each
+GROUPS = {"layout": FileLayout, "time": TimeReading, "checks": RowChecks, "policy": ImportPolicy}
 
 
 @dataclass
@@ -106,6 +167,26 @@ class ImportOptions:
             raise UsageError("--dayfirst and --monthfirst contradict each other: give one")
         if self.time_format is not None:
             _check_time_format(self.time_format)
+
+    @classmethod
+    def of(cls, tz: ZoneInfo | None = None, *, layout: FileLayout | None = None,
+           time: TimeReading | None = None, checks: RowChecks | None = None,
+           policy: ImportPolicy | None = None, **fields) -> "ImportOptions":
+        """The options from their groups (a group left out keeps its defaults); ``fields``
+        are further ImportOptions fields by name — a server's ``camera_check``, or, for older
+        callers, any grouped option given loose (the same one in a group too is refused)."""
+        flat: dict = {}
+        for name, group in (("layout", layout), ("time", time), ("checks", checks),
+                            ("policy", policy)):
+            if group is None:
+                continue
+            if not isinstance(group, GROUPS[name]):
+                raise TypeError(f"{name}= takes a {GROUPS[name].__name__}, not {type(group).__name__}")
+            flat.update((f, copy.copy(getattr(group, f))) for f in group.__dataclass_fields__)
+            twice = sorted(set(fields) & set(group.__dataclass_fields__))
+            if twice:
+                raise TypeError(f"{', '.join(twice)} given in {name}= and on its own")
+        return cls(tz=tz, **flat, **fields)
 
     def fingerprint(self) -> str:
         """What changes the meaning of the same bytes (zone, mapping, DST rules…)."""

@@ -2,9 +2,10 @@
 rule every reading of a timestamp shares.
 
 Numeric fields an explicit format writes together (``%Y%m%d``) must have all their digits
-(:func:`full_widths`). A value clearly in the other unit is refused naming the flag that reads
-it: under ``epoch_ms`` anything below 10^11 (before 1973 — ``1627776000`` was stored as
-1970-01-19), under ``epoch`` a millisecond count of 1973–2099 (after 2099 as seconds).
+(:func:`format_pattern`), and a second of 60 or 61 is refused, not read as the next minute.
+A value clearly in the other unit is refused naming the flag that reads it: under ``epoch_ms``
+anything below 10^11 (before 1973 — ``1627776000`` was stored as 1970-01-19), under ``epoch``
+a millisecond count of 1973–2099 (after 2099 as seconds).
 
 A fraction of a second is kept when it is zero (``09:30:00.000``) and otherwise refused: rows are
 stored at whole seconds, and silently flooring ``09:29:59.999`` would move it to another
@@ -78,14 +79,7 @@ def read_explicit(fmt: str, todo: pd.Series, epoch: pd.Series, reasons: pd.Serie
         parsed = pd.to_datetime(todo, format=fmt, errors="coerce", utc=aware)
     except (ValueError, TypeError, OverflowError):
         parsed = pd.Series(pd.NaT, index=todo.index, dtype="datetime64[us]")
-    widths = full_widths(fmt)
-    if widths is not None:  # %Y%m%d read 2021111 as November 1: run-together fields need all digits
-        short = parsed.notna() & ~todo.str.fullmatch(widths)
-        if short.any():
-            reasons[short.index[short]] = [
-                f"timestamp {v!r} does not fill --time-format {fmt!r}: fields written together "
-                "need all their digits" for v in todo[short]]
-            parsed = parsed.where(~short)
+    parsed = _check_fields(fmt, todo, parsed, reasons)
     if not aware:
         return parsed.astype("datetime64[us]")
     utc = parsed.dt.tz_localize(None) if isinstance(parsed.dtype, pd.DatetimeTZDtype) else parsed
@@ -103,24 +97,60 @@ def read_explicit(fmt: str, todo: pd.Series, epoch: pd.Series, reasons: pd.Serie
 _WIDTH = {"Y": 4, "m": 2, "d": 2, "H": 2, "I": 2, "M": 2, "S": 2, "y": 2, "j": 3}
 
 
-def full_widths(fmt: str) -> str | None:
-    """A pattern a value must match when ``fmt`` writes numeric fields together (``%Y%m%d``):
-    those take exactly their width (strptime takes one digit, and guesses where the next field
-    starts). None when no fields run together."""
+def format_pattern(fmt: str) -> tuple[str, bool]:
+    """A regular expression of the values ``fmt`` reads, with the seconds as group ``S``, and
+    whether numeric fields run together (``%Y%m%d``): those take exactly their width there
+    (strptime takes one digit, and guesses where the next field starts). Lenient elsewhere
+    (any text for names and zones): it only checks what strptime lets through."""
     tokens = re.findall(r"%.|[^%]+", fmt)
     numeric = [len(tok) == 2 and tok[0] == "%" and tok[1] in _WIDTH for tok in tokens]
-    parts, together = [], False
+    parts, together, named = [], False, False
     for i, tok in enumerate(tokens):
         if numeric[i]:
             joined = (i > 0 and numeric[i - 1]) or (i + 1 < len(tokens) and numeric[i + 1])
             together |= joined
             width = _WIDTH[tok[1]]
-            parts.append(rf"\d{{{width}}}" if joined else rf"\s*\d{{1,{width}}}")
+            digits = rf"\d{{{width}}}" if joined else rf"\d{{1,{width}}}"
+            if tok == "%S" and not named:
+                digits, named = f"(?P<S>{digits})", True
+            parts.append(digits if joined else r"\s*" + digits)
         elif tok.startswith("%"):
             parts.append("%" if tok == "%%" else ".+?")
         else:
             parts.append(r"\s+".join(re.escape(w) for w in re.split(r"\s+", tok)))
-    return "".join(parts) if together else None
+    return "".join(parts), together
+
+
+def _check_fields(fmt: str, todo: pd.Series, parsed: pd.Series, reasons: pd.Series) -> pd.Series:
+    """``parsed`` without the values strptime read wrongly, which get their reason: fields run
+    together short of digits (``%Y%m%d`` read ``2021111`` as November 1), and second 60 or 61
+    (``%S`` takes them as the next minute)."""
+    pattern, together = format_pattern(fmt)
+    bad = pd.Series(False, index=todo.index)
+    if together:
+        short = parsed.notna() & ~todo.str.fullmatch(pattern)
+        if short.any():
+            reasons[short.index[short]] = [
+                f"timestamp {v!r} does not fill --time-format {fmt!r}: fields written together "
+                "need all their digits" for v in todo[short]]
+            bad |= short
+    if "%S" in fmt:
+        rolled = parsed.notna() & ~bad & (parsed.dt.second <= 1)  # where 60 and 61 land
+        if rolled.any():
+            second = pd.to_numeric(todo[rolled].str.extract(pattern)["S"], errors="coerce")
+            over = second > 59
+            if over.any():
+                where = over.index[over]
+                reasons[where] = [clock_reason(v, "second", int(x), 59)
+                                  for v, x in zip(todo[where], second[where])]
+                bad[where] = True
+    return parsed.where(~bad) if bad.any() else parsed
+
+
+def clock_reason(value: str, name: str, number: int, top: int) -> str:
+    """Why a clock field is refused: it names the field and its value."""
+    hint = " (24:00 is not read: write 00:00 of the next day)" if name == "hour" and number == 24 else ""
+    return f"timestamp {value!r}: {name} {number} is not 0–{top}{hint}"
 
 
 def epoch_seconds(s: pd.Series) -> pd.Series:

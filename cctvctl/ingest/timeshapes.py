@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from cctvctl.ingest.timeformat import fraction_reason
+from cctvctl.ingest.timeformat import clock_reason, fraction_reason
 from cctvctl.ingest.zonenames import abbreviation_offset, zone_offsets
 
 #: (a, b, text, lines, refused) of year-last dates → (month, day) in the file's order
@@ -134,12 +134,6 @@ def _dated(value: str) -> bool:
         return 1970 <= datetime.strptime(value[:8], "%Y%m%d").year < 2100 and value[:8].isdigit()
     except ValueError:
         return False
-
-
-def clock_reason(value: str, name: str, number: int, top: int) -> str:
-    """Why a clock field is refused: it names the field and its value."""
-    hint = " (24:00 is not read: write 00:00 of the next day)" if name == "hour" and number == 24 else ""
-    return f"timestamp {value!r}: {name} {number} is not 0–{top}{hint}"
 
 
 def _clock_in_range(rest: pd.Series, reasons: pd.Series) -> pd.Series:
