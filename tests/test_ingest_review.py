@@ -217,3 +217,38 @@ def test_a_utf8_file_read_with_another_encoding_is_told_to_drop_it(tmp_path):
     assert proc.returncode == 2
     assert "not valid cp949 (byte 0xec); the bytes read as UTF-8: drop --encoding" in proc.stderr
     assert "e.g. --encoding cp949" not in proc.stderr
+
+
+# -- F26: a host list is for the nodes of one Galera cluster --------------------------------------------
+def test_a_host_list_refuses_a_server_that_is_not_a_galera_node(mysql_url, tmp_path):
+    """The shared MariaDB is a standalone server: named alone it is used; named after a dead
+    host (the moment a failover would happen) it is refused, and nothing is written there."""
+    from cctvctl.db.connect import parse_url
+
+    u = parse_url(mysql_url)
+    path = write(tmp_path, "camera,start,people\ng,2021-08-01 09:00,5\n")
+    assert cctv(mysql_url, "db", "status").returncode == 0
+    for dead in ("127.0.0.1:1", "[::1]:1"):
+        listed = f"mysql://{u.user}@{dead},{u.host}:{u.port}/{u.database}"
+        for args in (("db", "status"), ("import", path, "--no-detect")):
+            proc = cctv(listed, *args)
+            assert proc.returncode == 2, (listed, proc.stderr)
+            assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+            assert (f"{u.host}:{u.port} is not a Galera cluster node (wsrep_on is OFF)"
+                    in proc.stderr), proc.stderr
+    assert stored(mysql_url) == []
+
+
+def test_a_host_list_may_name_ipv6_addresses_in_brackets():
+    import pytest
+
+    from cctvctl.db.connect import parse_url
+    from cctvctl.errors import UsageError
+
+    url = parse_url("mysql://u@[::1]:3307,db2,[fd00::7],db3:3310/cctv")
+    assert url.hosts == (("::1", 3307), ("db2", 3306), ("fd00::7", 3306), ("db3", 3310))
+    assert (url.host, url.port, url.database) == ("::1", 3307, "cctv")
+    assert url.display() == "mysql://u@[::1]:3307,db2:3306,[fd00::7]:3306,db3:3310/cctv"
+    for bad in ("[::1,db2", "[::1]x,db2", "::1,db2", "[]:3306,db2", "[::1]:0,db2"):
+        with pytest.raises(UsageError, match="invalid host"):
+            parse_url(f"mysql://u@{bad}/cctv")

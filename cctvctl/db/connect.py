@@ -47,11 +47,11 @@ class DbUrl:
         return f"mysql://{who}{self._hosts_text()}/{self.database or ''}"
 
     def _hosts_text(self) -> str:
-        return ",".join(f"{h}:{p}" for h, p in (self.hosts or ((self.host, self.port),)))
+        return ",".join(hostport(h, p) for h, p in (self.hosts or ((self.host, self.port),)))
 
     @property
     def where(self) -> str:
-        return self.path if self.backend == "sqlite" else f"{self.host}:{self.port}"
+        return self.path if self.backend == "sqlite" else hostport(self.host, self.port)
 
     def at(self, host: str, port: int) -> "DbUrl":
         """The same URL pointing at one of its hosts."""
@@ -66,6 +66,11 @@ class DbUrl:
         if self.backend == "sqlite" and self.path != ":memory:":
             return f"sqlite://{os.path.abspath(self.path)}"
         return text
+
+
+def hostport(host: str, port: int) -> str:
+    """``db1:3306``, ``[::1]:3306`` (an IPv6 address is bracketed, as in the URL)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def parse_url(url: str) -> DbUrl:
@@ -109,13 +114,19 @@ def parse_url(url: str) -> DbUrl:
 
 
 def _parse_hosts(text: str) -> tuple[tuple[str, int], ...]:
-    """``db1,db2:3307,db3`` → ((db1, 3306), (db2, 3307), (db3, 3306))."""
+    """``db1,db2:3307,db3,[fd00::7]:3307`` → ((db1, 3306), (db2, 3307), (db3, 3306),
+    (fd00::7, 3307)): an IPv6 address in brackets, as in a one-host URL."""
     found = []
     for item in text.split(","):
-        host, _, port = item.strip().partition(":")
+        item = item.strip()
+        if item.startswith("["):
+            host, bracket, port = item[1:].partition("]")
+            port = port[1:] if bracket and port.startswith(":") else ("x" if port or not bracket else "")
+        else:
+            host, _, port = item.partition(":")
         if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
             raise UsageError(f"invalid host {item!r} in the database URL's host list "
-                             "(expected host or host:port, separated by commas)")
+                             "(expected host, host:port or [IPv6]:port, separated by commas)")
         found.append((host, int(port) if port else 3306))
     return tuple(found)
 
@@ -197,8 +208,12 @@ def _connect_mysql(url: DbUrl) -> Database:
             log.debug("%s", exc)
             continue
         if len(url.hosts) > 1:
-            log.debug("connected to %s:%s (%s)", host, port,
-                      "Galera node" if db.cluster else "single server")
+            if not db.cluster:  # a failover to an independent server would split the counts
+                db.close()
+                raise UsageError(f"the database URL lists {len(url.hosts)} hosts, but "
+                                 f"{hostport(host, port)} is not a Galera cluster node (wsrep_on "
+                                 "is OFF): a host list is for the nodes of one cluster; name one host")
+            log.debug("connected to %s (Galera node)", hostport(host, port))
         return db
     raise DatabaseError("no host of the database URL is usable: " + "; ".join(problems))
 
@@ -241,12 +256,12 @@ def _cluster_session(conn, url: DbUrl) -> bool:
             cur.execute("SHOW STATUS LIKE 'wsrep_ready'")
             ready = cur.fetchone()
             if not ready or str(ready[1]).upper() != "ON":
-                raise DatabaseError(f"cannot use MySQL at {url.host}:{url.port}: the Galera node is "
+                raise DatabaseError(f"cannot use MySQL at {hostport(url.host, url.port)}: the Galera node is "
                                     "not a ready cluster member (wsrep_ready=OFF)")
             cur.execute("SET SESSION wsrep_sync_wait = 1")
     except pymysql.err.MySQLError as exc:
         conn.close()
-        raise DatabaseError(f"cannot use MySQL at {url.host}:{url.port}: {mysql_reason(exc)}") from None
+        raise DatabaseError(f"cannot use MySQL at {hostport(url.host, url.port)}: {mysql_reason(exc)}") from None
     except DatabaseError:
         conn.close()
         raise
@@ -259,10 +274,10 @@ def _open_mysql(url: DbUrl, kwargs: dict, password: str | None):
     try:
         return pymysql.connect(**kwargs)
     except pymysql.err.MySQLError as exc:
-        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
+        raise DatabaseError(f"cannot connect to MySQL at {hostport(url.host, url.port)}: "
                             f"{mysql_reason(exc, password)}") from None
     except OSError as exc:  # ssl.SSLError (a refused certificate) is an OSError too
-        raise DatabaseError(f"cannot connect to MySQL at {url.host}:{url.port}: "
+        raise DatabaseError(f"cannot connect to MySQL at {hostport(url.host, url.port)}: "
                             f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
 
 

@@ -50,8 +50,9 @@ def check_cameras(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def validate_camera_name(name: str) -> None:
     """A name given as an option or a request field (``--camera``, ``--wide``, serve): usage error."""
+    if not name.strip() or len(name) > CAMERA_MAX or name != name.strip():
+        raise UsageError(f"invalid camera name {name[:80]!r}: 1–{CAMERA_MAX} characters, no control "
+                         "or invisible characters, no leading or trailing spaces")
     hidden = hidden_reason(name)
-    if not name.strip() or len(name) > CAMERA_MAX or hidden or name != name.strip():
-        raise UsageError(f"invalid camera name {name[:80]!r}: "
-                         + (f"it {hidden}" if hidden else f"1–{CAMERA_MAX} characters, no control or "
-                            "invisible characters, no leading or trailing spaces"))
+    if hidden:
+        raise UsageError(f"invalid camera name {name[:80]!r}: it {hidden}")
