@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Callable, ContextManager, Iterable, Iterator, Mapping
 
@@ -133,9 +134,10 @@ def import_files(paths: list[str], *, db: str | None = None, tz: str | None = No
                 print(done.path, done.result.inserted if done.result else done.refused)
     """
     groups = {"layout": layout, "time": time, "checks": checks, "policy": policy}
-    with open_database(db) as database:
+    checked = ImportOptions.of(None, **groups, **fields)  # bad options: refused before a database
+    with open_database(db) as database:                   # is opened (or a SQLite file created)
         zone = zone_of(database, tz)
-        options = ImportOptions.of(zone.tz, **groups, **fields)
+        options = dataclass_replace(checked, tz=zone.tz)
 
         def files() -> Iterator[FileImport]:
             for path in paths:
