@@ -90,31 +90,33 @@ class PendingFile:
                                 **({} if binary else {"encoding": encoding, "newline": newline}))
         self._identity: tuple[int, int] | None = None
 
-    def ready(self) -> None:
-        """Everything but the rename (written to disk, the target still fit): what can fail
-        for lack of space fails here, before a caller's transaction commits."""
-        if self.handle.closed:
-            return
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Work on the temporary file: an OSError (a full disk) becomes the one-line error,
+        anything else discards the temporary file and goes on."""
         try:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            self.handle.close()
+            yield
         except OSError as exc:
             raise self.failed(exc) from None
         except BaseException:
             self.discard()
             raise
 
+    def ready(self) -> None:
+        """Everything but the rename (written to disk, the target still fit): what can fail
+        for lack of space fails here, before a caller's transaction commits."""
+        if self.handle.closed:
+            return
+        with self.writing():
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+
     def commit(self) -> str:
         self.ready()
-        try:
+        with self.writing():
             check_target(self.path, what=self.what, fix=self.fix, ours=self.ours)  # still so
             os.replace(self.temp, self.path)  # replaces the name; never follows a link there
-        except OSError as exc:
-            raise self.failed(exc) from None
-        except BaseException:
-            self.discard()
-            raise
         st = os.lstat(self.path)
         self._identity = (st.st_dev, st.st_ino)
         return self.path

@@ -98,22 +98,19 @@ class BadRows:
         stream = io.TextIOWrapper(raw, encoding=options.encoding, errors="strict",
                                   newline=stream_newline(reader.scan))
         try:
-            target = next(wanted, None)
-            for line, fields in iter_records(stream, reader.delimiter, header=options.columns is None,
-                                             width=len(reader.layout.header)):
-                while target is not None and target[0] < line:
-                    target = next(wanted, None)
-                if target is None:
-                    break
-                if target[0] == line:
-                    writer.writerow([line, *map(csv_cell, (target[1], *fields))])
-                    target = next(wanted, None)
-            pending.handle.flush()
-        except OSError as exc:
-            raise pending.failed(exc) from None
-        except BaseException:
-            pending.discard()
-            raise
+            with pending.writing():
+                target = next(wanted, None)
+                for line, fields in iter_records(stream, reader.delimiter,
+                                                 header=options.columns is None,
+                                                 width=len(reader.layout.header)):
+                    while target is not None and target[0] < line:
+                        target = next(wanted, None)
+                    if target is None:
+                        break
+                    if target[0] == line:
+                        writer.writerow([line, *map(csv_cell, (target[1], *fields))])
+                        target = next(wanted, None)
+                pending.handle.flush()
         finally:
             stream.detach()
         return pending

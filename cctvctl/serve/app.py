@@ -551,6 +551,12 @@ def _ack(db, token, tz, consumer, keys):
     return len(told)
 
 
+def _token_cameras(db, token: tokens.Token) -> list[str]:
+    """The stored cameras this token may read, sorted."""
+    return sorted(str(c) for (c,) in db.query("SELECT DISTINCT camera FROM import_days")
+                  if token.allows(str(c)))
+
+
 def _report(db, token, tz, given, compare):
     from cctvctl.periods import parse_period
     from cctvctl.render import to_json
@@ -559,11 +565,10 @@ def _report(db, token, tz, given, compare):
     if compare not in COMPARE_MODES:
         raise ApiError(400, "bad_request", f"compare must be one of {', '.join(COMPARE_MODES)}")
     period = parse_period(*given)
-    cameras = [str(c) for (c,) in db.query("SELECT DISTINCT camera FROM import_days")
-               if token.allows(str(c))]
+    cameras = _token_cameras(db, token)
     if not cameras:
         raise ApiError(404, "not_found", "no camera of this token has data")
-    return to_json(build_report(db, period, tz, cameras=sorted(cameras), compare=compare))
+    return to_json(build_report(db, period, tz, cameras=cameras, compare=compare))
 
 
 def _status(db, token, tz):
@@ -582,8 +587,7 @@ def _status(db, token, tz):
 def _scoped_figures(db, token, tz) -> dict:
     from cctvctl.periods import local_iso
 
-    cameras = [str(c) for (c,) in db.query("SELECT DISTINCT camera FROM import_days")
-               if token.allows(str(c))]
+    cameras = _token_cameras(db, token)
     rows, first, last = 0, None, None
     for i in range(0, len(cameras), 500):
         part = cameras[i:i + 500]
