@@ -191,6 +191,29 @@ def test_an_import_re_judges_the_window_after_the_days_it_touched():
     assert affected_spans([], ZoneInfo("UTC"), 7) == []  # an import that touched nothing
 
 
+def test_a_nightly_import_off_utc_judges_only_the_local_days_it_wrote(db, monkeypatch):
+    """The ledger keeps UTC days, and in Seoul each UTC day is parts of two local days: an
+    import of one local day used to re-judge the whole day before it as well (twice the rows
+    of a nightly file). It judges the local days it wrote, with the same flags."""
+    import cctvctl.detect as detect
+
+    frame, _, _ = _small_injected()
+    night = frame["start"].dt.date == date(2021, 4, 11)
+    load(db, frame[~night], detect=False)
+    judged = []
+    real = detect.judge_chunk
+    monkeypatch.setattr(detect, "judge_chunk", lambda db_, tz, spans, *a, **k: judged.append(spans) or real(db_, tz, spans, *a, **k))
+    load(db, frame[night])
+    spans = [s for chunk in judged for s in chunk]
+    assert spans and {s.start_utc for s in spans} == {utc(datetime(2021, 4, 11))}
+    assert {s.end_utc for s in spans} == {utc(datetime(2021, 4, 12))}
+    monkeypatch.setattr(detect, "judge_chunk", real)
+    again = seasonal_flags(db, date(2021, 4, 11), date(2021, 4, 12), store=False)
+    stored = load_flags(db, utc(datetime(2021, 4, 11)), utc(datetime(2021, 4, 12)))
+    assert [(f.camera, f.start_utc, f.metric, f.direction) for f in stored] == \
+           [(f.camera, f.start_utc, f.metric, f.direction) for f in again.flags]
+
+
 # -- the original scenario, through a real import ----------------------------------------
 
 def test_a_week_of_history_then_a_clearly_high_interval_is_flagged_with_its_reference(db):

@@ -111,26 +111,36 @@ def settle_runs(db: Database) -> int:
         return fold_runs(db)
 
 
-def detect_import(db: Database, import_id: int, tz: ZoneInfo, prescreen: bool = True) -> int:
+def detect_import(db: Database, import_id: int, tz: ZoneInfo, prescreen: bool = True,
+                  local_days: list[tuple[str, int]] | None = None) -> int:
     """Judge the rows an import wrote (inside its transaction); returns intervals flagged.
+
+    ``local_days``: the (camera, local day ordinal)s it wrote, where the caller knows them
+    (the import does); else they are taken from the ledger's UTC days, each of which spans two
+    local days in a zone off UTC — twice the rows judged.
 
     Uses the default method and parameters. Rows of the same cameras in the window after the
     imported days are re-judged too, because late data changes their reference (and, for the
     robust method, one day more: a verdict looks back a few hours into the day before); the
     count returned is of this import's own intervals.
     """
+    if local_days is not None:
+        return detect_days(db, [], tz, own_import=import_id, prescreen=prescreen, local_days=local_days)
     return detect_days(db, import_days(db, import_id), tz, own_import=import_id, prescreen=prescreen)
 
 
 def detect_days(db: Database, touched: list[tuple[str, int]], tz: ZoneInfo,
-                own_import: int | None = None, prescreen: bool = True) -> int:
-    """Re-judge the (camera, UTC day) pairs and the window after them with the default method,
-    replacing its flags there (what an import does for its own days; ``imports undo``
-    does it for the days it gave back). Returns intervals flagged among ``own_import``'s rows."""
-    if not touched:
+                own_import: int | None = None, prescreen: bool = True,
+                local_days: list[tuple[str, int]] | None = None) -> int:
+    """Re-judge the (camera, UTC day) pairs (or ``local_days``, (camera, local day ordinal)
+    pairs) and the window after them with the default method, replacing its flags there (what
+    an import does for its own days; ``imports undo`` does it for the days it gave back).
+    Returns intervals flagged among ``own_import``'s rows."""
+    if not touched and not local_days:
         return 0
     params = make_params(DEFAULT_METHOD)
-    spans = affected_spans(touched, tz, params.window_days + (DEFAULT_METHOD == "robust"))
+    window = params.window_days + (DEFAULT_METHOD == "robust")
+    spans = affected_spans(touched, tz, window) if touched else local_spans(local_days, tz, window)
     # nothing to re-judge after a camera's latest interval (an import in time order)
     last = {c: _next_midnight(t, tz) for c, t in last_starts(db, sorted({s.camera for s in spans})).items()}
     spans = [Span(s.camera, s.start_utc, min(s.end_utc, last[s.camera])) for s in spans
@@ -187,14 +197,24 @@ def time_chunks(spans: list[Span], chunk_days: int, tz: ZoneInfo) -> Iterator[li
 
 
 def affected_spans(touched: list[tuple[str, int]], tz: ZoneInfo, window_days: int) -> list[Span]:
-    """Per camera, the local days an import touched plus the ``window_days`` after each, as runs."""
+    """Per camera, the local days an import touched (given as UTC days) plus the
+    ``window_days`` after each, as runs."""
     if not touched:
         return []
     cameras = np.array([c for c, _ in touched], dtype=object)
     first_second = np.array([d for _, d in touched], dtype=np.int64) * 86400
-    pairs = pd.DataFrame({"camera": np.concatenate([cameras, cameras]),  # a UTC day spans two local days
-                          "day": np.concatenate([local_day_hour(first_second, tz)[0],
-                                                 local_day_hour(first_second + 86399, tz)[0]])})
+    return local_spans(list(zip(np.concatenate([cameras, cameras]),  # a UTC day spans two local days
+                                np.concatenate([local_day_hour(first_second, tz)[0],
+                                                local_day_hour(first_second + 86399, tz)[0]]))),
+                       tz, window_days)
+
+
+def local_spans(touched: list[tuple[str, int]], tz: ZoneInfo, window_days: int) -> list[Span]:
+    """Per camera, the (camera, local day ordinal)s given plus the ``window_days`` after each, as runs."""
+    if not touched:
+        return []
+    pairs = pd.DataFrame({"camera": np.array([c for c, _ in touched], dtype=object),
+                          "day": np.array([d for _, d in touched], dtype=np.int64)})
     pairs = pairs.drop_duplicates().sort_values(["camera", "day"], kind="stable")
     names, all_days = pairs["camera"].to_numpy(), pairs["day"].to_numpy(np.int64)
     cuts = np.flatnonzero(names[1:] != names[:-1]) + 1

@@ -143,7 +143,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 if done.total_problems:
                     pending = bad_rows.write(options, raw, source, reader)
                 if options.detect and (result.inserted or result.replaced):
-                    result.outliers = _detect(db, import_id, options)
+                    result.outliers = _detect(db, import_id, options, writer.local_days)
                 db.execute(FINISH_IMPORT, (result.read, result.inserted, result.duplicates,
                                            result.replaced, result.rejected, "ok", int(time.time()),
                                            import_id))
@@ -334,12 +334,13 @@ def _record_rejected(db, source, digest, fingerprint, options, result, started) 
                                      result.rejected, int(started), int(time.time())))
 
 
-def _detect(db: Database, import_id: int, options: ImportOptions) -> int:
-    """Outlier detection over the rows of this import (the old trigger's job)."""
+def _detect(db: Database, import_id: int, options: ImportOptions, local_days: set[tuple[str, int]]) -> int:
+    """Outlier detection over the rows of this import (the old trigger's job), on the
+    (camera, local day)s it wrote."""
     try:
         from cctvctl.detect import detect_import
     except ImportError as exc:  # detection not in this build; a broken one is a bug
         if exc.name != "cctvctl.detect":
             raise
         return 0
-    return detect_import(db, import_id, options.tz)
+    return detect_import(db, import_id, options.tz, local_days=sorted(local_days))

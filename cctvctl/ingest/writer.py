@@ -27,6 +27,7 @@ import pandas as pd
 
 from cctvctl import safefile
 from cctvctl.db.database import Database
+from cctvctl.detect.engine import local_day_hour
 from cctvctl.errors import DatabaseError
 from cctvctl.ingest.overlap import overlaps, stored_near
 from cctvctl.db.schema import COUNT_COLUMNS, VEHICLE_CLASSES
@@ -205,6 +206,8 @@ class CountWriter:
         self.replace = replace
         self.tz = tz or ZoneInfo("UTC")  # times in messages: local ISO, never epoch seconds
         self.days: set[tuple[str, int]] = set()
+        #: the same as (camera, local day ordinal): what detection re-judges after this import
+        self.local_days: set[tuple[str, int]] = set()
         self._savepoint = 0
         self._statements: dict[tuple[str, ...], tuple[str, str]] = {}
         self._bulk = db.local_infile  # MySQL that may send LOAD DATA LOCAL INFILE
@@ -401,6 +404,11 @@ class CountWriter:
         keys = np.unique(codes.astype(np.int64) * span + (days - first))
         names = cameras[keys // span].tolist()
         self.days.update(zip(names, (keys % span + first).tolist()))
+        local = local_day_hour(rows["start_utc"].to_numpy(dtype=np.int64), self.tz)[0]
+        first = int(local.min())
+        span = int(local.max()) - first + 1
+        keys = np.unique(codes.astype(np.int64) * span + (local - first))
+        self.local_days.update(zip(cameras[keys // span].tolist(), (keys % span + first).tolist()))
 
     def finish(self) -> None:
         """Record which cameras and UTC days this import changed (for late-data recomputes)."""
