@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from cctvctl.errors import DatabaseError, UsageError
 
-READ_ALL = ("counts", "imports", "import_days", "count_revisions", "stats", "weekday_stats",
+READ_ALL = ("counts", "imports", "import_days", "count_revisions", "stats", "day_hours", "weekday_stats",
             "outliers", "outlier_log", "outlier_runs", "agg_state", "schema_version", "alert_marks")
 
 #: taking a run lock (import, aggregate, detect) locks a row of run_locks: the analyst cannot,
@@ -56,6 +56,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "cron": {
         "stats": ("INSERT", "UPDATE", "DELETE"),
+        "day_hours": ("INSERT", "UPDATE", "DELETE"),  # written and deleted with the day's stats
         "weekday_stats": ("INSERT", "UPDATE", "DELETE"),
         "agg_state": ("INSERT", "UPDATE", "DELETE"),
         "outliers": ("INSERT", "UPDATE", "DELETE"),

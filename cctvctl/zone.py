@@ -24,7 +24,7 @@ GET_ZONE = "SELECT value FROM agg_state WHERE name = ?"
 LEDGER_ZONES = "SELECT DISTINCT tz FROM imports WHERE status = 'ok'"
 HAS_COUNTS = "SELECT 1 FROM counts LIMIT 1"
 #: what was computed in local periods of the old zone: dropped by ``set-zone --force``
-DERIVED_TABLES = ("stats", "weekday_stats", "outliers", "outlier_log", "outlier_runs")
+DERIVED_TABLES = ("stats", "day_hours", "weekday_stats", "outliers", "outlier_log", "outlier_runs")
 AGG_KEYS = "DELETE FROM agg_state WHERE name LIKE 'through:%' OR name LIKE 'import:%'"
 FIX = "give --tz ZONE (or set CCTV_TZ), e.g. --tz Asia/Seoul"
 

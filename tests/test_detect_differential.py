@@ -188,3 +188,91 @@ def test_hours_of_a_short_range_across_the_fall_back_change():
     day, hour = local_day_hour(starts, BERLIN)
     assert len(starts) == 24 and set(hour.tolist()) == {2}
     assert set(day.tolist()) == {date(2021, 10, 31).toordinal()}
+
+
+# -- the packed day_hours read (schema 8) against the stats hour rows ---------------------------
+
+def _hourly_both(db, first: date, end: date, cameras, only_days=None):
+    from cctvctl.detect.source import DbMoments
+
+    lo, hi = local_midnight_utc(first, BERLIN), local_midnight_utc(end, BERLIN)
+    frames = [DbMoments(db, BERLIN, day_hours=packed).hourly(lo, hi, cameras, only_days=only_days)
+              for packed in (True, False)]
+    return [f.sort_values(["camera", "day", "hour"]).reset_index(drop=True)[sorted(f.columns)] for f in frames]
+
+
+def _day_hours_rows(db) -> int:
+    return int(db.scalar("SELECT COUNT(*) FROM day_hours"))
+
+
+def test_day_hours_read_equals_the_stats_rows_after_late_data_undo_and_older_days(db, frame):
+    """Detection reads aggregated days from one packed row per camera and day; the plain path
+    reads the ``stats`` hour rows. Equal integers (so equal flags) through everything that
+    changes stored days: aggregation, late data after it, an undo that recomputes (and deletes)
+    days, and days aggregated before schema 8 (no packed row: read from ``stats``)."""
+    from cctvctl.ledger import undo_import
+    from cctvctl.stats import run_aggregate
+
+    spring = frame[frame["instant"] < pd.Timestamp("2021-04-06", tz="UTC")]
+    dark_gap = (spring["camera"] == "dark") & (spring["instant"] >= pd.Timestamp("2021-03-29 10:00", tz=BERLIN))
+    _load(db, spring[~dark_gap & (spring["instant"] < pd.Timestamp("2021-04-02", tz=BERLIN))], detect=False)
+    run_aggregate(db, "day", BERLIN, now=datetime(2021, 4, 2, 12, tzinfo=BERLIN), keep_rows=False)
+    assert _day_hours_rows(db) > 0
+    cameras = sorted(set(spring["camera"]))
+    window = (date(2021, 2, 8), date(2021, 4, 2))
+    packed, plain = _hourly_both(db, *window, cameras)
+    assert len(packed) > 1000
+    pd.testing.assert_frame_equal(packed, plain)
+
+    # late data for days already aggregated (the dark camera's last four days), aggregated again
+    late_rows = spring[dark_gap & (spring["instant"] < pd.Timestamp("2021-04-02", tz=BERLIN))]
+    starts = late_rows["instant"].dt.tz_convert(BERLIN).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    import_rows_result = import_rows(db, [{"camera": "dark", "start": t, "people": int(p), "vehicle": int(v)}
+                                          for t, p, v in zip(starts, late_rows["people"], late_rows["vehicle"])],
+                                     ImportOptions(tz=BERLIN, interval=STEP, detect=False))
+    late = import_rows_result.import_id
+    packed, plain = _hourly_both(db, *window, cameras)  # its days are stale: read from raw counts
+    pd.testing.assert_frame_equal(packed, plain)
+    run_aggregate(db, "day", BERLIN, now=datetime(2021, 4, 2, 12, tzinfo=BERLIN), keep_rows=False)
+    packed, plain = _hourly_both(db, *window, cameras)
+    pd.testing.assert_frame_equal(packed, plain)
+    assert (packed["camera"] == "dark").sum() > (packed["camera"] == "new").sum() > 0
+
+    # an undo recomputes the days it gave back: their packed rows go with their stats rows
+    before = _day_hours_rows(db)
+    undo_import(db, late, detect=False)
+    assert _day_hours_rows(db) < before
+    packed, plain = _hourly_both(db, *window, cameras)
+    pd.testing.assert_frame_equal(packed, plain)
+
+    # days aggregated before schema 8 have no packed row: read from stats, with the rest
+    db.execute("DELETE FROM day_hours WHERE period_start < ? OR camera = ?", ("2021-03-15", "weekend"))
+    only = [(5, 23, [date(2021, 3, d).toordinal() for d in (5, 12, 19, 26)]),
+            (0, 4, [date(2021, 3, d).toordinal() for d in (4, 11, 18, 25)])]
+    for chosen in (None, only):
+        packed, plain = _hourly_both(db, *window, cameras, only_days=chosen)
+        pd.testing.assert_frame_equal(packed, plain)
+    assert set(packed["camera"]) == set(cameras)
+
+    # and the flags of the nights after it, fast path (packed) against the plain path
+    fast, plain_flags = _both(db, "robust", date(2021, 3, 22), date(2021, 4, 2))
+    assert _key(fast.flags) == _key(plain_flags.flags)
+    assert any(f.camera == "silent" and f.direction == "low" for f in fast.flags)
+
+
+def test_pack_and_unpack_keep_every_hour_and_null_sums():
+    from cctvctl.stats.dayhours import pack, unpack
+    from cctvctl.stats.moments import MOMENTS
+
+    rows = pd.DataFrame({"camera": ["a", "a", "b"], "period_start": ["2021-10-31"] * 3,
+                         "hour": [0, 23, 2], "n": [12, 24, 1], "people_n": [12, 24, 0],
+                         "people_sum": [5, 2**40, None], "people_sumsq": [25, 2**62, None],
+                         "vehicle_n": [0, 1, 0], "vehicle_sum": [None, 7, None], "vehicle_sumsq": [None, 49, None]})
+    packed = pack(rows)
+    assert sorted((d, c) for d, c, _ in packed) == [("2021-10-31", "a"), ("2021-10-31", "b")]
+    back = unpack(packed).sort_values(["camera", "hour"]).reset_index(drop=True)
+    want = rows.fillna(0).astype({m: "int64" for m in MOMENTS})
+    pd.testing.assert_frame_equal(back[list(want.columns)], want)
+    mask = np.zeros((2, 24), dtype=bool)
+    mask[:, 23] = True
+    assert unpack(packed, hours=mask)["hour"].tolist() == [23]

@@ -75,7 +75,7 @@ def judge_chunk(db: Database, tz: ZoneInfo, spans: list[Span], method: str, para
     references from every stored hour of the window (what the pre-screen and robust's narrowed
     read are tested against, tests/test_detect_differential.py).
     """
-    source = DbMoments(db, tz)
+    source = DbMoments(db, tz, day_hours=prescreen)
     if method == "robust":
         return _judge_with_lookback(db, tz, spans, params, source, narrow=prescreen)
     days = [_days_of(s, tz) for s in spans]

@@ -23,6 +23,7 @@ from cctvctl.detect.methods import METRICS, day_ordinals
 from cctvctl.periods import day_runs, local_date, local_midnight_utc
 from cctvctl.stats.moments import (DAY, EPOCH_ORDINAL, HOUR, MOMENTS, bucket_rows, camera_filter,
                                    daily_moments, hourly_moments, int_array)
+from cctvctl.stats.dayhours import unpack
 from cctvctl.stats.state import AggState
 
 #: the same moments summed over a span of days, with how many days had each metric
@@ -51,6 +52,13 @@ _PACKED_FIELDS = ["REPLACE(period_start, '-', '')", "hour"] + [f"COALESCE({m}, 0
 #: the dialect's packed_concat of _PACKED_FIELDS goes in {packed}
 PACKED_HOURS = ("SELECT camera, {packed} FROM stats WHERE grain = 'hour' AND period_start >= ? "
                 "AND period_start < ?{cameras} GROUP BY camera")
+#: packed hour rows of stored days (cctvctl.stats.dayhours), and which days have stats at all
+DAY_HOURS = ("SELECT period_start, camera, moments FROM day_hours WHERE period_start >= ? "
+             "AND period_start < ?{cameras}")
+COUNT_STORED_DAYS = ("SELECT COUNT(*) FROM stats WHERE grain = 'day' AND hour = -1 "
+                     "AND period_start >= ? AND period_start < ?{cameras}")
+STORED_DAYS = ("SELECT camera, period_start FROM stats WHERE grain = 'day' AND hour = -1 "
+               "AND period_start >= ? AND period_start < ?{cameras}")
 TOUCHED_SINCE = "SELECT DISTINCT camera, utc_day FROM import_days WHERE import_id > ?"
 FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
 
@@ -58,9 +66,13 @@ FIRST_START = "SELECT MIN(start_utc) FROM counts WHERE camera = ?"
 class DbMoments:
     """The :class:`~cctvctl.detect.engine.MomentSource` over a database (one detection run)."""
 
-    def __init__(self, db: Database, tz: ZoneInfo):
+    def __init__(self, db: Database, tz: ZoneInfo, day_hours: bool = True):
+        """``day_hours=False`` reads stored days from their ``stats`` hour rows only (the plain
+        path the packed ``day_hours`` read is tested against)."""
         self.db = db
         self.tz = tz
+        self.day_hours = day_hours
+        self._day_hours_table: bool | None = None
         self._state: tuple[date, int] | None | bool = False  # False: not read yet
 
     # -- hourly ---------------------------------------------------------------------------
@@ -142,10 +154,10 @@ class DbMoments:
         """Stored hour rows of local days ``[first, end)``, without the stale ones."""
         columns = ["camera", "day", "hour"] + list(MOMENTS)
         frame = None
-        if first < end and self.db.dialect.packed_scan:
-            frame = self._packed(first, end, cameras)
+        if first < end and self.day_hours and self._has_day_hours():
+            frame = self._from_day_hours(first, end, cameras)
         elif first < end:
-            frame = self._plain(first, end, cameras)
+            frame = self._hour_rows(first, end, cameras)
         if frame is None or frame.empty:
             return pd.DataFrame({c: pd.Series(dtype=object if c == "camera" else np.int64)
                                  for c in columns})
@@ -153,6 +165,54 @@ class DbMoments:
             gone = pd.MultiIndex.from_tuples([(c, d.toordinal()) for c, d in stale])
             frame = frame[~pd.MultiIndex.from_frame(frame[["camera", "day"]]).isin(gone)]
         return frame
+
+    def _hour_rows(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame | None:
+        """Stored ``stats`` hour rows of ``[first, end)``, in the dialect's cheaper shape."""
+        if self.db.dialect.packed_scan:
+            return self._packed(first, end, cameras)
+        return self._plain(first, end, cameras)
+
+    def _has_day_hours(self) -> bool:
+        if self._day_hours_table is None:
+            self._day_hours_table = self.db.table_exists("day_hours")
+        return self._day_hours_table
+
+    def _from_day_hours(self, first: date, end: date, cameras: list[str]) -> pd.DataFrame | None:
+        """Stored hour rows of ``[first, end)`` from the packed ``day_hours`` rows; a stored day
+        without one (aggregated before schema 8) from its ``stats`` rows."""
+        where, names = camera_filter(cameras)
+        more, values = self._wanted_days()
+        bounds = [first.isoformat(), end.isoformat()]
+        packed = self.db.query(DAY_HOURS.format(cameras=where + more), bounds + names + values)
+        missing: set[tuple[str, str]] = set()
+        if self.db.scalar(COUNT_STORED_DAYS.format(cameras=where + more), bounds + names + values) != len(packed):
+            have = {(str(r[1]), str(r[0])) for r in packed}
+            stored = self.db.query(STORED_DAYS.format(cameras=where + more), bounds + names + values)
+            missing = {(str(c), str(d)) for c, d in stored} - have
+        ordinals = {text: date.fromisoformat(text).toordinal() for text in {str(r[0]) for r in packed}}
+        days = np.array([ordinals[str(r[0])] for r in packed], dtype=np.int64)
+        frame = unpack(packed, days, _hour_mask(days, self._only_days))
+        if missing:
+            lo = min(date.fromisoformat(d) for _, d in missing)
+            hi = max(date.fromisoformat(d) for _, d in missing) + timedelta(days=1)
+            older = self._hour_rows(lo, hi, sorted({c for c, _ in missing}))
+            if older is not None and not older.empty:
+                wanted = pd.MultiIndex.from_tuples([(c, date.fromisoformat(d).toordinal()) for c, d in missing])
+                older = older[pd.MultiIndex.from_frame(older[["camera", "day"]]).isin(wanted)]
+                frame = pd.concat([frame, older[list(frame.columns)]], ignore_index=True)
+        return frame
+
+    def _wanted_days(self) -> tuple[str, list]:
+        """SQL (and values) keeping only the days ``only_days`` names (their hours are picked
+        after reading)."""
+        only = getattr(self, "_only_days", None)
+        if only is None:
+            return "", []
+        days = sorted({d for _, _, ds in only for d in ds})
+        if not days:
+            return " AND 0 = 1", []
+        return (f" AND period_start IN ({', '.join('?' for _ in days)})",
+                [date.fromordinal(d).isoformat() for d in days])
 
     def _days_filter(self) -> tuple[str, list]:
         """SQL (and values) keeping only the hours ``only_days`` asks for."""
@@ -269,6 +329,16 @@ def hours_with_extremes(db: Database, tz: ZoneInfo, start_utc: int, end_utc: int
     for metric in METRICS:
         frame[f"{metric}_days"] = (frame[f"{metric}_n"] > 0).astype(np.int64)
     return frame[columns].reset_index(drop=True)
+
+
+def _hour_mask(days: np.ndarray, only_days) -> np.ndarray | None:
+    """Per day given, which of its 24 hours ``only_days`` asks for (None: all)."""
+    if only_days is None:
+        return None
+    mask = np.zeros((len(days), 24), dtype=bool)
+    for lo, hi, wanted in only_days:
+        mask[np.isin(days, wanted), lo:hi + 1] = True
+    return mask
 
 
 def _only(frame: pd.DataFrame, only_days) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from cctvctl.db.database import Database
 from cctvctl.periods import Period, day_seconds, day_span, expected_slots, period_containing
 from cctvctl.stats.moments import (HOUR, METRICS, MOMENTS, camera_filter, combine, figures,
                                    hourly_with_intervals, offset_segments)
+from cctvctl.stats.dayhours import write_day_hours
 from cctvctl.stats.upsert import upsert_frames
 
 #: grains of the JSON rows → (table, key column, key value)
@@ -160,6 +161,9 @@ def _write_all(db: Database, parts: list[tuple[pd.DataFrame, str]], keep: bool) 
             upsert_frames(db, table, STATS_COLUMNS, STATS_KEYS, frames)
         else:
             upsert_frames(db, table, WEEKDAY_COLUMNS, WEEKDAY_KEYS, frames)
+    for frame, grain in shaped:
+        if grain == "hour":  # the same hours packed per (camera, day), for detection's reads
+            write_day_hours(db, frame)
     for frame, grain in shaped:
         w.counts[grain] = len(frame)
         w.periods[grain] = set(frame["period_start"].unique().tolist())

@@ -1,0 +1,73 @@
+"""A (camera, local day)'s hour moments packed into one ``day_hours`` row (schema 8).
+
+Detection's reference for one night reads about twenty like days of every camera's 24 hours;
+as ``stats`` rows that is ~300,000 driver rows on 1,000 cameras, and decoding them cost more
+than the import itself. Packed, the same integers are one row per camera and day: a
+``24 × len(MOMENTS)`` int64 matrix, little-endian, hour ``h`` in row ``h`` and all zeros
+where the day has no ``stats`` row for that hour (every stored hour has ``n ≥ 1``).
+
+The packed row is written by the same statement batch, in the same transaction, as the day's
+``stats`` rows (:func:`write_day_hours`) and deleted with them, so it never says anything the
+``stats`` rows do not; a day aggregated before schema 8 has none and is read from ``stats``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cctvctl.db.database import Database
+from cctvctl.stats.moments import MOMENTS
+
+COLUMNS = ["period_start", "camera", "moments"]
+KEYS = ["period_start", "camera"]
+WIDTH = len(MOMENTS)
+#: bytes of one packed day
+SIZE = 24 * WIDTH * 8
+DELETE = "DELETE FROM day_hours WHERE camera = ? AND period_start = ?"
+
+
+def pack(hour_rows: pd.DataFrame) -> list[tuple[str, str, bytes]]:
+    """``(period_start, camera, moments)`` of every (camera, day) in ``hour_rows`` (columns
+    ``camera``, ``period_start``, ``hour`` and :data:`MOMENTS`; NULL sums count as 0, as every
+    reader of ``stats`` takes them). Each (camera, day) must come with all its hours."""
+    if hour_rows.empty:
+        return []
+    keys = pd.MultiIndex.from_arrays([hour_rows["period_start"].to_numpy(), hour_rows["camera"].to_numpy()])
+    codes, uniques = pd.factorize(keys)
+    table = np.zeros((len(uniques), 24, WIDTH), dtype="<i8")
+    values = hour_rows[list(MOMENTS)].fillna(0).to_numpy(dtype=np.int64)
+    table[codes, hour_rows["hour"].to_numpy(np.int64)] = values
+    return [(str(day), str(camera), table[i].tobytes()) for i, (day, camera) in enumerate(uniques)]
+
+
+def unpack(rows: list[tuple], days: np.ndarray | None = None, hours: np.ndarray | None = None) -> pd.DataFrame:
+    """``(period_start, camera, moments)`` rows → one row per stored hour: ``camera``,
+    ``period_start``, ``hour`` and :data:`MOMENTS` (int64), as the ``stats`` rows read.
+    ``days`` (one value per row): a ``day`` column of those values instead of ``period_start``;
+    ``hours`` (rows × 24 booleans): only those hours."""
+    first = "period_start" if days is None else "day"
+    columns = ["camera", first, "hour"] + list(MOMENTS)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("camera", "period_start") else np.int64)
+                             for c in columns})
+    blobs = [bytes(r[2]) for r in rows]
+    if any(len(b) != SIZE for b in blobs):
+        raise ValueError("day_hours row of the wrong size")
+    table = np.frombuffer(b"".join(blobs), dtype="<i8").reshape(len(rows), 24, WIDTH)
+    present = table[:, :, 0] > 0  # n: intervals in the hour
+    row, hour = np.nonzero(present if hours is None else present & hours)
+    per_row = np.array([r[0] for r in rows], dtype=object) if days is None else np.asarray(days)
+    frame = pd.DataFrame({"camera": np.array([r[1] for r in rows], dtype=object)[row],
+                          first: per_row[row], "hour": hour.astype(np.int64)})
+    picked = table[row, hour]
+    for i, name in enumerate(MOMENTS):
+        frame[name] = picked[:, i].astype(np.int64)
+    return frame
+
+
+def write_day_hours(db: Database, hour_rows: pd.DataFrame) -> None:
+    """Upsert the packed rows of the (camera, day)s in ``hour_rows`` (in the caller's transaction)."""
+    rows = pack(hour_rows)
+    if rows:
+        db.executemany(db.dialect.upsert("day_hours", COLUMNS, KEYS), rows)
