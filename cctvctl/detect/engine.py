@@ -242,7 +242,7 @@ def _robust(rows: pd.DataFrame, tz: ZoneInfo, params: RobustParams, source: Mome
     order = np.lexsort((start, codes))
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
-    cam = rows["camera"].to_numpy()[order]
+    cam = codes[order].astype(np.int64)  # camera codes: equal codes, equal cameras
     length = rows["length"].to_numpy(np.int64) if "length" in rows else np.full(len(rows), 3600)
     out = {}
     for metric in METRICS:
