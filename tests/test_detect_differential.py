@@ -276,3 +276,43 @@ def test_pack_and_unpack_keep_every_hour_and_null_sums():
     mask = np.zeros((2, 24), dtype=bool)
     mask[:, 23] = True
     assert unpack(packed, hours=mask)["hour"].tolist() == [23]
+
+
+def test_import_time_flags_from_the_import_s_own_rows_equal_the_plain_path(db, frame, monkeypatch):
+    """An import judges the rows it inserted from memory where the database holds exactly them
+    in their range, and reads the rest: the look-back into earlier days, rows of other imports
+    (a night sent in two files, one repeating rows of the other), rows it replaced. Cameras are
+    judged in batches (here a few cameras each). After every import, what is stored equals the
+    plain path over every night imported so far, and a first import of weeks of history too."""
+    import cctvctl.detect.scan as scan
+
+    monkeypatch.setattr(scan, "BATCH_ROWS", 3000)
+    spring = frame[frame["instant"] < pd.Timestamp("2021-06-01", tz="UTC")]
+
+    def at(lo: str, hi: str) -> pd.DataFrame:
+        return spring[(spring["instant"] >= pd.Timestamp(lo, tz=BERLIN)) & (spring["instant"] < pd.Timestamp(hi, tz=BERLIN))]
+
+    def check(first: date, end: date) -> None:
+        lo, hi = local_midnight_utc(first, BERLIN), local_midnight_utc(end, BERLIN)
+        stored = load_flags(db, lo, hi, method="robust")
+        plain = detect_range(db, BERLIN, lo, hi, method="robust", store=False, prescreen=False)
+        assert _key(stored) == _key(plain.flags)
+        return stored
+
+    _load(db, at("2021-02-08", "2021-03-29"), detect=True)  # weeks of history in one file
+    assert check(date(2021, 2, 8), date(2021, 3, 29)) != []
+    # days sent in two files: the second repeats the first's rows around the hour it fills in,
+    # so the database holds more than its own rows in their range (the busy-drop event among them)
+    _load(db, pd.concat([at("2021-03-29", "2021-03-31 12:00"), at("2021-03-31 13:00", "2021-04-01")]), detect=True)
+    _load(db, at("2021-03-29", "2021-04-01"), detect=True)
+    drop = check(date(2021, 3, 29), date(2021, 4, 1))
+    assert ("busy-drop", _at("2021-03-31 13:25"), "people", "low") in {(f.camera, f.start_utc, f.metric, f.direction) for f in drop}
+    changed = at("2021-04-01", "2021-04-02").copy()
+    _load(db, changed, detect=True)
+    changed.loc[changed["camera"] == "silent", "people"] = 1  # the dead counter sent again, fixed
+    starts = changed["instant"].dt.tz_convert(BERLIN).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    import_rows(db, [{"camera": c, "start": t, "people": int(p), "vehicle": int(v)}
+                     for c, t, p, v in zip(changed["camera"], starts, changed["people"], changed["vehicle"])],
+                ImportOptions(tz=BERLIN, interval=STEP, detect=True, replace=True))
+    stored = check(date(2021, 3, 29), date(2021, 4, 2))
+    assert any(f.camera == "silent" and f.params["kind"] == "silent" and f.observed == 1 for f in stored)

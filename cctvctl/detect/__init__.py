@@ -112,12 +112,15 @@ def settle_runs(db: Database) -> int:
 
 
 def detect_import(db: Database, import_id: int, tz: ZoneInfo, prescreen: bool = True,
-                  local_days: list[tuple[str, int]] | None = None) -> int:
+                  local_days: list[tuple[str, int]] | None = None,
+                  written: pd.DataFrame | None = None) -> int:
     """Judge the rows an import wrote (inside its transaction); returns intervals flagged.
 
     ``local_days``: the (camera, local day ordinal)s it wrote, where the caller knows them
     (the import does); else they are taken from the ledger's UTC days, each of which spans two
-    local days in a zone off UTC — twice the rows judged.
+    local days in a zone off UTC — twice the rows judged. ``written``: the rows it inserted
+    (columns of :func:`~cctvctl.detect.store.read_rows`), judged from memory where the
+    database holds no other rows in their range.
 
     Uses the default method and parameters. Rows of the same cameras in the window after the
     imported days are re-judged too, because late data changes their reference (and, for the
@@ -125,13 +128,15 @@ def detect_import(db: Database, import_id: int, tz: ZoneInfo, prescreen: bool = 
     count returned is of this import's own intervals.
     """
     if local_days is not None:
-        return detect_days(db, [], tz, own_import=import_id, prescreen=prescreen, local_days=local_days)
+        return detect_days(db, [], tz, own_import=import_id, prescreen=prescreen, local_days=local_days,
+                           written=written)
     return detect_days(db, import_days(db, import_id), tz, own_import=import_id, prescreen=prescreen)
 
 
 def detect_days(db: Database, touched: list[tuple[str, int]], tz: ZoneInfo,
                 own_import: int | None = None, prescreen: bool = True,
-                local_days: list[tuple[str, int]] | None = None) -> int:
+                local_days: list[tuple[str, int]] | None = None,
+                written: pd.DataFrame | None = None) -> int:
     """Re-judge the (camera, UTC day) pairs (or ``local_days``, (camera, local day ordinal)
     pairs) and the window after them with the default method, replacing its flags there (what
     an import does for its own days; ``imports undo`` does it for the days it gave back).
@@ -146,7 +151,7 @@ def detect_days(db: Database, touched: list[tuple[str, int]], tz: ZoneInfo,
     spans = [Span(s.camera, s.start_utc, min(s.end_utc, last[s.camera])) for s in spans
              if s.camera in last and s.start_utc < last[s.camera]]
     return _judge_spans(db, tz, spans, DEFAULT_METHOD, params, True, own_import=own_import,
-                        prescreen=prescreen).own
+                        prescreen=prescreen, written=written).own
 
 
 @dataclass
@@ -159,13 +164,14 @@ class _Run:
 
 
 def _judge_spans(db: Database, tz: ZoneInfo, spans: list[Span], method: str, params, store: bool,
-                 own_import: int | None = None, prescreen: bool = True) -> _Run:
+                 own_import: int | None = None, prescreen: bool = True,
+                 written: pd.DataFrame | None = None) -> _Run:
     """Judge the spans a time chunk at a time (bounded memory); replace their flags if ``store``."""
     run = _Run()
     cameras = len({s.camera for s in spans})
     chunk_days = max(7, min(366, CHUNK_INTERVALS // (max(cameras, 1) * 288)))
     for chunk in time_chunks(spans, chunk_days, tz):
-        judged = judge_chunk(db, tz, chunk, method, params, prescreen)
+        judged = judge_chunk(db, tz, chunk, method, params, prescreen, written=written)
         details = interval_details(db, {(f.camera, f.start_utc) for f in judged.flags})
         flags = with_labels(judged.flags, {key: d.end_utc for key, d in details.items()})
         if store:

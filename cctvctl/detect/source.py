@@ -94,7 +94,7 @@ class DbMoments:
         aligned = (start_utc == local_midnight_utc(first, self.tz)
                    and end_utc == local_midnight_utc(end, self.tz))
         if state is None or not aligned or first > state[0] or not cameras:
-            return _only(_ordinals(hourly_moments(self.db, self.tz, start_utc, end_utc, cameras)), only_days)
+            return keep_hours(_ordinals(hourly_moments(self.db, self.tz, start_utc, end_utc, cameras)), only_days)
         through, watermark = state
         mid = min(end, through + timedelta(days=1))
         stale = {(c, d) for c, d in self._touched_since(watermark) if first <= d < mid and c in cameras}
@@ -125,7 +125,7 @@ class DbMoments:
             for metric in METRICS:
                 if f"{metric}_days" not in part:
                     part[f"{metric}_days"] = (part[f"{metric}_n"] > 0).astype(np.int64)
-        return _only(pd.concat(parts, ignore_index=True), only_days)
+        return keep_hours(pd.concat(parts, ignore_index=True), only_days)
 
     def _stored_state(self) -> tuple[date, int] | None:
         """(last day the aggregation completed, its import watermark) if usable in this zone."""
@@ -341,7 +341,7 @@ def _hour_mask(days: np.ndarray, only_days) -> np.ndarray | None:
     return mask
 
 
-def _only(frame: pd.DataFrame, only_days) -> pd.DataFrame:
+def keep_hours(frame: pd.DataFrame, only_days) -> pd.DataFrame:
     """The rows of ``frame`` that ``only_days`` (see :meth:`DbMoments.hourly`) asks for."""
     if only_days is None or frame.empty:
         return frame

@@ -23,6 +23,7 @@ from cctvctl.detect.model import Flag, params_from_json, with_labels
 #: camera's rows decode in one C pass
 SELECT_ROWS = ("SELECT start_utc, COALESCE(people, -1), COALESCE(vehicle, -1), end_utc - start_utc "
                "FROM counts WHERE camera = ? AND start_utc >= ? AND start_utc < ?")
+COUNT_ROWS = "SELECT COUNT(*) FROM counts WHERE camera = ? AND start_utc >= ? AND start_utc < ?"
 SELECT_DETAILS = ("SELECT start_utc, end_utc, import_id FROM counts "
                   "WHERE camera = ? AND start_utc IN ({marks})")
 DETAIL_BATCH = 500

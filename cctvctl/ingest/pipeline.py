@@ -143,7 +143,7 @@ def import_open(db: Database, raw: IO[bytes], source: str, options: ImportOption
                 if done.total_problems:
                     pending = bad_rows.write(options, raw, source, reader)
                 if options.detect and (result.inserted or result.replaced):
-                    result.outliers = _detect(db, import_id, options, writer.local_days)
+                    result.outliers = _detect(db, import_id, options, writer)
                 db.execute(FINISH_IMPORT, (result.read, result.inserted, result.duplicates,
                                            result.replaced, result.rejected, "ok", int(time.time()),
                                            import_id))
@@ -214,7 +214,7 @@ def _read_and_write(db, raw, source, scan, options, import_id, bad_rows, progres
                          wide_metric=options.wide_metric)
     reader.scan = scan  # how the rejected rows are read again (the same line splitting)
     reader.stored_intervals = _stored_intervals(db, db_busy)
-    writer = CountWriter(db, import_id, replace=options.replace, tz=options.tz)
+    writer = CountWriter(db, import_id, replace=options.replace, tz=options.tz, keep_rows=options.detect)
     done = _Pass()
 
     def collect(chunk, outcome) -> None:
@@ -334,13 +334,14 @@ def _record_rejected(db, source, digest, fingerprint, options, result, started) 
                                      result.rejected, int(started), int(time.time())))
 
 
-def _detect(db: Database, import_id: int, options: ImportOptions, local_days: set[tuple[str, int]]) -> int:
+def _detect(db: Database, import_id: int, options: ImportOptions, writer: CountWriter) -> int:
     """Outlier detection over the rows of this import (the old trigger's job), on the
-    (camera, local day)s it wrote."""
+    (camera, local day)s it wrote, with the rows it kept."""
     try:
         from cctvctl.detect import detect_import
     except ImportError as exc:  # detection not in this build; a broken one is a bug
         if exc.name != "cctvctl.detect":
             raise
         return 0
-    return detect_import(db, import_id, options.tz, local_days=sorted(local_days))
+    return detect_import(db, import_id, options.tz, local_days=sorted(writer.local_days),
+                         written=writer.written_rows())

@@ -37,6 +37,9 @@ INSERT_COLUMNS = list(COUNT_COLUMNS)
 _VALUE_COLUMNS = [c for c in COUNT_COLUMNS if c not in ("camera", "start_utc", "import_id")]
 SELECT_STORED = ("SELECT start_utc, " + ", ".join(_VALUE_COLUMNS) + ", import_id FROM counts "
                  "WHERE camera = ? AND start_utc IN ({marks})")
+#: an import keeps at most this many of the rows it inserted for import-time detection, which
+#: judges them from memory instead of reading them back (~40 MB a million rows)
+KEEP_ROWS = 2_000_000
 INSERT_IMPORT_DAYS = "INSERT INTO import_days (import_id, camera, utc_day) VALUES (?, ?, ?)"
 #: the revision log (undo): a replaced row's values and owner before this import overwrote it
 INSERT_REVISION = ("INSERT INTO count_revisions (import_id, camera, start_utc, "
@@ -200,7 +203,8 @@ class WriteOutcome:
 
 
 class CountWriter:
-    def __init__(self, db: Database, import_id: int, *, replace: bool, tz: ZoneInfo | None = None):
+    def __init__(self, db: Database, import_id: int, *, replace: bool, tz: ZoneInfo | None = None,
+                 keep_rows: bool = False):
         self.db = db
         self.import_id = import_id
         self.replace = replace
@@ -208,6 +212,8 @@ class CountWriter:
         self.days: set[tuple[str, int]] = set()
         #: the same as (camera, local day ordinal): what detection re-judges after this import
         self.local_days: set[tuple[str, int]] = set()
+        self._kept: list[pd.DataFrame] | None = [] if keep_rows else None  # see written_rows
+        self._kept_rows = 0
         self._savepoint = 0
         self._statements: dict[tuple[str, ...], tuple[str, str]] = {}
         self._bulk = db.local_infile  # MySQL that may send LOAD DATA LOCAL INFILE
@@ -324,6 +330,7 @@ class CountWriter:
             if written == len(rows):
                 out.inserted = written
                 self._touch(rows)
+                self._keep(rows)
                 return out
             # Some keys already exist: undo and take the careful path for this chunk.
             point.rollback()
@@ -365,6 +372,7 @@ class CountWriter:
             columns = self._columns(subset)
             out.inserted = self.db.executemany(self._sql(columns)[1], self._tuples(subset, columns))
             self._touch(subset)
+            self._keep(subset)
         if updates:
             subset = rows.iloc[updates]
             keys = list(zip(subset["camera"].tolist(), subset["start_utc"].tolist()))
@@ -409,6 +417,33 @@ class CountWriter:
         span = int(local.max()) - first + 1
         keys = np.unique(codes.astype(np.int64) * span + (local - first))
         self.local_days.update(zip(cameras[keys // span].tolist(), (keys % span + first).tolist()))
+
+    def _keep(self, rows: pd.DataFrame) -> None:
+        """Keep the rows just inserted, as detection reads them back (:func:`written_rows`)."""
+        if self._kept is None or rows.empty:
+            return
+        if "end_utc" not in rows or self._kept_rows + len(rows) > KEEP_ROWS:
+            self._kept = None  # too many (or no end column): detection reads them back
+            return
+        start = rows["start_utc"].to_numpy(np.int64)
+        self._kept.append(pd.DataFrame({
+            "camera": rows["camera"].to_numpy(dtype=object), "start_utc": start,
+            "people": _floats(rows, "people"), "vehicle": _floats(rows, "vehicle"),
+            "length": rows["end_utc"].to_numpy(np.int64) - start}))
+        self._kept_rows += len(rows)
+
+    def written_rows(self) -> pd.DataFrame | None:
+        """The rows this import inserted — camera, start_utc, people, vehicle (NaN unknown) and
+        length, as ``cctvctl.detect.store.read_rows`` gives them — or None where there were
+        more than :data:`KEEP_ROWS` (import-time detection then reads them back). Rows that
+        replaced stored ones are not among them: their stored values may mix old and new."""
+        if self._kept is None:
+            return None
+        if not self._kept:
+            return pd.DataFrame({"camera": pd.Series(dtype=object), "start_utc": pd.Series(dtype=np.int64),
+                                 "people": pd.Series(dtype=np.float64), "vehicle": pd.Series(dtype=np.float64),
+                                 "length": pd.Series(dtype=np.int64)})
+        return pd.concat(self._kept, ignore_index=True)
 
     def finish(self) -> None:
         """Record which cameras and UTC days this import changed (for late-data recomputes)."""
@@ -458,6 +493,13 @@ def _value(value):
     if isinstance(value, float):
         return None if value != value else int(value)
     return value
+
+
+def _floats(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """A count column as float64, NaN where unknown or absent (what is stored as NULL)."""
+    if column not in rows:
+        return np.full(len(rows), np.nan)
+    return pd.to_numeric(rows[column]).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _values(column: pd.Series) -> list:
