@@ -269,7 +269,7 @@ def test_pack_and_unpack_keep_every_hour_and_null_sums():
                          "people_sum": [5, 2**40, None], "people_sumsq": [25, 2**62, None],
                          "vehicle_n": [0, 1, 0], "vehicle_sum": [None, 7, None], "vehicle_sumsq": [None, 49, None]})
     packed = pack(rows)
-    assert sorted((d, c) for d, c, _ in packed) == [("2021-10-31", "a"), ("2021-10-31", "b")]
+    assert sorted((d, c, len(b)) for d, c, b in packed) == [("2021-10-31", "a", 1344), ("2021-10-31", "b", 672)]
     back = unpack(packed).sort_values(["camera", "hour"]).reset_index(drop=True)
     want = rows.fillna(0).astype({m: "int64" for m in MOMENTS})
     pd.testing.assert_frame_equal(back[list(want.columns)], want)

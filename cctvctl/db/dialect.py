@@ -29,6 +29,9 @@ class Dialect:
     #: key columns and secondary indexes of the counts table, chosen per engine (DESIGN §3)
     counts_primary_key = "camera, start_utc"
     counts_secondary_index: str | None = None
+    #: the counts key starts with time: many cameras' rows of one time range are one range of
+    #: the table, read by one query (camera first: one query per camera reads its own range)
+    time_first_counts = False
     #: every camera in counts, answered from an index (not a scan of all rows)
     cameras_sql = "SELECT DISTINCT camera FROM counts"
     #: at most this many groups per GROUP BY query (None: no limit); statistics queries are
@@ -145,6 +148,7 @@ class MysqlDialect(Dialect):
     # The nightly one-day scan stays flat with time first; one camera's range uses the index.
     counts_primary_key = "start_utc, camera"
     counts_secondary_index = "camera, start_utc"
+    time_first_counts = True
     # A GROUP BY keeps its groups in an in-memory temporary table of at most tmp_table_size
     # (16 MB by default, ~400 bytes a group here) and spills to disk beyond it, 3× slower.
     max_groups = 20_000

@@ -24,7 +24,7 @@ from cctvctl.detect.methods import METRICS
 from cctvctl.detect.model import Flag
 from cctvctl.detect.robust import LOOKBACK
 from cctvctl.detect.source import NO_VALUE, DbMoments, hours_with_extremes, keep_hours
-from cctvctl.detect.store import COUNT_ROWS, Span, read_rows
+from cctvctl.detect.store import Span, read_rows, spans_holding
 from cctvctl.stats.moments import EPOCH_ORDINAL, offset_segments
 
 #: suspect hours closer than this are read with one query
@@ -200,7 +200,7 @@ def _judge_with_lookback(db: Database, tz: ZoneInfo, spans: list[Span], params,
             wide[-1] = Span(s.camera, wide[-1].start_utc, max(wide[-1].end_utc, s.end_utc))
         else:
             wide.append(Span(s.camera, s.start_utc - LOOKBACK, s.end_utc))
-    own = _Written(written) if written is not None else None
+    own = _Written(written, db, wide) if written is not None else None
     result = ChunkResult([], 0, 0, 0)
     for batch in _camera_batches(wide):
         names = {s.camera for s in batch}
@@ -254,25 +254,33 @@ def _judge_batch(db: Database, tz: ZoneInfo, wide: list[Span], spans: list[Span]
 class _Written:
     """An import's own rows (see ``CountWriter.written_rows``), by camera and start."""
 
-    def __init__(self, written: pd.DataFrame):
+    def __init__(self, written: pd.DataFrame, db: Database, wide: list[Span]):
         self.frame = written.sort_values(["camera", "start_utc"], kind="stable", ignore_index=True)
-        self.starts = self.frame["start_utc"].to_numpy(np.int64)
-        self.bounds = {c: (lo, hi) for c, lo, hi in zip(*_runs(self.frame["camera"].to_numpy()))}
+        starts = self.frame["start_utc"].to_numpy(np.int64)
+        bounds = {c: (lo, hi) for c, lo, hi in zip(*_runs(self.frame["camera"].to_numpy()))}
+        mine: dict[Span, tuple[Span, int, int]] = {}
+        for span in wide:
+            lo, hi = bounds.get(span.camera, (0, 0))
+            a = lo + int(np.searchsorted(starts[lo:hi], span.start_utc, side="left"))
+            b = lo + int(np.searchsorted(starts[lo:hi], span.end_utc, side="left"))
+            if a < b:
+                mine[Span(span.camera, int(starts[a]), span.end_utc)] = (span, a, b)
+        exact = spans_holding(db, {own: b - a for own, (_, a, b) in mine.items()})
+        #: wide span → (own rows' first start, their positions) where the database holds only them
+        self.own = {span: (own.start_utc, a, b) for own, (span, a, b) in mine.items() if own in exact}
 
     def rows_of(self, db: Database, wide: list[Span]) -> pd.DataFrame:
         """:func:`read_rows` of the spans, taking the import's own rows from memory where the
-        database holds exactly them in their range (one COUNT per span); the rest is read."""
+        database holds exactly them in their range; the rest is read."""
         kept, reads = [], []
         for span in wide:
-            lo, hi = self.bounds.get(span.camera, (0, 0))
-            a = lo + int(np.searchsorted(self.starts[lo:hi], span.start_utc, side="left"))
-            b = lo + int(np.searchsorted(self.starts[lo:hi], span.end_utc, side="left"))
-            if a == b or db.scalar(COUNT_ROWS, (span.camera, int(self.starts[a]), span.end_utc)) != b - a:
+            if span not in self.own:  # no own rows, or other imports' rows in the range too
                 reads.append(span)
                 continue
+            first, a, b = self.own[span]
             kept.append(self.frame.iloc[a:b])
-            if span.start_utc < self.starts[a]:
-                reads.append(Span(span.camera, span.start_utc, int(self.starts[a])))
+            if span.start_utc < first:
+                reads.append(Span(span.camera, span.start_utc, first))
         read = read_rows(db, reads)
         return pd.concat([read] + kept, ignore_index=True) if kept else read
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from itertools import chain
+from itertools import chain, islice
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,20 @@ from cctvctl.detect.model import Flag, params_from_json, with_labels
 #: camera's rows decode in one C pass
 SELECT_ROWS = ("SELECT start_utc, COALESCE(people, -1), COALESCE(vehicle, -1), end_utc - start_utc "
                "FROM counts WHERE camera = ? AND start_utc >= ? AND start_utc < ?")
-COUNT_ROWS = "SELECT COUNT(*) FROM counts WHERE camera = ? AND start_utc >= ? AND start_utc < ?"
+SELECT_ROWS_BY_TIME = ("SELECT camera, start_utc, COALESCE(people, -1), COALESCE(vehicle, -1), "
+                       "end_utc - start_utc FROM counts WHERE start_utc >= ? AND start_utc < ? "
+                       "AND camera IN ({marks})")
+_ROW_FIELDS = ["start_utc", "COALESCE(people, -1)", "COALESCE(vehicle, -1)", "end_utc - start_utc"]
+PACKED_ROWS_BY_TIME = ("SELECT camera, {packed} FROM counts WHERE start_utc >= ? AND start_utc < ? "
+                       "AND camera IN ({marks}) GROUP BY camera")
+LAST_STARTS = "SELECT camera, MAX(start_utc) FROM counts WHERE camera IN ({marks}) GROUP BY camera"
+COUNT_ROWS_IN = "SELECT COUNT(*) FROM counts WHERE start_utc >= ? AND start_utc < ? AND camera IN ({marks})"
+COUNT_ROWS_BY_CAMERA = ("SELECT camera, COUNT(*) FROM counts WHERE start_utc >= ? AND start_utc < ? "
+                        "AND camera IN ({marks}) GROUP BY camera")
+#: cameras named in one query
+CAMERA_BATCH = 500
+#: cameras named in one COUNT (each query scans the whole time range on MariaDB)
+COUNT_BATCH = 5000
 SELECT_DETAILS = ("SELECT start_utc, end_utc, import_id FROM counts "
                   "WHERE camera = ? AND start_utc IN ({marks})")
 DETAIL_BATCH = 500
@@ -122,6 +135,8 @@ def read_rows(db: Database, spans: list[Span]) -> pd.DataFrame:
     Only what judging needs is read (one query per span, three columns): this is the hot path
     of detection at import time.
     """
+    if db.dialect.time_first_counts:
+        return _read_by_time(db, spans)
     cameras, starts, people, vehicle, length = [], [], [], [], []
     for span in spans:
         records = db.query(SELECT_ROWS, (span.camera, span.start_utc, span.end_utc))
@@ -141,6 +156,65 @@ def read_rows(db: Database, spans: list[Span]) -> pd.DataFrame:
     return pd.DataFrame({"camera": np.concatenate(cameras), "start_utc": np.concatenate(starts),
                          "people": np.concatenate(people), "vehicle": np.concatenate(vehicle),
                          "length": np.concatenate(length)})
+
+
+def _read_by_time(db: Database, spans: list[Span]) -> pd.DataFrame:
+    """:func:`read_rows` where the counts key starts with time: the cameras of spans with the
+    same bounds (a night's spans) in one range query, not one secondary-index walk each."""
+    packed = db.dialect.packed_scan
+    if packed:
+        db.allow_long_concat()
+        select = PACKED_ROWS_BY_TIME.replace("{packed}", db.dialect.packed_concat(_ROW_FIELDS))
+    cameras, texts, records = [], [], []
+    for (lo, hi), names in spans_by_bounds(spans).items():
+        for i in range(0, len(names), CAMERA_BATCH):
+            batch = names[i:i + CAMERA_BATCH]
+            marks = ", ".join("?" for _ in batch)
+            if packed:  # one text per camera: the driver decodes a few rows, numpy the numbers
+                for camera, text in db.query(select.format(marks=marks), [lo, hi] + batch):
+                    if text:
+                        cameras.append(str(camera))
+                        texts.append(text.decode() if isinstance(text, (bytes, bytearray)) else text)
+            else:
+                records += db.query(SELECT_ROWS_BY_TIME.format(marks=marks), [lo, hi] + batch)
+    if packed:
+        values = np.fromstring(",".join(texts), dtype=np.int64, sep=",").reshape(-1, 4) if texts \
+            else np.zeros((0, 4), dtype=np.int64)
+        names = np.repeat(np.array(cameras, dtype=object), [(t.count(",") + 1) // 4 for t in texts])
+    else:
+        values = np.fromiter(chain.from_iterable(islice(r, 1, None) for r in records), dtype=np.int64,
+                             count=4 * len(records)).reshape(-1, 4)
+        names = np.array([r[0] for r in records], dtype=object)
+    return pd.DataFrame({"camera": names, "start_utc": values[:, 0],
+                         "people": np.where(values[:, 1] < 0, np.nan, values[:, 1]),
+                         "vehicle": np.where(values[:, 2] < 0, np.nan, values[:, 2]),
+                         "length": values[:, 3]})
+
+
+def spans_by_bounds(spans: list[Span]) -> dict[tuple[int, int], list[str]]:
+    """The cameras of the spans, grouped by identical ``(start_utc, end_utc)``."""
+    out: dict[tuple[int, int], list[str]] = {}
+    for s in spans:
+        out.setdefault((s.start_utc, s.end_utc), []).append(s.camera)
+    return out
+
+
+def spans_holding(db: Database, spans: dict[Span, int]) -> set[Span]:
+    """The spans that hold exactly the given number of stored rows, knowing each holds at least
+    that many (an import's own rows): per group of cameras with the same bounds, one COUNT of
+    them all; only a group whose total is larger is counted camera by camera."""
+    out: set[Span] = set()
+    for (lo, hi), names in spans_by_bounds(list(spans)).items():
+        for i in range(0, len(names), COUNT_BATCH):
+            batch = [Span(c, lo, hi) for c in names[i:i + COUNT_BATCH]]
+            marks = ", ".join("?" for _ in batch)
+            values = [lo, hi] + [s.camera for s in batch]
+            if int(db.scalar(COUNT_ROWS_IN.format(marks=marks), values) or 0) == sum(spans[s] for s in batch):
+                out.update(batch)
+                continue
+            found = {str(c): int(n) for c, n in db.query(COUNT_ROWS_BY_CAMERA.format(marks=marks), values)}
+            out.update(s for s in batch if found.get(s.camera, 0) == spans[s])
+    return out
 
 
 @dataclass(frozen=True)
@@ -170,8 +244,15 @@ def import_days(db: Database, import_id: int) -> list[tuple[str, int]]:
 
 
 def last_starts(db: Database, cameras: list[str]) -> dict[str, int]:
-    """Start of each camera's latest stored interval (one index seek per camera)."""
+    """Start of each camera's latest stored interval (one index seek per camera; where the
+    counts key starts with time, one query per batch of cameras over the camera index)."""
     found = {}
+    if db.dialect.time_first_counts:
+        for i in range(0, len(cameras), CAMERA_BATCH):
+            batch = cameras[i:i + CAMERA_BATCH]
+            sql = LAST_STARTS.format(marks=", ".join("?" for _ in batch))
+            found.update({str(c): int(t) for c, t in db.query(sql, batch) if t is not None})
+        return found
     for camera in cameras:
         value = db.scalar(LAST_START, (camera,))
         if value is not None:

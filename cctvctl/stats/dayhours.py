@@ -3,8 +3,9 @@
 Detection's reference for one night reads about twenty like days of every camera's 24 hours;
 as ``stats`` rows that is ~300,000 driver rows on 1,000 cameras, and decoding them cost more
 than the import itself. Packed, the same integers are one row per camera and day: a
-``24 × len(MOMENTS)`` int64 matrix, little-endian, hour ``h`` in row ``h`` and all zeros
-where the day has no ``stats`` row for that hour (every stored hour has ``n ≥ 1``).
+``24 × len(MOMENTS)`` matrix, little-endian, hour ``h`` in row ``h`` and all zeros where the
+day has no ``stats`` row for that hour (every stored hour has ``n ≥ 1``) — int32 where every
+value of the day fits (672 bytes, the usual case), else int64 (1,344 bytes).
 
 The packed row is written by the same statement batch, in the same transaction, as the day's
 ``stats`` rows (:func:`write_day_hours`) and deleted with them, so it never says anything the
@@ -22,8 +23,9 @@ from cctvctl.stats.moments import MOMENTS
 COLUMNS = ["period_start", "camera", "moments"]
 KEYS = ["period_start", "camera"]
 WIDTH = len(MOMENTS)
-#: bytes of one packed day
-SIZE = 24 * WIDTH * 8
+#: bytes of one packed day, by item size
+SIZES = {24 * WIDTH * 4: "<i4", 24 * WIDTH * 8: "<i8"}
+_INT32 = np.iinfo(np.int32)
 DELETE = "DELETE FROM day_hours WHERE camera = ? AND period_start = ?"
 
 
@@ -38,7 +40,9 @@ def pack(hour_rows: pd.DataFrame) -> list[tuple[str, str, bytes]]:
     table = np.zeros((len(uniques), 24, WIDTH), dtype="<i8")
     values = hour_rows[list(MOMENTS)].fillna(0).to_numpy(dtype=np.int64)
     table[codes, hour_rows["hour"].to_numpy(np.int64)] = values
-    return [(str(day), str(camera), table[i].tobytes()) for i, (day, camera) in enumerate(uniques)]
+    small = (table.min(axis=(1, 2)) >= _INT32.min) & (table.max(axis=(1, 2)) <= _INT32.max)
+    return [(str(day), str(camera), table[i].astype("<i4").tobytes() if small[i] else table[i].tobytes())
+            for i, (day, camera) in enumerate(uniques)]
 
 
 def unpack(rows: list[tuple], days: np.ndarray | None = None, hours: np.ndarray | None = None) -> pd.DataFrame:
@@ -52,9 +56,14 @@ def unpack(rows: list[tuple], days: np.ndarray | None = None, hours: np.ndarray 
         return pd.DataFrame({c: pd.Series(dtype=object if c in ("camera", "period_start") else np.int64)
                              for c in columns})
     blobs = [bytes(r[2]) for r in rows]
-    if any(len(b) != SIZE for b in blobs):
+    sizes = np.array([len(b) for b in blobs])
+    if not np.isin(sizes, list(SIZES)).all():
         raise ValueError("day_hours row of the wrong size")
-    table = np.frombuffer(b"".join(blobs), dtype="<i8").reshape(len(rows), 24, WIDTH)
+    table = np.zeros((len(rows), 24, WIDTH), dtype=np.int64)
+    for size, dtype in SIZES.items():
+        at = np.flatnonzero(sizes == size)
+        if len(at):
+            table[at] = np.frombuffer(b"".join(blobs[i] for i in at), dtype=dtype).reshape(len(at), 24, WIDTH)
     present = table[:, :, 0] > 0  # n: intervals in the hour
     row, hour = np.nonzero(present if hours is None else present & hours)
     per_row = np.array([r[0] for r in rows], dtype=object) if days is None else np.asarray(days)
