@@ -165,11 +165,13 @@ def _undo(db: Database, import_id: int, detect: bool, lock_timeout: float) -> Un
                 db.execute(sql, (int(import_id),))
             db.execute(MARK_UNDONE, (int(import_id),))
             result.flags_removed = sum(db.execute(DELETE_ORPHAN_FLAGS, span) for span in spans)
+            # statistics first: detection reads aggregated days from them, and with this
+            # import's ledger rows gone nothing marks those days stale any more
+            result.stats_rows = _recompute_stats(db, touched)
             if detect and touched:
                 from cctvctl.detect import detect_days
 
                 detect_days(db, touched, ZoneInfo(str(record[2])))
-            result.stats_rows = _recompute_stats(db, touched)
     return result
 
 

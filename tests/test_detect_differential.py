@@ -316,3 +316,60 @@ def test_import_time_flags_from_the_import_s_own_rows_equal_the_plain_path(db, f
                 ImportOptions(tz=BERLIN, interval=STEP, detect=True, replace=True))
     stored = check(date(2021, 3, 29), date(2021, 4, 2))
     assert any(f.camera == "silent" and f.params["kind"] == "silent" and f.observed == 1 for f in stored)
+
+
+def test_rows_read_packed_are_never_silently_cut(mysql_url):
+    """MariaDB reads a night's rows as one GROUP_CONCAT text per camera; the server cuts a text
+    longer than its limit with only a warning. A cut text is noticed (its end marker or its row
+    count) and that camera is read row by row: the rows equal SQLite's reading of the same file."""
+    from cctvctl.db import connect
+    from cctvctl.detect.store import Span, read_rows
+
+    frame = generated()
+    frame = frame[frame["camera"].isin(["busy-drop", "dark"])]
+    lo, hi = int(frame["instant"].min().timestamp()), int(frame["instant"].max().timestamp()) + STEP
+    spans = [Span("busy-drop", lo, hi), Span("dark", lo, hi)]
+    readings = []
+    for url, cap in ((mysql_url, None), (mysql_url, 4000), (mysql_url, 10 ** 9), ("sqlite://:memory:", None)):
+        db = connect(url)
+        if not readings or url.startswith("sqlite"):
+            _load(db, frame, detect=False)
+        if cap is not None:
+            db.allow_long_concat()
+            db.execute(f"SET SESSION group_concat_max_len = {cap}")  # cut after ~200 rows
+        rows = read_rows(db, spans).sort_values(["camera", "start_utc"], ignore_index=True)
+        readings.append(rows)
+        db.close()
+    assert len(readings[0]) == len(frame)
+    for rows in readings[1:]:
+        pd.testing.assert_frame_equal(rows, readings[0])
+
+
+def test_undo_after_aggregation_re_judges_on_the_statistics_it_restored(db, frame, monkeypatch):
+    """``imports undo`` of a late ``--replace`` (aggregated since) re-judges the days after it.
+    Their references come from the aggregated days; the undo used to re-judge before it
+    recomputed them, on statistics still holding the undone values (and, its ledger rows gone,
+    nothing marked them stale). Small chunks, so the references come from the database."""
+    import cctvctl.detect as detect
+    from cctvctl.ledger import undo_import
+    from cctvctl.stats import run_aggregate
+
+    monkeypatch.setattr(detect, "CHUNK_INTERVALS", 1)
+    spring = frame[frame["instant"] < pd.Timestamp("2021-04-06", tz="UTC")]
+    spring = spring[spring["camera"].isin(["busy-drop", "weekend", "silent"])]
+    _load(db, spring[spring["instant"] < pd.Timestamp("2021-03-20", tz=BERLIN)], detect=True)
+    run_aggregate(db, "day", BERLIN, now=datetime(2021, 3, 20, 12, tzinfo=BERLIN), keep_rows=False)
+    _load(db, spring[spring["instant"] >= pd.Timestamp("2021-03-20", tz=BERLIN)], detect=True)
+    late = spring[(spring["instant"] >= pd.Timestamp("2021-03-08", tz=BERLIN))
+                  & (spring["instant"] < pd.Timestamp("2021-03-10", tz=BERLIN))].copy()
+    late["people"] = late["people"] * 3 + 7
+    starts = late["instant"].dt.tz_convert(BERLIN).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    result = import_rows(db, [{"camera": c, "start": t, "people": int(p), "vehicle": int(v)}
+                              for c, t, p, v in zip(late["camera"], starts, late["people"], late["vehicle"])],
+                         ImportOptions(tz=BERLIN, interval=STEP, detect=True, replace=True))
+    run_aggregate(db, "day", BERLIN, now=datetime(2021, 4, 6, 12, tzinfo=BERLIN), keep_rows=False)
+    undo_import(db, result.import_id, detect=True)
+    lo, hi = local_midnight_utc(date(2021, 3, 8), BERLIN), local_midnight_utc(date(2021, 4, 6), BERLIN)
+    stored = load_flags(db, lo, hi, method="robust")
+    plain = detect_range(db, BERLIN, lo, hi, method="robust", store=False, prescreen=False)
+    assert _key(stored) == _key(plain.flags) != []

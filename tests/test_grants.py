@@ -404,3 +404,38 @@ def test_late_data_retracts_flags_the_same_through_runs_and_in_place(accounts, m
     with plain(f"sqlite:///{admin_db}") as db:
         assert db.scalar("SELECT COUNT(*) FROM outlier_runs") == 0
     assert _verdicts(f"sqlite:///{admin_db}") == through_runs
+
+
+def test_accounts_granted_before_schema_8_are_told_to_grant_again(accounts, mysql_url, runner,
+                                                                   monkeypatch, tmp_path):
+    """Accounts granted before ``day_hours`` existed (schema 8) hold nothing on it: cron's
+    aggregate is refused with one line naming the fix, writes no statistics without their
+    packed rows, and runs once ``db grants --apply`` has been run again."""
+    first, _ = _late_files(tmp_path)
+    result = runner.invoke(app, ["import", str(first), "--db", mysql_url, "--tz", "Asia/Seoul", "--no-detect"])
+    assert result.exit_code == 0, result.output
+    urls, _ = accounts
+    user = parse_url(urls["cron"]).user
+    admin = mysql_admin()
+    with admin.cursor() as cur:  # as the grants of a cctvctl before schema 8 left it
+        cur.execute(f"REVOKE SELECT, INSERT, UPDATE, DELETE ON `{parse_url(mysql_url).database}`.`day_hours` "
+                    f"FROM '{user}'@'127.0.0.1'")
+    admin.close()
+    result = runner.invoke(app, ["aggregate", "all", "--db", _as("cron", accounts, monkeypatch),
+                                 "--tz", "Asia/Seoul", "-q"])
+    assert result.exit_code == 1
+    assert "run `cctvctl db grants --apply`" in result.output and "Traceback" not in result.output
+    monkeypatch.delenv("CCTV_DB_PASSWORD")
+    with connect(mysql_url) as db:
+        assert db.scalar("SELECT COUNT(*) FROM stats") == db.scalar("SELECT COUNT(*) FROM day_hours") == 0
+    prefix = user[:-len("cron")]
+    result = runner.invoke(app, ["db", "grants", "--db", mysql_url, "--host", "127.0.0.1",
+                                 "--prefix", prefix, "--apply"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["aggregate", "all", "--db", _as("cron", accounts, monkeypatch),
+                                 "--tz", "Asia/Seoul", "-q"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.delenv("CCTV_DB_PASSWORD")
+    with connect(mysql_url) as db:
+        assert db.scalar("SELECT COUNT(*) FROM day_hours") == db.scalar(
+            "SELECT COUNT(*) FROM stats WHERE grain = 'day'") > 0

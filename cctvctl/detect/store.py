@@ -27,8 +27,8 @@ SELECT_ROWS_BY_TIME = ("SELECT camera, start_utc, COALESCE(people, -1), COALESCE
                        "end_utc - start_utc FROM counts WHERE start_utc >= ? AND start_utc < ? "
                        "AND camera IN ({marks})")
 _ROW_FIELDS = ["start_utc", "COALESCE(people, -1)", "COALESCE(vehicle, -1)", "end_utc - start_utc"]
-PACKED_ROWS_BY_TIME = ("SELECT camera, {packed} FROM counts WHERE start_utc >= ? AND start_utc < ? "
-                       "AND camera IN ({marks}) GROUP BY camera")
+PACKED_ROWS_BY_TIME = ("SELECT camera, COUNT(*), CONCAT({packed}, ',;') FROM counts "
+                       "WHERE start_utc >= ? AND start_utc < ? AND camera IN ({marks}) GROUP BY camera")
 LAST_STARTS = "SELECT camera, MAX(start_utc) FROM counts WHERE camera IN ({marks}) GROUP BY camera"
 COUNT_ROWS_IN = "SELECT COUNT(*) FROM counts WHERE start_utc >= ? AND start_utc < ? AND camera IN ({marks})"
 COUNT_ROWS_BY_CAMERA = ("SELECT camera, COUNT(*) FROM counts WHERE start_utc >= ? AND start_utc < ? "
@@ -170,25 +170,39 @@ def _read_by_time(db: Database, spans: list[Span]) -> pd.DataFrame:
         for i in range(0, len(names), CAMERA_BATCH):
             batch = names[i:i + CAMERA_BATCH]
             marks = ", ".join("?" for _ in batch)
-            if packed:  # one text per camera: the driver decodes a few rows, numpy the numbers
-                for camera, text in db.query(select.format(marks=marks), [lo, hi] + batch):
-                    if text:
-                        cameras.append(str(camera))
-                        texts.append(text.decode() if isinstance(text, (bytes, bytearray)) else text)
-            else:
+            if not packed:
                 records += db.query(SELECT_ROWS_BY_TIME.format(marks=marks), [lo, hi] + batch)
-    if packed:
-        values = np.fromstring(",".join(texts), dtype=np.int64, sep=",").reshape(-1, 4) if texts \
-            else np.zeros((0, 4), dtype=np.int64)
-        names = np.repeat(np.array(cameras, dtype=object), [(t.count(",") + 1) // 4 for t in texts])
-    else:
-        values = np.fromiter(chain.from_iterable(islice(r, 1, None) for r in records), dtype=np.int64,
-                             count=4 * len(records)).reshape(-1, 4)
-        names = np.array([r[0] for r in records], dtype=object)
+                continue
+            # one text per camera: the driver decodes a few rows, numpy the numbers
+            for camera, n, text in db.query(select.format(marks=marks), [lo, hi] + batch):
+                text = text.decode() if isinstance(text, (bytes, bytearray)) else text
+                if not _whole(text, int(n)):  # the server cut it (max_allowed_packet): row by row
+                    records += db.query(SELECT_ROWS_BY_TIME.format(marks="?"), [lo, hi, camera])
+                    continue
+                cameras.append(str(camera))
+                texts.append(text[:-len(_END)])
+    values = np.fromiter(chain.from_iterable(islice(r, 1, None) for r in records), dtype=np.int64,
+                         count=4 * len(records)).reshape(-1, 4)
+    names = np.array([r[0] for r in records], dtype=object)
+    if texts:
+        values = np.concatenate([values, np.fromstring(",".join(texts), dtype=np.int64, sep=",").reshape(-1, 4)])
+        names = np.concatenate([names, np.repeat(np.array(cameras, dtype=object),
+                                                 [(t.count(",") + 1) // 4 for t in texts])])
     return pd.DataFrame({"camera": names, "start_utc": values[:, 0],
                          "people": np.where(values[:, 1] < 0, np.nan, values[:, 1]),
                          "vehicle": np.where(values[:, 2] < 0, np.nan, values[:, 2]),
                          "length": values[:, 3]})
+
+
+#: ends every packed text: a text the server cut short (at ``max_allowed_packet``: a warning,
+#: not an error) lacks it, or the CONCAT around it is NULL
+_END = ",;"
+
+
+def _whole(text: str | None, rows: int) -> bool:
+    """The packed text of ``rows`` rows arrived whole."""
+    return (text is not None and text.endswith(_END)
+            and text.count(",") == 4 * rows - 1 + _END.count(","))
 
 
 def spans_by_bounds(spans: list[Span]) -> dict[tuple[int, int], list[str]]:

@@ -14,10 +14,14 @@ The packed row is written by the same statement batch, in the same transaction, 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
 
 from cctvctl.db.database import Database
+from cctvctl.errors import DatabaseError
 from cctvctl.stats.moments import MOMENTS
 
 COLUMNS = ["period_start", "camera", "moments"]
@@ -79,4 +83,25 @@ def write_day_hours(db: Database, hour_rows: pd.DataFrame) -> None:
     """Upsert the packed rows of the (camera, day)s in ``hour_rows`` (in the caller's transaction)."""
     rows = pack(hour_rows)
     if rows:
-        db.executemany(db.dialect.upsert("day_hours", COLUMNS, KEYS), rows)
+        with granted():
+            db.executemany(db.dialect.upsert("day_hours", COLUMNS, KEYS), rows)
+
+
+def delete_day_hours(db: Database, keys: list[tuple[str, str]]) -> None:
+    """Delete the packed rows of (camera, period_start)s whose ``stats`` rows go."""
+    with granted():
+        db.executemany(DELETE, keys)
+
+
+@contextmanager
+def granted() -> Iterator[None]:
+    """An account granted its privileges before schema 8 has none on ``day_hours``: the
+    statement is refused (the whole run rolls back, never stats without their packed row) with
+    the one step that fixes it."""
+    try:
+        yield
+    except DatabaseError as exc:
+        if "denied" not in str(exc):
+            raise
+        raise DatabaseError(f"{exc} (day_hours is new in schema 8: run `cctvctl db grants --apply` "
+                            "with the administrator's account to grant it)") from None

@@ -51,7 +51,7 @@ def recompute_days(db: Database, tz: ZoneInfo, pairs: set[tuple[str, date]]) -> 
                 days_by_k.setdefault(float(k), set()).add((camera, day))
     for k, keys in days_by_k.items():
         db.executemany(DELETE_DAY, [(c, d.isoformat()) for c, d in sorted(keys)])
-        db.executemany(dayhours.DELETE, [(c, d.isoformat()) for c, d in sorted(keys)])
+        dayhours.delete_day_hours(db, [(c, d.isoformat()) for c, d in sorted(keys)])
         for run in day_runs({d for _, d in keys}, BATCH_DAYS):
             only = {(c, d) for c, d in keys if run[0] <= d <= run[-1]}
             written.add(day_rows(db, tz, run[0], run[-1], k=k, cameras=sorted({c for c, _ in only}),
