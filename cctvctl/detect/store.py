@@ -29,7 +29,8 @@ SELECT_ROWS_BY_TIME = ("SELECT camera, start_utc, COALESCE(people, -1), COALESCE
 _ROW_FIELDS = ["start_utc", "COALESCE(people, -1)", "COALESCE(vehicle, -1)", "end_utc - start_utc"]
 PACKED_ROWS_BY_TIME = ("SELECT camera, COUNT(*), CONCAT({packed}, ',;') FROM counts "
                        "WHERE start_utc >= ? AND start_utc < ? AND camera IN ({marks}) GROUP BY camera")
-LAST_STARTS = "SELECT camera, MAX(start_utc) FROM counts WHERE camera IN ({marks}) GROUP BY camera"
+#: seeks in one UNION ALL (SQLite allows 500 terms of a compound SELECT)
+SEEK_BATCH = 400
 COUNT_ROWS_IN = "SELECT COUNT(*) FROM counts WHERE start_utc >= ? AND start_utc < ? AND camera IN ({marks})"
 COUNT_ROWS_BY_CAMERA = ("SELECT camera, COUNT(*) FROM counts WHERE start_utc >= ? AND start_utc < ? "
                         "AND camera IN ({marks}) GROUP BY camera")
@@ -258,19 +259,16 @@ def import_days(db: Database, import_id: int) -> list[tuple[str, int]]:
 
 
 def last_starts(db: Database, cameras: list[str]) -> dict[str, int]:
-    """Start of each camera's latest stored interval (one index seek per camera; where the
-    counts key starts with time, one query per batch of cameras over the camera index)."""
+    """Start of each camera's latest stored interval: one index seek per camera, a few hundred
+    seeks to a statement (a GROUP BY over the camera index read every fresh row of an import in
+    its own transaction on MariaDB: 2.7 s for 100 cameras of 35 days)."""
     found = {}
-    if db.dialect.time_first_counts:
-        for i in range(0, len(cameras), CAMERA_BATCH):
-            batch = cameras[i:i + CAMERA_BATCH]
-            sql = LAST_STARTS.format(marks=", ".join("?" for _ in batch))
-            found.update({str(c): int(t) for c, t in db.query(sql, batch) if t is not None})
-        return found
-    for camera in cameras:
-        value = db.scalar(LAST_START, (camera,))
-        if value is not None:
-            found[camera] = int(value)
+    for i in range(0, len(cameras), SEEK_BATCH):
+        batch = cameras[i:i + SEEK_BATCH]
+        sql = " UNION ALL ".join(f"SELECT {j}, ({LAST_START})" for j in range(len(batch)))
+        for j, value in db.query(sql, batch):
+            if value is not None:
+                found[batch[int(j)]] = int(value)
     return found
 
 
