@@ -32,11 +32,13 @@ KILL_AT = [("FROM imports WHERE id", 1),  # its first statement
            ("DELETE FROM count_revisions", 1),
            ("UPDATE imports SET status", 1),
            ("DELETE FROM outliers", 2),  # flags whose interval left
-           ("AND method = ", 1),  # re-judging the touched days
            ("DELETE FROM stats", 1),
+           ("DELETE FROM day_hours", 1),
            ("INTO (TABLE )?stats", 1),  # recomputed day and hour rows
+           ("INTO (TABLE )?day_hours", 1),  # and their packed rows
            ("DELETE FROM weekday_stats", 2),
-           ("INTO (TABLE )?weekday_stats", 2)]  # the last statement
+           ("INTO (TABLE )?weekday_stats", 2),
+           ("AND method = ", 1)]  # re-judging the touched days on them: the last statement
 
 
 def _file(path: Path, cameras: list[str], days: range, people) -> Path:

@@ -257,7 +257,7 @@ class _Written:
     def __init__(self, written: pd.DataFrame, db: Database, wide: list[Span]):
         self.frame = written.sort_values(["camera", "start_utc"], kind="stable", ignore_index=True)
         starts = self.frame["start_utc"].to_numpy(np.int64)
-        bounds = {c: (lo, hi) for c, lo, hi in zip(*_runs(self.frame["camera"].to_numpy()))}
+        bounds = {c: (lo, hi) for c, lo, hi in zip(*_sorted_groups(self.frame["camera"].to_numpy()))}
         mine: dict[Span, tuple[Span, int, int]] = {}
         for span in wide:
             lo, hi = bounds.get(span.camera, (0, 0))
@@ -285,7 +285,7 @@ class _Written:
         return pd.concat([read] + kept, ignore_index=True) if kept else read
 
 
-def _runs(names: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sorted_groups(names: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct values of a sorted array with where each run of them starts and ends."""
     if not len(names):
         return names, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
